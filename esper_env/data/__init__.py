@@ -1,0 +1,94 @@
+"""Data: CIFAR-10 reader, the procedural offline dataset, splits, and the device-resident loader.
+
+Imports nothing from the rest of the project.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from .cifar import ENV_VAR, DatasetError, load_cifar10, resolve_root
+from .loader import DeviceLoader, random_crop_flip
+from .synthetic import load_synthetic
+
+DATASETS = ("cifar10", "synthetic")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """uint8 images [N,3,32,32] and int64 labels for train / validation / test.
+
+    Validation is carved from the *training* images; the test set is only for final reporting.
+    """
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def split_indices(n: int, train_size: int | None, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Disjoint (train, val) index sets drawn from ``range(n)``, deterministic given ``seed``."""
+    if val_size < 1:
+        raise ValueError("val_size must be >= 1")
+    train_size = n - val_size if train_size is None else train_size
+    if train_size < 1 or train_size + val_size > n:
+        raise DatasetError(f"asked for train_size={train_size} + val_size={val_size} images but the training "
+                           f"set has {n}; lower the sizes")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    return perm[val_size:val_size + train_size], perm[:val_size]
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A dataset as loaded: the whole training pool (validation is carved from it) and the test set."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def load_pool(dataset: str = "synthetic", *, train_pool: int | None = None, test_size: int | None = None,
+              data_root: str | os.PathLike | None = None, download: bool = False, synthetic_seed: int = 0) -> Pool:
+    """Load ``dataset``. The synthetic one is generated (and cached under ``<data root>/synthetic``) with
+    ``train_pool`` training images and ``test_size`` test images; CIFAR-10 is read whole."""
+    if dataset == "cifar10":
+        return Pool(*load_cifar10(data_root, download=download))
+    if dataset == "synthetic":
+        if train_pool is None or test_size is None:
+            raise ValueError("the synthetic dataset needs explicit train_size and test_size")
+        cache = os.path.join(resolve_root(data_root), "synthetic")
+        return Pool(*load_synthetic(train_pool, test_size, seed=synthetic_seed, cache_dir=cache))
+    raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+
+
+def make_splits(pool: Pool, *, train_size: int | None, val_size: int, test_size: int | None, seed: int) -> Splits:
+    """Carve train / val from the training pool (deterministic in ``seed``); take the first ``test_size``
+    test images (None = all)."""
+    tr, va = split_indices(len(pool.train_x), train_size, val_size, seed)
+    ex, ey = pool.test_x, pool.test_y
+    if test_size is not None:
+        if test_size > len(ex):
+            raise DatasetError(f"asked for test_size={test_size} but the test set has {len(ex)} images")
+        ex, ey = ex[:test_size], ey[:test_size]
+    return Splits(pool.train_x[tr], pool.train_y[tr], pool.train_x[va], pool.train_y[va], ex, ey)
+
+
+def load_splits(dataset: str = "synthetic", *, train_size: int | None = None, val_size: int = 5000,
+                test_size: int | None = None, split_seed: int = 0, data_root: str | os.PathLike | None = None,
+                download: bool = False, synthetic_seed: int = 0) -> Splits:
+    """:func:`load_pool` then :func:`make_splits`, in one call."""
+    train_pool = None if train_size is None else train_size + val_size
+    pool = load_pool(dataset, train_pool=train_pool, test_size=test_size, data_root=data_root,
+                     download=download, synthetic_seed=synthetic_seed)
+    return make_splits(pool, train_size=train_size, val_size=val_size, test_size=test_size, seed=split_seed)
+
+
+__all__ = ["DATASETS", "ENV_VAR", "DatasetError", "DeviceLoader", "Pool", "Splits", "load_cifar10", "load_pool",
+           "load_splits", "load_synthetic", "make_splits", "random_crop_flip", "resolve_root", "split_indices"]

@@ -1,0 +1,9 @@
+"""Kasmina: the host model, seed slots, blueprints, isolation, alpha blending and the seed lifecycle."""
+
+from .blueprints import BLUEPRINTS, DEFAULT_BLUEPRINTS, Blueprint, get_blueprint
+from .host import PRESETS, HostCNN, host_widths
+from .model import MorphogeneticModel
+from .seeds import BLEND_SCHEDULES, SeedSlot, blend_alpha
+
+__all__ = ["BLEND_SCHEDULES", "BLUEPRINTS", "DEFAULT_BLUEPRINTS", "Blueprint", "HostCNN", "MorphogeneticModel",
+           "PRESETS", "SeedSlot", "blend_alpha", "get_blueprint", "host_widths"]

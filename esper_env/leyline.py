@@ -1,0 +1,343 @@
+"""Leyline: the contracts every part of Esper speaks.
+
+* :class:`SeedStage` and the table of legal lifecycle transitions (:func:`check_transition`).
+* Commands as data (:class:`Command`), the :class:`ActionCodec` between commands and the integers of a
+  flat ``Discrete`` action space, and :func:`legal_commands`.
+* Reports as frozen dataclasses (:class:`SlotReport`, :class:`TrainingReport`) and the one versioned
+  function that turns a report into the observation vector (:func:`report_to_vector`).
+
+This module imports nothing from the rest of the project: arrows point *to* it, never from it.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------------
+# Lifecycle
+# --------------------------------------------------------------------------------------------------
+
+
+class SeedStage(enum.IntEnum):
+    """Stage of one seed slot."""
+
+    DORMANT = 0
+    """Empty slot; a seed may be germinated here."""
+    GERMINATED = 1
+    """A seed module was created; it starts isolated training at the next epoch."""
+    TRAINING = 2
+    """The seed trains in isolation: the host's outputs and gradients are unaffected."""
+    BLENDING = 3
+    """The seed is blended in: output = host + alpha * seed, alpha ramping 0 -> 1."""
+    FOSSILIZED = 4
+    """The seed is permanently part of the host (alpha = 1)."""
+    CULLED = 5
+    """The seed was removed; the slot is under embargo before it returns to DORMANT."""
+
+
+LEGAL_TRANSITIONS: dict[SeedStage, frozenset[SeedStage]] = {
+    SeedStage.DORMANT: frozenset({SeedStage.GERMINATED}),
+    SeedStage.GERMINATED: frozenset({SeedStage.TRAINING, SeedStage.CULLED}),
+    SeedStage.TRAINING: frozenset({SeedStage.BLENDING, SeedStage.CULLED}),
+    SeedStage.BLENDING: frozenset({SeedStage.FOSSILIZED, SeedStage.CULLED}),
+    SeedStage.FOSSILIZED: frozenset(),
+    SeedStage.CULLED: frozenset({SeedStage.DORMANT}),
+}
+"""Every legal ``from -> to`` move. Anything else raises :class:`IllegalTransitionError`."""
+
+ACTIVE_STAGES = frozenset({SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING})
+"""Stages in which a seed is alive but not yet permanent."""
+
+
+class IllegalTransitionError(ValueError):
+    """A lifecycle move that :data:`LEGAL_TRANSITIONS` does not allow."""
+
+
+class IllegalCommandError(ValueError):
+    """A command that is well formed but not legal in the current state."""
+
+
+def check_transition(current: SeedStage, target: SeedStage) -> SeedStage:
+    """Return ``target`` if ``current -> target`` is legal; raise otherwise (never fail silently)."""
+    if target not in LEGAL_TRANSITIONS[SeedStage(current)]:
+        allowed = ", ".join(s.name for s in sorted(LEGAL_TRANSITIONS[current])) or "nothing"
+        raise IllegalTransitionError(
+            f"illegal seed transition {SeedStage(current).name} -> {SeedStage(target).name} "
+            f"(from {SeedStage(current).name} only {allowed} is allowed)"
+        )
+    return SeedStage(target)
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands and the action codec
+# --------------------------------------------------------------------------------------------------
+
+
+class Op(enum.IntEnum):
+    """What a command does."""
+
+    WAIT = 0
+    GERMINATE = 1
+    ADVANCE = 2
+    CULL = 3
+
+
+@dataclass(frozen=True)
+class Command:
+    """One Tamiyo command. ``slot`` is None only for WAIT; ``blueprint`` is set only for GERMINATE."""
+
+    op: Op
+    slot: int | None = None
+    blueprint: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.op == Op.WAIT) != (self.slot is None):
+            raise ValueError(f"{self.op.name} takes {'no slot' if self.op == Op.WAIT else 'a slot'}")
+        if (self.op == Op.GERMINATE) != (self.blueprint is not None):
+            raise ValueError("a blueprint is given with GERMINATE and only with GERMINATE")
+
+    def __str__(self) -> str:
+        if self.op == Op.WAIT:
+            return "WAIT"
+        if self.op == Op.GERMINATE:
+            return f"GERMINATE(slot={self.slot}, {self.blueprint})"
+        return f"{self.op.name}(slot={self.slot})"
+
+    @staticmethod
+    def wait() -> Command:
+        return Command(Op.WAIT)
+
+    @staticmethod
+    def germinate(slot: int, blueprint: str) -> Command:
+        return Command(Op.GERMINATE, slot, blueprint)
+
+    @staticmethod
+    def advance(slot: int) -> Command:
+        return Command(Op.ADVANCE, slot)
+
+    @staticmethod
+    def cull(slot: int) -> Command:
+        return Command(Op.CULL, slot)
+
+
+class ActionCodec:
+    """Bijection between commands and ``0 .. n-1``.
+
+    Layout: ``0`` = WAIT; then GERMINATE for every (slot, blueprint), slot-major; then ADVANCE per slot;
+    then CULL per slot. With 3 slots and 5 blueprints that is ``1 + 15 + 3 + 3 = 22`` actions.
+    """
+
+    def __init__(self, num_slots: int, blueprints: tuple[str, ...] | list[str]):
+        if num_slots < 1:
+            raise ValueError("num_slots must be >= 1")
+        if not blueprints:
+            raise ValueError("at least one blueprint is needed")
+        self.num_slots = int(num_slots)
+        self.blueprints = tuple(blueprints)
+        commands = [Command.wait()]
+        commands += [Command.germinate(s, b) for s in range(self.num_slots) for b in self.blueprints]
+        commands += [Command.advance(s) for s in range(self.num_slots)]
+        commands += [Command.cull(s) for s in range(self.num_slots)]
+        self._commands = tuple(commands)
+        self._index = {c: i for i, c in enumerate(commands)}
+
+    @classmethod
+    def for_report(cls, report: TrainingReport) -> ActionCodec:
+        """The codec of the environment that produced ``report``."""
+        return cls(len(report.slots), report.blueprints)
+
+    @property
+    def n(self) -> int:
+        return len(self._commands)
+
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        return self._commands
+
+    def encode(self, command: Command) -> int:
+        try:
+            return self._index[command]
+        except KeyError:
+            raise ValueError(f"{command} is not in this action space (slots={self.num_slots}, "
+                             f"blueprints={self.blueprints})") from None
+
+    def decode(self, action: int) -> Command:
+        a = int(action)
+        if a != action or not 0 <= a < self.n:
+            raise ValueError(f"action {action!r} is outside the action space Discrete({self.n})")
+        return self._commands[a]
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """The part of a slot's state that decides which commands are legal."""
+
+    stage: SeedStage
+    blend_complete: bool = False
+    """True once a BLENDING seed's alpha has reached 1 (only then may it be fossilized)."""
+
+
+def command_is_legal(command: Command, slots: tuple[SlotState, ...] | list[SlotState]) -> bool:
+    """Whether ``command`` may be applied now. WAIT is always legal.
+
+    * GERMINATE needs a DORMANT slot.
+    * ADVANCE moves TRAINING -> BLENDING, or BLENDING -> FOSSILIZED once blending is complete.
+      (GERMINATED -> TRAINING happens by itself at the next epoch.)
+    * CULL needs a GERMINATED, TRAINING or BLENDING seed.
+    """
+    if command.op == Op.WAIT:
+        return True
+    if command.slot is None or not 0 <= command.slot < len(slots):
+        return False
+    slot = slots[command.slot]
+    if command.op == Op.GERMINATE:
+        return slot.stage == SeedStage.DORMANT
+    if command.op == Op.ADVANCE:
+        return slot.stage == SeedStage.TRAINING or (slot.stage == SeedStage.BLENDING and slot.blend_complete)
+    return slot.stage in ACTIVE_STAGES  # CULL
+
+
+def legal_commands(codec: ActionCodec, slots: tuple[SlotState, ...] | list[SlotState]) -> np.ndarray:
+    """Boolean mask over ``codec``'s actions: which commands are legal now."""
+    return np.array([command_is_legal(c, slots) for c in codec.commands], dtype=bool)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------------------
+
+HISTORY_LEN = 5
+"""How many past epochs the report's histories hold."""
+
+
+@dataclass(frozen=True)
+class SlotReport:
+    """One slot, seen at the end of an epoch. Accuracies are fractions in [0, 1]."""
+
+    index: int
+    stage: SeedStage
+    blueprint: str | None = None
+    alpha: float = 0.0
+    epochs_in_stage: int = 0
+    seed_params: int = 0
+    embargo_left: int = 0
+    blend_complete: bool = False
+    contribution: float = 0.0
+    """val accuracy with the seed at its current alpha minus with alpha forced to 0."""
+    potential: float = 0.0
+    """val accuracy with the seed at alpha 1 minus without it (the signal while TRAINING, alpha 0)."""
+
+    @property
+    def state(self) -> SlotState:
+        return SlotState(self.stage, self.blend_complete)
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What a controller observes after each epoch. Accuracies are fractions, losses are cross-entropy."""
+
+    epoch: int
+    """Epochs trained so far (0 at reset)."""
+    max_epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    delta_train_accuracy: float
+    delta_val_accuracy: float
+    best_val_accuracy: float
+    plateau_epochs: int
+    """Consecutive epochs whose val-accuracy gain was below the env's plateau threshold."""
+    val_accuracy_history: tuple[float, ...]
+    """Last :data:`HISTORY_LEN` val accuracies, oldest first (padded with the first value)."""
+    val_loss_history: tuple[float, ...]
+    host_params: int
+    seed_params: int
+    """Parameters of all seeds that are not yet fossilized (germinated, training, blending)."""
+    fossilized_params: int
+    lr: float
+    """Host learning rate used in the epoch just trained."""
+    base_lr: float
+    slots: tuple[SlotReport, ...]
+    blueprints: tuple[str, ...]
+    """Blueprints that GERMINATE may use, in action-codec order."""
+    num_classes: int = 10
+
+    @property
+    def budget_left(self) -> int:
+        return self.max_epochs - self.epoch
+
+    @property
+    def slot_states(self) -> tuple[SlotState, ...]:
+        return tuple(s.state for s in self.slots)
+
+
+# --------------------------------------------------------------------------------------------------
+# Observation vector
+# --------------------------------------------------------------------------------------------------
+
+OBS_VERSION = 1
+"""Bumped whenever :func:`report_to_vector` changes meaning; saved policies record it."""
+
+
+def observation_fields(num_slots: int, blueprints: tuple[str, ...] | list[str]) -> list[str]:
+    """Names of the entries of :func:`report_to_vector`, for logging and feature inspection."""
+    names = [
+        "progress", "budget_left", "train_loss", "val_loss", "train_acc", "val_acc",
+        "d_train_acc", "d_val_acc", "best_val_acc", "val_acc_minus_best", "plateau",
+        *[f"d_val_acc_hist{i}" for i in range(HISTORY_LEN - 1)],
+        *[f"val_loss_hist{i}" for i in range(HISTORY_LEN)],
+        "seed_params_ratio", "fossilized_params_ratio", "lr_ratio",
+    ]
+    for s in range(num_slots):
+        names += [f"slot{s}_stage_{st.name.lower()}" for st in SeedStage]
+        names += [f"slot{s}_bp_{b}" for b in blueprints]
+        names += [f"slot{s}_{n}" for n in (
+            "alpha", "epochs_in_stage", "params_ratio", "embargo", "blend_complete",
+            "contribution", "potential")]
+    return names
+
+
+def _loss(x: float, num_classes: int) -> float:
+    # Cross-entropy scaled so chance level is 1; a diverged (nan/inf) loss maps to the bound.
+    return 2.0 if not math.isfinite(x) else x / math.log(num_classes)
+
+
+def report_to_vector(report: TrainingReport) -> np.ndarray:
+    """Observation vector (version :data:`OBS_VERSION`): float32, every entry clipped to [-1, 1].
+
+    Fractions stay as they are; epoch counts are divided by ``max_epochs``; losses by ``ln(classes)``
+    then halved; accuracy deltas, contributions and potentials are scaled by 10 (so a 10-point change
+    spans the range); parameter ratios are relative to the host and divided by 4. Stages and blueprints
+    are one-hot per slot. :func:`observation_fields` names every entry.
+    """
+    T = max(report.max_epochs, 1)
+    host = max(report.host_params, 1)
+    k = report.num_classes
+    acc_hist = report.val_accuracy_history
+    v = [
+        report.epoch / T, report.budget_left / T,
+        _loss(report.train_loss, k) / 2, _loss(report.val_loss, k) / 2,
+        report.train_accuracy, report.val_accuracy,
+        10 * report.delta_train_accuracy, 10 * report.delta_val_accuracy,
+        report.best_val_accuracy, 10 * (report.val_accuracy - report.best_val_accuracy),
+        report.plateau_epochs / T,
+        *[10 * (b - a) for a, b in zip(acc_hist[:-1], acc_hist[1:])],
+        *[_loss(x, k) / 2 for x in report.val_loss_history],
+        report.seed_params / host / 4, report.fossilized_params / host / 4,
+        report.lr / report.base_lr if report.base_lr > 0 else 0.0,
+    ]
+    for slot in report.slots:
+        v += [float(slot.stage == st) for st in SeedStage]
+        v += [float(slot.blueprint == b) for b in report.blueprints]
+        v += [
+            slot.alpha, slot.epochs_in_stage / T, slot.seed_params / host / 4,
+            slot.embargo_left / T, float(slot.blend_complete),
+            10 * slot.contribution, 10 * slot.potential,
+        ]
+    out = np.nan_to_num(np.asarray(v, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip(out, -1.0, 1.0)
