@@ -22,14 +22,15 @@ from esper_env.kasmina import MorphogeneticModel, host_widths
 from esper_env.training import cosine_lr, evaluate, resolve_precision, train_epoch
 
 
-def logistic_regression(sp, epochs: int = 100) -> float:
+def logistic_regression(sp, epochs: int = 200) -> float:
     """Full-batch multinomial logistic regression (L-BFGS) on standardised raw pixels."""
     x = sp.train_x.flatten(1).float() / 255
     mu, sd = x.mean(0), x.std(0) + 1e-6
     x = (x - mu) / sd
     xt = (sp.test_x.flatten(1).float() / 255 - mu) / sd
     lin = torch.nn.Linear(x.shape[1], 10)
-    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=epochs, history_size=20)
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=epochs, history_size=20,
+                            line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()

@@ -104,7 +104,8 @@ class MorphogeneticModel(nn.Module):
 
     def _drop_group(self, name: str, keep_state: bool = False) -> list[nn.Parameter]:
         group = self._group(name)
-        self.optimizer.param_groups.remove(group)
+        # By identity: list.remove would compare the groups' tensors by value.
+        self.optimizer.param_groups[:] = [g for g in self.optimizer.param_groups if g is not group]
         if not keep_state:
             for p in group["params"]:
                 self.optimizer.state.pop(p, None)
