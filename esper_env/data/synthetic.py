@@ -2,9 +2,10 @@
 
 Each image shows one class-defining shape (disk, ring, square, frame, plus, triangle, stripes, checker,
 two dots, crescent) at a random position, scale, rotation and colour, over a smooth random-colour
-background with distractor blobs and pixel noise. The class is a property of *shape*, never of colour or
-position, so raw pixels are not linearly separable, while a CNN can learn it with capacity to spare
-(README: "Offline dataset" gives the measured numbers).
+background with distractor blobs, a smaller decoy shape of another class, and pixel noise. The class is the
+*larger* shape's: a property of shape and relative size, never of colour or position, so raw pixels are
+not linearly separable, while a CNN can learn it with capacity to spare (README: "Offline dataset" gives
+the measured numbers).
 
 Generation is chunked with one RNG per (seed, split, chunk): image ``i`` is the same whatever the total
 asked for, and results are cached as ``.npz`` files (written atomically).
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the images change; part of the cache key."""
 CHUNK = 1000
 NUM_CLASSES = 10
@@ -31,6 +32,7 @@ RADIUS_PX = (5.0, 9.5)          # shape half-size in pixels
 NOISE_STD = 22.0                # per-pixel Gaussian noise, in 0..255 units
 DISTRACTORS = (1, 4)            # number of soft blobs per image (low, high exclusive)
 MIN_CONTRAST = 40.0             # minimum colour distance shape vs local background
+DECOY_SCALE = (0.45, 0.7)       # decoy shape's size relative to the class shape
 
 
 def _shape_mask(cls: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -63,6 +65,25 @@ def _smooth_field(rng: np.random.Generator, n: int, cells: int) -> np.ndarray:
     return up.numpy()
 
 
+def _draw(rng: np.random.Generator, img: np.ndarray, classes: np.ndarray, rad: np.ndarray,
+          xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Paint each image's shape of ``classes`` with half-size ``rad`` at a random place, angle, colour."""
+    n = len(classes)
+    cx, cy = (rng.uniform(rad[:, 0, 0] + 1, 31 - rad[:, 0, 0])[:, None, None] for _ in range(2))
+    theta = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+    du, dv = (xs - cx) / rad, (ys - cy) / rad
+    u = np.cos(theta) * du + np.sin(theta) * dv
+    v = -np.sin(theta) * du + np.cos(theta) * dv
+    mask = _shape_mask(classes, u, v)[:, None]
+    bg_mean = (img * mask).sum((2, 3), keepdims=True) / np.maximum(mask.sum((2, 3), keepdims=True), 1)
+    col = rng.uniform(0, 255, (n, 3, 1, 1))
+    # Push the shape colour away from the background under it, so every shape is visible.
+    diff = col - bg_mean
+    dist = np.linalg.norm(diff, axis=1, keepdims=True)
+    col = np.where(dist < MIN_CONTRAST, bg_mean + diff / np.maximum(dist, 1e-3) * MIN_CONTRAST, col)
+    return np.where(mask, col, img)
+
+
 def _chunk(seed: int, split: int, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([GENERATOR_VERSION, seed, split, index])
     labels = rng.permutation(np.arange(n) % NUM_CLASSES)
@@ -75,21 +96,11 @@ def _chunk(seed: int, split: int, index: int, n: int) -> tuple[np.ndarray, np.nd
         w = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * rad ** 2))[:, None]
         col = rng.uniform(0, 255, (n, 3, 1, 1))
         img = img * (1 - w) + col * w
-    # The class shape.
+    # A smaller decoy of another class first, then the class shape (drawn over it where they overlap).
     rad = rng.uniform(*RADIUS_PX, (n, 1, 1))
-    cx, cy = (rng.uniform(rad[:, 0, 0] + 1, 31 - rad[:, 0, 0])[:, None, None] for _ in range(2))
-    theta = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-    du, dv = (xs - cx) / rad, (ys - cy) / rad
-    u = np.cos(theta) * du + np.sin(theta) * dv
-    v = -np.sin(theta) * du + np.cos(theta) * dv
-    mask = _shape_mask(labels, u, v)[:, None]
-    bg_mean = (img * mask).sum((2, 3), keepdims=True) / np.maximum(mask.sum((2, 3), keepdims=True), 1)
-    col = rng.uniform(0, 255, (n, 3, 1, 1))
-    # Push the shape colour away from the background under it, so every shape is visible.
-    diff = col - bg_mean
-    dist = np.linalg.norm(diff, axis=1, keepdims=True)
-    col = np.where(dist < MIN_CONTRAST, bg_mean + diff / np.maximum(dist, 1e-3) * MIN_CONTRAST, col)
-    img = np.where(mask, col, img)
+    decoy = (labels + rng.integers(1, NUM_CLASSES, n)) % NUM_CLASSES
+    img = _draw(rng, img, decoy, rad * rng.uniform(*DECOY_SCALE, (n, 1, 1)), xs, ys)
+    img = _draw(rng, img, labels, rad, xs, ys)
     img = img + rng.normal(0, NOISE_STD, img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), labels.astype(np.int64)
 

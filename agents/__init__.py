@@ -1,0 +1,29 @@
+"""Controllers for Esper environments: heuristic Tamiyo, baselines, and learned policies.
+
+Agents see observations, reports and action masks only (never the env's model), so hand-written and
+learned controllers are compared on equal terms.
+"""
+
+from __future__ import annotations
+
+from .base import Agent, EpisodeRecord, PolicyAgent, RuleAgent, StepRecord, run_episode
+from .baselines import FixedSchedule, FixedScheduleConfig, NoGrowth, RandomLegal
+from .tamiyo import HeuristicTamiyo, TamiyoConfig
+
+AGENTS = {"heuristic": HeuristicTamiyo, "no-growth": NoGrowth, "fixed": FixedSchedule, "random": RandomLegal}
+"""Built-in controllers by name (``esper run --agent NAME``)."""
+
+
+def make_agent(name: str) -> Agent:
+    """A built-in controller by name, or ``policy:PATH.zip`` for a saved MaskablePPO model."""
+    if name.startswith("policy:"):
+        return PolicyAgent.load(name.split(":", 1)[1])
+    try:
+        return AGENTS[name]()
+    except KeyError:
+        raise ValueError(f"unknown agent {name!r}; choose one of {sorted(AGENTS)} or policy:PATH.zip") from None
+
+
+__all__ = ["AGENTS", "Agent", "EpisodeRecord", "FixedSchedule", "FixedScheduleConfig", "HeuristicTamiyo",
+           "NoGrowth", "PolicyAgent", "RandomLegal", "RuleAgent", "StepRecord", "TamiyoConfig", "make_agent",
+           "run_episode"]

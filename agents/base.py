@@ -1,0 +1,157 @@
+"""The one interface every controller implements, and the episode runner.
+
+Controllers see only what a learned policy would: the observation vector, and ``info`` with the
+structured Leyline report and the action mask. They never reach into the environment's model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from esper_env.leyline import ActionCodec, Command, TrainingReport
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A controller: ``reset(seed)`` at each episode start, then ``act(observation, info)`` per step."""
+
+    name: str
+
+    def reset(self, seed: int | None = None) -> None: ...
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int: ...
+
+
+class RuleAgent:
+    """Base for hand-written controllers: ``decide`` returns a command and a reason for the log."""
+
+    name = "rule"
+
+    def __init__(self) -> None:
+        self.last_reason = ""
+
+    def reset(self, seed: int | None = None) -> None:
+        self.last_reason = ""
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        report: TrainingReport = info["report"]
+        codec = ActionCodec.for_report(report)
+        command, reason = self.decide(report)
+        action = codec.encode(command)
+        if not info["action_mask"][action]:  # a rule asked for something illegal: say so, do nothing
+            command, reason, action = Command.wait(), f"{command} is not legal now ({reason})", 0
+        self.last_reason = reason
+        return action
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of an episode: the command given after ``report_before`` and what came of it."""
+
+    epoch: int
+    """Epoch at which the command was given (it shapes epoch ``epoch + 1``)."""
+    action: int
+    command: str
+    reason: str
+    reward: float
+    report: TrainingReport
+    """The report after the epoch the command shaped."""
+    illegal: bool = False
+
+
+@dataclass
+class EpisodeRecord:
+    """A typed record of one episode."""
+
+    agent: str
+    seed: int | None
+    initial_report: TrainingReport
+    steps: list[StepRecord] = field(default_factory=list)
+    final_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def episode_return(self) -> float:
+        return float(sum(s.reward for s in self.steps))
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.final_info.get("final", {})
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.final_info.get("episode_summary", {})
+
+    @property
+    def history(self) -> list[dict]:
+        return self.final.get("history", [])
+
+
+def run_episode(env, agent: Agent, seed: int | None = None, *, options: dict | None = None,
+                on_step: Callable[[StepRecord], None] | None = None) -> EpisodeRecord:
+    """Play one episode of ``env`` with ``agent``; ``on_step`` is called after every step (for logs)."""
+    obs, info = env.reset(seed=seed, options=options)
+    agent.reset(seed)
+    record = EpisodeRecord(getattr(agent, "name", type(agent).__name__), seed, info["report"])
+    codec = ActionCodec.for_report(info["report"])
+    done = False
+    while not done:
+        epoch = info["report"].epoch
+        action = int(agent.act(obs, info))
+        reason = getattr(agent, "last_reason", "")
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        step = StepRecord(epoch, action, str(codec.decode(action)), reason, float(reward), info["report"],
+                          bool(info.get("illegal_command", False)))
+        record.steps.append(step)
+        if on_step is not None:
+            on_step(step)
+    record.final_info = {k: info[k] for k in ("final", "episode_summary") if k in info}
+    return record
+
+
+class PolicyAgent:
+    """A trained SB3 / sb3-contrib model behind the :class:`Agent` protocol.
+
+    MaskablePPO models are given the action mask; other algorithms ignore it (the env turns an illegal
+    choice into a no-op with a penalty).
+    """
+
+    def __init__(self, model, name: str = "policy", deterministic: bool = True):
+        self.model = model
+        self.name = name
+        self.deterministic = deterministic
+        self.last_reason = ""
+
+    @classmethod
+    def load(cls, path: str | Path, algo: str = "MaskablePPO", **kw) -> PolicyAgent:
+        path = Path(path)
+        if not path.is_file() and not path.with_suffix(".zip").is_file():
+            raise FileNotFoundError(f"no saved policy at {path}; train one first (its .zip from model.save)")
+        if algo == "MaskablePPO":
+            from sb3_contrib import MaskablePPO as Algo
+        else:
+            import stable_baselines3
+            try:
+                Algo = getattr(stable_baselines3, algo)
+            except AttributeError:
+                raise ValueError(f"unknown SB3 algorithm {algo!r}") from None
+        return cls(Algo.load(str(path), device="cpu"), name=kw.pop("name", path.stem), **kw)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.last_reason = ""
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        kwargs = {}
+        if type(self.model).__name__ == "MaskablePPO":
+            kwargs["action_masks"] = info["action_mask"]
+        action, _ = self.model.predict(observation, deterministic=self.deterministic, **kwargs)
+        self.last_reason = "policy"
+        return int(action)

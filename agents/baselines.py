@@ -1,0 +1,73 @@
+"""Baseline controllers: no growth, a fixed schedule, and uniformly random legal commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from esper_env.leyline import Command, SeedStage, TrainingReport
+
+from .base import RuleAgent
+
+
+class NoGrowth(RuleAgent):
+    """Always WAIT: the fixed host trained for the whole budget."""
+
+    name = "no-growth"
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        return Command.wait(), "never grows"
+
+
+@dataclass
+class FixedScheduleConfig:
+    germinate_epoch: int = 5
+    """Epoch at which the seed is germinated."""
+    slot: int = 1
+    """Slot that receives it."""
+    blueprint: str = "conv_residual"
+    """Blueprint grown."""
+    train_epochs: int = 5
+    """Epochs of isolated training before blending (blending then lasts the env's ``blend_epochs``)."""
+
+
+class FixedSchedule(RuleAgent):
+    """The classic schedule: germinate at a given epoch, isolate N epochs, blend, fossilize."""
+
+    name = "fixed"
+
+    def __init__(self, config: FixedScheduleConfig | None = None):
+        super().__init__()
+        self.config = config or FixedScheduleConfig()
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        c = self.config
+        slot = report.slots[c.slot]
+        if slot.stage == SeedStage.DORMANT and report.epoch == c.germinate_epoch:
+            return Command.germinate(c.slot, c.blueprint), f"scheduled germination at epoch {c.germinate_epoch}"
+        if slot.stage == SeedStage.TRAINING and slot.epochs_in_stage >= c.train_epochs:
+            return Command.advance(c.slot), f"isolated for {c.train_epochs} epochs: blend"
+        if slot.stage == SeedStage.BLENDING and slot.blend_complete:
+            return Command.advance(c.slot), "blend complete: fossilize"
+        return Command.wait(), "following the schedule"
+
+
+class RandomLegal:
+    """Uniform over the commands legal now, from a generator seeded at ``reset(seed)``."""
+
+    name = "random"
+
+    def __init__(self, seed: int | None = None):
+        self.rng = np.random.default_rng(seed)
+        self.last_reason = ""
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        legal = np.flatnonzero(info["action_mask"])
+        self.last_reason = f"random among {len(legal)} legal"
+        return int(self.rng.choice(legal))

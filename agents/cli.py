@@ -1,0 +1,97 @@
+"""``esper``: the command line. A thin layer: it parses arguments, calls ``agents``, and prints."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+
+import esper_env
+
+
+def _env_arg(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value  # a plain string such as dataset=cifar10
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="esper", description="Morphogenetic training as a Gymnasium environment.")
+    p.add_argument("--version", action="version", version=f"esper {esper_env.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run one episode with one controller and print a per-epoch log")
+    run.add_argument("--agent", default="heuristic",
+                     help="heuristic | no-growth | fixed | random | policy:PATH.zip (default: heuristic)")
+    run.add_argument("--env", default="Esper-Synthetic-v0", help=f"one of {', '.join(esper_env.ENV_IDS)}")
+    run.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    run.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py (or $ESPER_DATA_DIR)")
+    run.add_argument("--set", dest="env_args", type=_env_arg, action="append", default=[], metavar="KEY=VALUE",
+                     help="override an env constructor argument, e.g. --set max_epochs=10 (repeatable)")
+    run.add_argument("--plot", default=None, metavar="PNG", help="save the accuracy curve with lifecycle events")
+    run.add_argument("--quiet", action="store_true", help="no per-epoch lines, only the summary")
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+    from tqdm import tqdm
+
+    from . import make_agent, run_episode
+
+    kwargs = dict(args.env_args)
+    if args.data_root:
+        kwargs["data_root"] = args.data_root
+    agent = make_agent(args.agent)
+    env = gym.make(args.env, **kwargs)
+    total = env.unwrapped.max_epochs
+    print(f"{args.env} | agent {agent.name} | seed {args.seed} | {total} epochs | "
+          f"device {env.unwrapped.device} ({env.unwrapped.precision})")
+    bar = tqdm(total=total, unit="epoch", leave=False, file=sys.stderr, disable=args.quiet)
+
+    def log(step):
+        bar.update(1)
+        if args.quiet:
+            return
+        r = step.report
+        stages = " ".join(f"{s.stage.name[:5].lower()}{f'({s.alpha:.2f})' if 0 < s.alpha < 1 else ''}"
+                          for s in r.slots)
+        bar.write(f"epoch {r.epoch:3d}  train {100 * r.train_accuracy:5.1f}%  val {100 * r.val_accuracy:5.1f}%  "
+                  f"[{stages}]  {step.command:<34} {step.reason}")
+
+    record = run_episode(env, agent, seed=args.seed, on_step=log)
+    bar.close()
+    s, f = record.summary, record.final
+    print(f"final: test {100 * s['final_test_accuracy']:.2f}%  val {100 * s['final_val_accuracy']:.2f}%  "
+          f"params {s['total_params']:,} (+{s['added_params']:,})  FLOPs/image {s['flops_per_image']:,}  "
+          f"return {record.episode_return:+.4f}")
+    print(f"seeds: germinated {s['seeds_germinated']}, fossilized {s['seeds_fossilized']}, culled "
+          f"{s['seeds_culled']}; architecture {f.get('architecture') or 'host only'}")
+    if args.plot:
+        from .plots import plot_episode
+        print(f"plot: {plot_episode(record, args.plot)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return {"run": cmd_run}[args.command](args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # clear message, no traceback
+        from esper_env.data import DatasetError  # noqa: F401 - a RuntimeError subclass, listed for readers
+        print(f"esper: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("esper: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
