@@ -1,0 +1,195 @@
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import (AGENTS, FixedSchedule, HeuristicTamiyo, NoGrowth, PolicyAgent, RandomLegal, TamiyoConfig,
+                    make_agent, run_episode)
+from agents.cli import main as cli_main
+from esper_env import leyline as ly
+from esper_env.leyline import Command, Op, SeedStage
+
+BPS = ("conv_residual", "depthwise", "attention", "lowrank", "norm")
+
+
+def slot(i, stage=SeedStage.DORMANT, **kw):
+    return ly.SlotReport(index=i, stage=stage, **kw)
+
+
+def report(epoch=5, delta=0.0, slots=None, max_epochs=25, val=0.5):
+    slots = slots or (slot(0), slot(1), slot(2))
+    return ly.TrainingReport(
+        epoch=epoch, max_epochs=max_epochs, train_loss=1.0, train_accuracy=0.6, val_loss=1.2,
+        val_accuracy=val, delta_train_accuracy=0.0, delta_val_accuracy=delta, best_val_accuracy=val,
+        plateau_epochs=0, val_accuracy_history=(val,) * 5, val_loss_history=(1.2,) * 5, host_params=1000,
+        seed_params=0, fossilized_params=0, lr=0.01, base_lr=0.05, slots=tuple(slots), blueprints=BPS)
+
+
+def feed(agent, reports):
+    """Decide on each report in turn; return the last (command, reason)."""
+    out = None
+    for r in reports:
+        out = agent.decide(r)
+    return out
+
+
+# ---- heuristic rules on hand-built reports ---------------------------------------------------------
+
+def test_no_germination_during_warmup():
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=5, plateau_patience=1))
+    cmd, reason = feed(t, [report(epoch=e, delta=0.0) for e in range(1, 5)])
+    assert cmd == Command.wait() and "warm-up" in reason
+
+
+def test_germinates_after_plateau_patience():
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=2, plateau_patience=3, plateau_threshold=0.01))
+    assert feed(t, [report(epoch=e, delta=0.05) for e in range(1, 6)])[0] == Command.wait()  # improving
+    cmd, reason = feed(t, [report(epoch=e, delta=0.004) for e in range(6, 8)])
+    assert cmd.op == Op.WAIT and "plateau 2/3" in reason
+    cmd, reason = t.decide(report(epoch=8, delta=0.004))
+    assert cmd == Command.germinate(1, "conv_residual") and "plateau" in reason
+
+
+def test_respects_slot_order_budget_and_max_seeds():
+    cfg = TamiyoConfig(warmup_epochs=0, plateau_patience=1, slot_order=(2, 0, 1), max_seeds=1, min_budget_left=4)
+    t = HeuristicTamiyo(cfg)
+    assert t.decide(report(epoch=1))[0] == Command.germinate(2, "conv_residual")
+    assert "seed budget" in t.decide(report(epoch=2))[1]
+    t2 = HeuristicTamiyo(cfg)
+    cmd, reason = t2.decide(report(epoch=22, max_epochs=25))
+    assert cmd.op == Op.WAIT and "too late" in reason
+
+
+def test_advances_on_potential_after_min_epochs():
+    t = HeuristicTamiyo(TamiyoConfig(min_training_epochs=2, advance_potential=0.01))
+    train = lambda n, pot: (slot(0), slot(1, SeedStage.TRAINING, blueprint="norm", epochs_in_stage=n,  # noqa
+                                         potential=pot), slot(2))
+    assert t.decide(report(slots=train(1, 0.05)))[0] == Command.wait()  # too early
+    assert t.decide(report(slots=train(2, 0.005)))[0] == Command.wait()  # too little
+    cmd, reason = t.decide(report(slots=train(2, 0.02)))
+    assert cmd == Command.advance(1) and "potential +2.0" in reason
+
+
+def test_culls_training_seed_on_timeout():
+    t = HeuristicTamiyo(TamiyoConfig(training_timeout=4, advance_potential=0.01))
+    s = slot(1, SeedStage.TRAINING, blueprint="norm", epochs_in_stage=4, potential=-0.01)
+    cmd, reason = t.decide(report(slots=(slot(0), s, slot(2))))
+    assert cmd == Command.cull(1) and "timeout" in reason
+
+
+def test_culls_blending_regression_and_fossilizes_clean_blend():
+    t = HeuristicTamiyo(TamiyoConfig(regression_tolerance=0.02))
+    bad = slot(0, SeedStage.BLENDING, blueprint="lowrank", alpha=0.5, contribution=-0.03)
+    cmd, reason = t.decide(report(slots=(bad, slot(1), slot(2))))
+    assert cmd == Command.cull(0) and "regression" in reason
+    ok = slot(0, SeedStage.BLENDING, blueprint="lowrank", alpha=1.0, blend_complete=True, contribution=-0.01)
+    cmd, reason = t.decide(report(slots=(ok, slot(1), slot(2))))
+    assert cmd == Command.advance(0) and "fossilize" in reason
+    mid = dataclasses.replace(ok, alpha=0.5, blend_complete=False)
+    assert t.decide(report(slots=(mid, slot(1), slot(2))))[0] == Command.wait()
+
+
+def test_recently_culled_blueprint_is_not_rechosen():
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_patience=1, cull_memory_epochs=5))
+    s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=9, potential=-0.1)
+    assert t.decide(report(epoch=3, slots=(slot(0), s, slot(2))))[0] == Command.cull(1)
+    assert t.decide(report(epoch=4))[0] == Command.germinate(1, "depthwise")
+    t.culls, t.plateau = [(3, "conv_residual")], 5
+    assert t.choose_blueprint(report(epoch=9)) == "conv_residual"  # memory expired
+
+
+def test_one_active_seed_at_a_time():
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_patience=1))
+    s = slot(1, SeedStage.TRAINING, blueprint="norm", epochs_in_stage=0)
+    cmd, reason = t.decide(report(slots=(slot(0), s, slot(2))))
+    assert cmd == Command.wait() and "training" in reason
+
+
+def test_illegal_rule_output_becomes_wait():
+    class Broken(NoGrowth):
+        def decide(self, report):
+            return Command.advance(0), "bug"
+    r = report()
+    codec = ly.ActionCodec.for_report(r)
+    info = {"report": r, "action_mask": ly.legal_commands(codec, r.slot_states)}
+    agent = Broken()
+    assert agent.act(np.zeros(3), info) == 0 and "not legal" in agent.last_reason
+
+
+def test_fixed_schedule_and_random_legal():
+    f = FixedSchedule()
+    assert f.decide(report(epoch=5))[0] == Command.germinate(1, "conv_residual")
+    s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=5)
+    assert f.decide(report(epoch=10, slots=(slot(0), s, slot(2))))[0] == Command.advance(1)
+    r = report()
+    codec = ly.ActionCodec.for_report(r)
+    mask = ly.legal_commands(codec, r.slot_states)
+    info = {"report": r, "action_mask": mask}
+    a, b = RandomLegal(), RandomLegal()
+    a.reset(3), b.reset(3)
+    picks = [a.act(None, info) for _ in range(50)]
+    assert picks == [b.act(None, info) for _ in range(50)]
+    assert all(mask[p] for p in picks) and len(set(picks)) > 3
+
+
+def test_make_agent():
+    assert set(AGENTS) == {"heuristic", "no-growth", "fixed", "random"}
+    assert isinstance(make_agent("heuristic"), HeuristicTamiyo)
+    with pytest.raises(ValueError, match="unknown agent"):
+        make_agent("genius")
+    with pytest.raises(FileNotFoundError, match="no saved policy"):
+        make_agent("policy:/nonexistent/model.zip")
+
+
+# ---- end to end on the tiny preset --------------------------------------------------------------
+
+E2E = dict(train_size=256, val_size=128, test_size=128, max_epochs=12)
+
+
+def test_heuristic_grows_blends_and_fossilizes():
+    env = gym.make("Esper-Tiny-v0", **E2E)
+    cfg = TamiyoConfig(warmup_epochs=1, plateau_patience=1, plateau_threshold=1.0, advance_potential=-1.0,
+                       regression_tolerance=1.0, max_seeds=1, min_budget_left=5)
+    rec = run_episode(env, HeuristicTamiyo(cfg), seed=0)
+    events = [e["event"] for e in rec.history]
+    assert events[:4] == ["germinate", "training", "blending", "fossilized"], events
+    assert rec.summary["seeds_fossilized"] == 1 and rec.summary["added_params"] > 0
+    assert any("fossilize" in s.reason for s in rec.steps)
+    assert len(rec.steps) == 12 and rec.episode_return == pytest.approx(sum(s.reward for s in rec.steps))
+
+
+def test_heuristic_culls_a_seed_that_never_shows_potential():
+    env = gym.make("Esper-Tiny-v0", **E2E)
+    cfg = TamiyoConfig(warmup_epochs=1, plateau_patience=1, plateau_threshold=1.0, advance_potential=1.0,
+                       training_timeout=3, max_seeds=1)
+    rec = run_episode(env, HeuristicTamiyo(cfg), seed=0)
+    assert rec.summary["seeds_culled"] == 1 and rec.summary["seeds_fossilized"] == 0
+    assert any("timeout" in s.reason for s in rec.steps)
+    assert [e["event"] for e in rec.history][:3] == ["germinate", "training", "cull"]
+
+
+def test_policy_agent_wraps_a_saved_maskable_ppo(tmp_path):
+    from sb3_contrib import MaskablePPO
+    env = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, max_epochs=3)
+    model = MaskablePPO("MlpPolicy", env, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu")
+    model.save(tmp_path / "tamiyo.zip")
+    agent = make_agent(f"policy:{tmp_path / 'tamiyo.zip'}")
+    assert isinstance(agent, PolicyAgent)
+    rec = run_episode(env, agent, seed=1)
+    assert len(rec.steps) == 3 and not any(s.illegal for s in rec.steps)
+
+
+def test_cli_run_prints_log_and_saves_plot(tmp_path, capsys):
+    png = tmp_path / "curve.png"
+    code = cli_main(["run", "--agent", "fixed", "--env", "Esper-Tiny-v0", "--seed", "1", "--plot", str(png),
+                     "--set", "max_epochs=8", "--set", "train_size=128", "--set", "val_size=64",
+                     "--set", "test_size=64"])
+    out = capsys.readouterr().out
+    assert code == 0 and png.stat().st_size > 1000
+    assert "epoch   8" in out and "final: test" in out and "GERMINATE(slot=1, conv_residual)" in out
+
+
+def test_cli_errors_are_one_line(capsys):
+    assert cli_main(["run", "--agent", "nope", "--env", "Esper-Tiny-v0"]) == 2
+    assert "unknown agent" in capsys.readouterr().err
