@@ -61,13 +61,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--epochs", type=int, default=cfg["max_epochs"])
+    ap.add_argument("--host", default=cfg["host"], help="host preset (default: the env's)")
+    ap.add_argument("--train-size", type=int, default=cfg["train_size"])
+    ap.add_argument("--widths", type=float, nargs="+", default=[1.0, 4.0], help="width multipliers to train")
     args = ap.parse_args()
+    cfg.update(host=args.host, train_size=args.train_size)
     sp = load_splits("synthetic", train_size=cfg["train_size"], val_size=cfg["val_size"],
                      test_size=cfg["test_size"])
     print(f"synthetic: train {len(sp.train_x)}, test {len(sp.test_x)}, {args.epochs} epochs, "
           f"host preset {cfg['host']!r}, seeds {args.seeds}")
     print(f"logistic regression on raw pixels: {100 * logistic_regression(sp):.1f}% test accuracy")
-    for width in (1.0, 4.0):
+    for width in args.widths:
         accs, t = [], time.time()
         for seed in args.seeds:
             accs.append(train_host(sp, width, args.epochs, seed, cfg))

@@ -1,0 +1,105 @@
+"""Does isolated training prepare a seed for blending? Prints, per blueprint:
+
+* the seed's shadow-pass objective (cross-entropy) over its isolation epochs -- it should fall;
+* the host's val accuracy after blending in the isolation-trained seed, versus blending in an untrained
+  seed of the same blueprint and initialisation (same host state, same data order, same blend epochs).
+
+    python benchmarks/isolation.py [--blueprints conv_residual lowrank] [--host-epochs 6] [--seed-epochs 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from esper_env.data import DeviceLoader, load_splits
+from esper_env.env import SYNTHETIC_DEFAULTS
+from esper_env.kasmina import MorphogeneticModel, host_widths
+from esper_env.leyline import Command
+from esper_env.training import autocast, cosine_lr, evaluate, resolve_precision, train_epoch
+
+
+def shadow_epoch(model, loader, precision) -> float:
+    """Train only the TRAINING seed for one epoch (the host trains too, as in the env); mean shadow loss."""
+    model.train()
+    total, n = 0.0, 0
+    for x, y in loader:
+        with autocast(loader.device, precision):
+            logits, shadows = model.forward_train(x)
+            shadow = F.cross_entropy(shadows[0].float(), y)
+            loss = F.cross_entropy(logits.float(), y) + shadow
+        model.optimizer.zero_grad()
+        loss.backward()
+        model.optimizer.step()
+        total, n = total + shadow.item() * len(y), n + len(y)
+    return total / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--blueprints", nargs="+", default=["conv_residual", "depthwise", "lowrank", "attention", "norm"])
+    ap.add_argument("--slot", type=int, default=1)
+    ap.add_argument("--host-epochs", type=int, default=6, help="host-only epochs before germination")
+    ap.add_argument("--seed-epochs", type=int, default=4, help="isolation epochs")
+    ap.add_argument("--blend-epochs", type=int, default=2)
+    args = ap.parse_args()
+    cfg = SYNTHETIC_DEFAULTS
+    sp = load_splits("synthetic", train_size=cfg["train_size"], val_size=cfg["val_size"], test_size=cfg["test_size"])
+    precision = resolve_precision("auto", torch.device("cpu"))
+    val = DeviceLoader(sp.val_x, sp.val_y, 500, train=False)
+    total_epochs = args.host_epochs + args.seed_epochs + args.blend_epochs
+
+    def loader(seed):
+        return DeviceLoader(sp.train_x, sp.train_y, cfg["batch_size"], train=True,
+                            generator=torch.Generator().manual_seed(seed))
+
+    base = MorphogeneticModel(host_widths(cfg["host"]), blend_epochs=args.blend_epochs, lr=cfg["lr"], init_seed=0)
+    base = base.to(memory_format=torch.channels_last)
+    train = loader(0)
+    for e in range(args.host_epochs):
+        for g in base.optimizer.param_groups:
+            g["lr"] = cosine_lr(cfg["lr"], e, total_epochs)
+        train_epoch(base, train, precision)
+    print(f"host after {args.host_epochs} epochs: val {100 * evaluate(base, val, precision).accuracy:.1f}%")
+    print(f"{'blueprint':14s} {'shadow loss per isolation epoch':40s} {'blend trained':>14s} {'blend untrained':>16s}"
+          f" {'no seed':>8s}")
+    for bp in args.blueprints:
+        results = {}
+        for mode in ("trained", "untrained", "none"):
+            model = copy.deepcopy(base)
+            train = loader(1)
+            losses = []
+            if mode != "none":
+                model.apply(Command.germinate(args.slot, bp), init_seed=123)
+                model.start_epoch()
+            for e in range(args.seed_epochs):
+                for g in model.optimizer.param_groups:
+                    g["lr"] = cosine_lr(cfg["lr"], args.host_epochs + e, total_epochs)
+                if mode == "trained":
+                    losses.append(shadow_epoch(model, train, precision))
+                elif mode == "untrained":  # the host trains the same epochs; the seed is frozen at init
+                    for p in model.slots[args.slot].seed.parameters():
+                        p.requires_grad_(False)
+                    train_epoch(model, train, precision)
+                    for p in model.slots[args.slot].seed.parameters():
+                        p.requires_grad_(True)
+                else:
+                    train_epoch(model, train, precision)
+            if mode != "none":
+                model.apply(Command.advance(args.slot))
+            for e in range(args.blend_epochs):
+                for g in model.optimizer.param_groups:
+                    g["lr"] = cosine_lr(cfg["lr"], args.host_epochs + args.seed_epochs + e, total_epochs)
+                train_epoch(model, train, precision)
+            results[mode] = evaluate(model, val, precision).accuracy
+            if mode == "trained":
+                shadow = " ".join(f"{x:.3f}" for x in losses)
+        print(f"{bp:14s} {shadow:40s} {100 * results['trained']:13.1f}% {100 * results['untrained']:15.1f}% "
+              f"{100 * results['none']:7.1f}%")
+
+
+if __name__ == "__main__":
+    main()
