@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -17,19 +18,21 @@ PAD = 4
 
 
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = PAD) -> torch.Tensor:
-    """Batched random crop (reflect-pad ``pad``) and horizontal flip of uint8/float images [B,C,H,W]."""
+    """Batched random crop (reflect-pad ``pad``) and horizontal flip of images [B,C,H,W], same dtype out.
+
+    Two ``gather`` calls (rows, then flipped-or-not columns) do every image's crop at once.
+    """
     b, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x.float() if not x.is_floating_point() else x, (pad,) * 4, mode="reflect")
+    padded = F.pad(x if x.is_floating_point() else x.float(), (pad,) * 4, mode="reflect")
     dev = x.device
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device="cpu").to(dev)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device="cpu").to(dev)
-    flip = torch.rand(b, generator=generator, device="cpu").to(dev) < 0.5
-    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]              # [B,1,H,1]
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(b, c, h, w + 2 * pad)
     cols = torch.arange(w, device=dev).expand(b, w)
-    cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]               # flip by index
-    out = padded[torch.arange(b, device=dev)[:, None, None, None],
-                 torch.arange(c, device=dev)[None, :, None, None], rows, cols[:, None, None, :]]
-    return out.to(x.dtype)
+    cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]
+    out = padded.gather(2, rows).gather(3, cols[:, None, None, :].expand(b, c, h, w))
+    return out if x.is_floating_point() else out.to(x.dtype)
 
 
 class DeviceLoader:
@@ -60,7 +63,7 @@ class DeviceLoader:
         return max(n // self.batch_size, 1) if self.train else -(-n // self.batch_size)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        out = (x.float() - self.mean) / self.std
+        out = (x - self.mean) / self.std
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -71,7 +74,7 @@ class DeviceLoader:
             order = torch.arange(n, device=self.device)
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            x = self.images[idx]
+            x = self.images[idx].float()
             if self.train:
                 x = random_crop_flip(x, self.generator)
             yield self.normalize(x), self.labels[idx]
