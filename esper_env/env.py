@@ -160,7 +160,8 @@ class EsperEnv(gym.Env):
         self._val_hist = [val.accuracy] * ly.HISTORY_LEN
         self._loss_hist = [val.loss] * ly.HISTORY_LEN
         self._best, self._plateau = val.accuracy, 0
-        self.report = self._make_report(val.loss, val.accuracy, val, prev_train_acc=val.accuracy, lr=self._host_lr())
+        self.report = self._make_report(val.loss, val.accuracy, val.loss, val.accuracy, 0.0, val.accuracy,
+                                        self._host_lr())
         return ly.report_to_vector(self.report), self._info()
 
     def step(self, action):
@@ -191,10 +192,13 @@ class EsperEnv(gym.Env):
         nonfinite = val is None or not val.finite
         if nonfinite:
             terms["nonfinite_penalty"] = self.nonfinite_penalty
-            self.report = self._make_report(float("nan"), 0.0, None, prev.train_accuracy, lr)
+            gain = self._record_epoch(float("nan"), 0.0)
+            self.report = self._make_report(float("nan"), 0.0, float("nan"), 0.0, gain, prev.train_accuracy, lr,
+                                            counterfactuals=False)
         else:
-            terms["val_accuracy_delta"] = val.accuracy - prev.val_accuracy
-            self.report = self._make_report(stats.loss, stats.accuracy, val, prev.train_accuracy, lr)
+            terms["val_accuracy_delta"] = gain = self._record_epoch(val.loss, val.accuracy)
+            self.report = self._make_report(stats.loss, stats.accuracy, val.loss, val.accuracy, gain,
+                                            prev.train_accuracy, lr)
         reward = terms["val_accuracy_delta"] - terms["rent"] - terms["illegal_penalty"] - terms["nonfinite_penalty"]
         terminated = nonfinite or self.epoch >= self.max_epochs
         info = self._info(command=str(command), illegal_command=not legal, reward_terms=terms, nonfinite=nonfinite)
@@ -264,19 +268,21 @@ class EsperEnv(gym.Env):
         full = base_acc if alpha == 1.0 else acc(1.0)
         return base_acc - without, full - without
 
-    def _make_report(self, train_loss: float, train_acc: float, val, prev_train_acc: float,
-                     lr: float) -> ly.TrainingReport:
-        val_loss = val.loss if val is not None else float("nan")
-        val_acc = val.accuracy if val is not None else 0.0
-        delta_val = val_acc - self._val_hist[-1]
-        if self.epoch > 0:
-            self._plateau = self._plateau + 1 if delta_val < self.plateau_threshold else 0
-            self._val_hist = self._val_hist[1:] + [val_acc]
-            self._loss_hist = self._loss_hist[1:] + [val_loss]
-            self._best = max(self._best, val_acc)
+    def _record_epoch(self, val_loss: float, val_acc: float) -> float:
+        """Update the plateau counter, best and histories with a finished epoch; return its val gain."""
+        gain = val_acc - self._val_hist[-1]
+        self._plateau = self._plateau + 1 if gain < self.plateau_threshold else 0
+        self._val_hist = self._val_hist[1:] + [val_acc]
+        self._loss_hist = self._loss_hist[1:] + [val_loss]
+        self._best = max(self._best, val_acc)
+        return gain
+
+    def _make_report(self, train_loss: float, train_acc: float, val_loss: float, val_acc: float,
+                     delta_val: float, prev_train_acc: float, lr: float,
+                     counterfactuals: bool = True) -> ly.TrainingReport:
         slots = []
         for slot in self.model.slots:
-            contribution, potential = self._counterfactuals(slot, val_acc) if val is not None else (0.0, 0.0)
+            contribution, potential = self._counterfactuals(slot, val_acc) if counterfactuals else (0.0, 0.0)
             slots.append(ly.SlotReport(
                 index=slot.index, stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
                 epochs_in_stage=slot.epochs_in_stage, seed_params=slot.param_count,
@@ -285,7 +291,7 @@ class EsperEnv(gym.Env):
         return ly.TrainingReport(
             epoch=self.epoch, max_epochs=self.max_epochs, train_loss=train_loss, train_accuracy=train_acc,
             val_loss=val_loss, val_accuracy=val_acc, delta_train_accuracy=train_acc - prev_train_acc,
-            delta_val_accuracy=delta_val if self.epoch > 0 else 0.0, best_val_accuracy=self._best,
+            delta_val_accuracy=delta_val, best_val_accuracy=self._best,
             plateau_epochs=self._plateau, val_accuracy_history=tuple(self._val_hist),
             val_loss_history=tuple(self._loss_hist), host_params=self.model.host_params,
             seed_params=self.model.seed_params(), fossilized_params=self.model.fossilized_params,

@@ -180,6 +180,19 @@ def test_policy_agent_wraps_a_saved_maskable_ppo(tmp_path):
     assert len(rec.steps) == 3 and not any(s.illegal for s in rec.steps)
 
 
+def test_episode_summary_callback_logs_to_tensorboard_formats(tmp_path):
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.logger import configure
+
+    from agents.callbacks import EpisodeSummaryCallback
+    env = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, max_epochs=2)
+    model = MaskablePPO("MlpPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(total_timesteps=16, callback=EpisodeSummaryCallback())
+    header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
+    assert {"esper/final_test_accuracy", "esper/seeds_germinated", "esper/added_params"} <= set(header)
+
+
 def test_cli_run_prints_log_and_saves_plot(tmp_path, capsys):
     png = tmp_path / "curve.png"
     code = cli_main(["run", "--agent", "fixed", "--env", "Esper-Tiny-v0", "--seed", "1", "--plot", str(png),
