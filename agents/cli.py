@@ -68,8 +68,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"final: test {100 * s['final_test_accuracy']:.2f}%  val {100 * s['final_val_accuracy']:.2f}%  "
           f"params {s['total_params']:,} (+{s['added_params']:,})  FLOPs/image {s['flops_per_image']:,}  "
           f"return {record.episode_return:+.4f}")
+    live = {k: f"{v['blueprint']} ({v['stage'].lower()}, alpha {v['alpha']:.2f})" for k, v in f["seeds"].items()}
     print(f"seeds: germinated {s['seeds_germinated']}, fossilized {s['seeds_fossilized']}, culled "
-          f"{s['seeds_culled']}; architecture {f.get('architecture') or 'host only'}")
+          f"{s['seeds_culled']}; at the end: {live or 'host only'}")
     if args.plot:
         from .plots import plot_episode
         print(f"plot: {plot_episode(record, args.plot)}")

@@ -15,9 +15,11 @@ class TamiyoConfig:
 
     warmup_epochs: int = 3
     """No germination before this many epochs have been trained."""
-    plateau_threshold: float = 0.005
-    """An epoch whose val-accuracy gain is below this counts as a plateau epoch."""
-    plateau_patience: int = 2
+    plateau_window: int = 3
+    """Epochs over which the val-accuracy gain is averaged (validation accuracy is noisy epoch to epoch)."""
+    plateau_threshold: float = 0.015
+    """An epoch whose mean gain per epoch over the window is below this counts as a plateau epoch."""
+    plateau_patience: int = 1
     """Germinate after this many consecutive plateau epochs."""
     blueprint_order: tuple[str, ...] = ("conv_residual", "depthwise", "attention", "lowrank", "norm")
     """Preferred blueprints, best first (blueprints the env does not allow are skipped)."""
@@ -57,6 +59,7 @@ class HeuristicTamiyo(RuleAgent):
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
         self.plateau = 0
+        self.val_history: list[float] = []
         self.germinated = 0
         self.culls: list[tuple[int, str]] = []  # (epoch, blueprint)
         self._last_epoch = -1
@@ -64,8 +67,7 @@ class HeuristicTamiyo(RuleAgent):
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
         if report.epoch != self._last_epoch:  # count each epoch once, even if asked twice
             self._last_epoch = report.epoch
-            gain = report.delta_val_accuracy
-            self.plateau = self.plateau + 1 if report.epoch > 0 and gain < self.config.plateau_threshold else 0
+            self.observe(report.val_accuracy)
         active = [s for s in report.slots if s.stage in ACTIVE_STAGES]
         for slot in active:
             decision = self.judge(slot, report)
@@ -76,6 +78,14 @@ class HeuristicTamiyo(RuleAgent):
         if active:
             return Command.wait(), f"slot {active[0].index} {active[0].stage.name.lower()}: waiting"
         return self.maybe_germinate(report)
+
+    def observe(self, val_accuracy: float) -> None:
+        """Record an epoch's val accuracy and update the plateau counter (mean gain over the window)."""
+        w = self.config.plateau_window
+        self.val_history.append(val_accuracy)
+        if len(self.val_history) > w:
+            mean_gain = (self.val_history[-1] - self.val_history[-1 - w]) / w
+            self.plateau = self.plateau + 1 if mean_gain < self.config.plateau_threshold else 0
 
     def judge(self, slot: SlotReport, report: TrainingReport) -> tuple[Command, str] | None:
         """The rule for one active seed, or None to leave it be."""
@@ -112,7 +122,8 @@ class HeuristicTamiyo(RuleAgent):
             return Command.wait(), "plateau, but no free slot or allowed blueprint"
         self.germinated += 1
         self.plateau = 0
-        return Command.germinate(slot, blueprint), f"plateau for {c.plateau_patience} epochs: grow {blueprint}"
+        return Command.germinate(slot, blueprint), (f"plateau (gain < {100 * c.plateau_threshold:.1f} pts/epoch over "
+                                                    f"{c.plateau_window} epochs): grow {blueprint}")
 
     def choose_blueprint(self, report: TrainingReport) -> str | None:
         c = self.config

@@ -70,7 +70,8 @@ class EsperEnv(gym.Env):
     ## Episode End
     ``terminated=True`` after ``max_epochs`` steps, or at once on a non-finite loss
     (``info["nonfinite"]``). At the last step ``info["final"]`` holds the test accuracy, parameter
-    counts, FLOPs per image and the lifecycle history, and ``info["episode_summary"]`` flat numbers for
+    counts, FLOPs per image, the fossilized ``architecture``, every ``seeds`` entry still present (stage,
+    alpha) and the lifecycle history, and ``info["episode_summary"]`` flat numbers for
     TensorBoard. The env never truncates.
 
     ## Arguments
@@ -258,15 +259,24 @@ class EsperEnv(gym.Env):
         added = self.model.seed_params() + self.model.fossilized_params
         return self.rent_coef * added / self.model.host_params / self.max_epochs
 
-    def _counterfactuals(self, slot, base_acc: float) -> tuple[float, float]:
-        """(contribution, potential) of ``slot``'s seed on the validation split."""
-        if slot.seed is None:
-            return 0.0, 0.0
-        acc = lambda a: evaluate(self.model, self.val_loader, self.precision, {slot.index: a}).accuracy  # noqa: E731
-        alpha = slot.alpha
-        without = base_acc if alpha == 0.0 else acc(0.0)
-        full = base_acc if alpha == 1.0 else acc(1.0)
-        return base_acc - without, full - without
+    def _counterfactuals(self) -> list[tuple[float, float]]:
+        """(contribution, potential) of each slot's seed on the validation split, measured with batch
+        statistics on every side (see :func:`esper_env.training.evaluate`)."""
+        seeded = [s for s in self.model.slots if s.seed is not None]
+        if not seeded:
+            return [(0.0, 0.0)] * len(self.model.slots)
+        acc = lambda alpha: evaluate(self.model, self.val_loader, self.precision, alpha,  # noqa: E731
+                                     batch_stats=True).accuracy
+        current = acc(None)
+        out = []
+        for slot in self.model.slots:
+            if slot.seed is None:
+                out.append((0.0, 0.0))
+                continue
+            without = current if slot.alpha == 0.0 else acc({slot.index: 0.0})
+            full = current if slot.alpha == 1.0 else acc({slot.index: 1.0})
+            out.append((current - without, full - without))
+        return out
 
     def _record_epoch(self, val_loss: float, val_acc: float) -> float:
         """Update the plateau counter, best and histories with a finished epoch; return its val gain."""
@@ -281,8 +291,8 @@ class EsperEnv(gym.Env):
                      delta_val: float, prev_train_acc: float, lr: float,
                      counterfactuals: bool = True) -> ly.TrainingReport:
         slots = []
-        for slot in self.model.slots:
-            contribution, potential = self._counterfactuals(slot, val_acc) if counterfactuals else (0.0, 0.0)
+        measures = self._counterfactuals() if counterfactuals else [(0.0, 0.0)] * len(self.model.slots)
+        for slot, (contribution, potential) in zip(self.model.slots, measures):
             slots.append(ly.SlotReport(
                 index=slot.index, stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
                 epochs_in_stage=slot.epochs_in_stage, seed_params=slot.param_count,
@@ -310,6 +320,8 @@ class EsperEnv(gym.Env):
                      epochs=self.epoch, nonfinite=nonfinite,
                      architecture={s.index: s.blueprint for s in self.model.slots
                                    if s.stage == ly.SeedStage.FOSSILIZED},
+                     seeds={s.index: dict(blueprint=s.blueprint, stage=s.stage.name, alpha=s.alpha)
+                            for s in self.model.slots if s.seed is not None},
                      history=list(self.history))
         summary = {
             "final_test_accuracy": test_acc, "final_val_accuracy": self.report.val_accuracy,

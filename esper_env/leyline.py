@@ -229,7 +229,9 @@ class SlotReport:
     contribution: float = 0.0
     """val accuracy with the seed at its current alpha minus with alpha forced to 0."""
     potential: float = 0.0
-    """val accuracy with the seed at alpha 1 minus without it (the signal while TRAINING, alpha 0)."""
+    """val accuracy with the seed at alpha 1 minus without it (the signal while TRAINING, alpha 0).
+    Both counterfactuals normalise with batch statistics on every side: the host's running statistics
+    have not seen a seed that is not yet blended in."""
 
     @property
     def state(self) -> SlotState:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -81,11 +81,41 @@ def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str 
     return EpochStats(total_loss.item() / seen, correct.item() / seen)
 
 
+@contextmanager
+def batch_statistics(model: torch.nn.Module):
+    """Inside, BatchNorm layers normalise with each batch's statistics and leave their running
+    statistics exactly as they were (momentum 0; the step counter restored)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None
+              else None) for m in norms]
+    try:
+        for m in norms:
+            m.train()
+            m.momentum = 0.0
+        yield
+    finally:
+        for m, (training, momentum, count) in zip(norms, saved):
+            m.train(training)
+            m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
+
+
 @torch.no_grad()
 def evaluate(model: MorphogeneticModel, loader: DeviceLoader, precision: str = "fp32",
-             alpha: dict[int, float] | None = None) -> EpochStats:
-    """Mean loss and accuracy over ``loader`` in eval mode; ``alpha`` overrides slot alphas."""
+             alpha: dict[int, float] | None = None, batch_stats: bool = False) -> EpochStats:
+    """Mean loss and accuracy over ``loader``; ``alpha`` overrides slot alphas.
+
+    ``batch_stats=True`` normalises with batch statistics (see :func:`batch_statistics`): counterfactual
+    passes use it, because the host's running statistics have never seen a seed that is not yet blended,
+    and would make any seed that shifts activation scale look harmful.
+    """
     model.eval()
+    with batch_statistics(model) if batch_stats else nullcontext():
+        return _evaluate(model, loader, precision, alpha)
+
+
+def _evaluate(model, loader, precision, alpha) -> EpochStats:
     device = loader.device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)

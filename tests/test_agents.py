@@ -43,21 +43,37 @@ def test_no_germination_during_warmup():
 
 
 def test_germinates_after_plateau_patience():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=2, plateau_patience=3, plateau_threshold=0.01))
-    assert feed(t, [report(epoch=e, delta=0.05) for e in range(1, 6)])[0] == Command.wait()  # improving
-    cmd, reason = feed(t, [report(epoch=e, delta=0.004) for e in range(6, 8)])
-    assert cmd.op == Op.WAIT and "plateau 2/3" in reason
-    cmd, reason = t.decide(report(epoch=8, delta=0.004))
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=2, plateau_window=2, plateau_threshold=0.01, plateau_patience=2))
+    vals = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35]  # +5 pts per epoch: improving
+    assert feed(t, [report(epoch=e, val=v) for e, v in enumerate(vals)])[1].startswith("improving")
+    cmd, reason = t.decide(report(epoch=6, val=0.354))  # window mean gain (0.354-0.30)/2 = 2.7 pts: improving
+    assert cmd.op == Op.WAIT and "plateau 0/2" in reason
+    cmd, reason = t.decide(report(epoch=7, val=0.358))  # (0.358-0.35)/2 = 0.4 pts < 1: plateau 1
+    assert cmd.op == Op.WAIT and "plateau 1/2" in reason
+    cmd, reason = t.decide(report(epoch=8, val=0.340))  # a noisy dip does not reset the plateau
     assert cmd == Command.germinate(1, "conv_residual") and "plateau" in reason
 
 
+def test_single_noisy_dip_is_not_a_plateau():
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_window=3, plateau_threshold=0.015))
+    vals = [0.3, 0.36, 0.44, 0.47, 0.59, 0.50, 0.64]  # a dip at epoch 5, as seen on real runs
+    for e, v in enumerate(vals):
+        cmd, reason = t.decide(report(epoch=e, val=v))
+        assert cmd.op == Op.WAIT, (e, reason)
+
+
+def stall(t, epochs, val=0.5):
+    """Feed ``epochs`` reports with no val-accuracy gain; return the last decision."""
+    return feed(t, [report(epoch=e, val=val) for e in epochs])
+
+
 def test_respects_slot_order_budget_and_max_seeds():
-    cfg = TamiyoConfig(warmup_epochs=0, plateau_patience=1, slot_order=(2, 0, 1), max_seeds=1, min_budget_left=4)
+    cfg = TamiyoConfig(warmup_epochs=0, plateau_window=1, slot_order=(2, 0, 1), max_seeds=1, min_budget_left=4)
     t = HeuristicTamiyo(cfg)
-    assert t.decide(report(epoch=1))[0] == Command.germinate(2, "conv_residual")
+    assert stall(t, [0, 1])[0] == Command.germinate(2, "conv_residual")
     assert "seed budget" in t.decide(report(epoch=2))[1]
     t2 = HeuristicTamiyo(cfg)
-    cmd, reason = t2.decide(report(epoch=22, max_epochs=25))
+    cmd, reason = stall(t2, [21, 22])
     assert cmd.op == Op.WAIT and "too late" in reason
 
 
@@ -91,8 +107,9 @@ def test_culls_blending_regression_and_fossilizes_clean_blend():
 
 
 def test_recently_culled_blueprint_is_not_rechosen():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_patience=1, cull_memory_epochs=5))
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_window=1, cull_memory_epochs=5))
     s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=9, potential=-0.1)
+    stall(t, [0, 1, 2])
     assert t.decide(report(epoch=3, slots=(slot(0), s, slot(2))))[0] == Command.cull(1)
     assert t.decide(report(epoch=4))[0] == Command.germinate(1, "depthwise")
     t.culls, t.plateau = [(3, "conv_residual")], 5
@@ -100,7 +117,8 @@ def test_recently_culled_blueprint_is_not_rechosen():
 
 
 def test_one_active_seed_at_a_time():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_patience=1))
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_window=1))
+    stall(t, [0, 1, 2])
     s = slot(1, SeedStage.TRAINING, blueprint="norm", epochs_in_stage=0)
     cmd, reason = t.decide(report(slots=(slot(0), s, slot(2))))
     assert cmd == Command.wait() and "training" in reason
@@ -149,7 +167,7 @@ E2E = dict(train_size=256, val_size=128, test_size=128, max_epochs=12)
 
 def test_heuristic_grows_blends_and_fossilizes():
     env = gym.make("Esper-Tiny-v0", **E2E)
-    cfg = TamiyoConfig(warmup_epochs=1, plateau_patience=1, plateau_threshold=1.0, advance_potential=-1.0,
+    cfg = TamiyoConfig(warmup_epochs=1, plateau_window=1, plateau_threshold=1.0, advance_potential=-1.0,
                        regression_tolerance=1.0, max_seeds=1, min_budget_left=5)
     rec = run_episode(env, HeuristicTamiyo(cfg), seed=0)
     events = [e["event"] for e in rec.history]
@@ -161,7 +179,7 @@ def test_heuristic_grows_blends_and_fossilizes():
 
 def test_heuristic_culls_a_seed_that_never_shows_potential():
     env = gym.make("Esper-Tiny-v0", **E2E)
-    cfg = TamiyoConfig(warmup_epochs=1, plateau_patience=1, plateau_threshold=1.0, advance_potential=1.0,
+    cfg = TamiyoConfig(warmup_epochs=1, plateau_window=1, plateau_threshold=1.0, advance_potential=1.0,
                        training_timeout=3, max_seeds=1)
     rec = run_episode(env, HeuristicTamiyo(cfg), seed=0)
     assert rec.summary["seeds_culled"] == 1 and rec.summary["seeds_fossilized"] == 0

@@ -119,6 +119,7 @@ def test_reward_terms_and_terminal_info():
     final, summary = info["final"], info["episode_summary"]
     assert 0 <= final["test_accuracy"] <= 1 and final["flops_per_image"] > 0
     assert final["history"][0]["event"] == "germinate"
+    assert final["seeds"] == {0: {"blueprint": "lowrank", "stage": "TRAINING", "alpha": 0.0}}
     assert summary["seeds_germinated"] == 1 and summary["added_params"] == rep.seed_params
     assert all(isinstance(v, (int, float)) for v in summary.values())
 
