@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return {"run": cmd_run}[args.command](args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:  # clear message, no traceback
-        from esper_env.data import DatasetError  # noqa: F401 - a RuntimeError subclass, listed for readers
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -152,7 +152,7 @@ class EsperEnv(gym.Env):
                                         device=self.device)
         self.model = MorphogeneticModel(self.widths, fossilized=fossilized, init_seed=init_seed,
                                         **self.model_kwargs).to(self.device, memory_format=torch.channels_last)
-        self.epoch = 0
+        self.epoch, self._ended = 0, False
         self._germinated_at: dict[int, int] = {}
         self.history: list[dict] = [dict(epoch=0, slot=k, event="fossilized at start", blueprint=b)
                                     for k, b in fossilized.items()]
@@ -168,6 +168,8 @@ class EsperEnv(gym.Env):
     def step(self, action):
         if self.model is None:
             raise RuntimeError("call reset() before step()")
+        if self._ended:
+            raise RuntimeError("the episode has ended (terminated=True was returned); call reset()")
         action = self._to_action(action)
         command = self.codec.decode(action)
         legal = bool(self.action_masks()[action])
@@ -202,6 +204,7 @@ class EsperEnv(gym.Env):
                                             prev.train_accuracy, lr)
         reward = terms["val_accuracy_delta"] - terms["rent"] - terms["illegal_penalty"] - terms["nonfinite_penalty"]
         terminated = nonfinite or self.epoch >= self.max_epochs
+        self._ended = terminated
         info = self._info(command=str(command), illegal_command=not legal, reward_terms=terms, nonfinite=nonfinite)
         if terminated:
             info.update(self._final_info(nonfinite))
@@ -222,8 +225,7 @@ class EsperEnv(gym.Env):
         """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""
         if self.model is None:
             return np.eye(1, self.codec.n, dtype=bool)[0]  # before reset: only WAIT
-        mask = ly.legal_commands(self.codec, self.model.slot_states)
-        return mask
+        return ly.legal_commands(self.codec, self.model.slot_states)
 
     # ---- internals -------------------------------------------------------------------------------
     def _apply(self, command: ly.Command) -> None:

@@ -4,8 +4,17 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents import (AGENTS, FixedSchedule, HeuristicTamiyo, NoGrowth, PolicyAgent, RandomLegal, TamiyoConfig,
-                    make_agent, run_episode)
+from agents import (
+    AGENTS,
+    FixedSchedule,
+    HeuristicTamiyo,
+    NoGrowth,
+    PolicyAgent,
+    RandomLegal,
+    TamiyoConfig,
+    make_agent,
+    run_episode,
+)
 from agents.cli import main as cli_main
 from esper_env import leyline as ly
 from esper_env.leyline import Command, Op, SeedStage

@@ -112,6 +112,8 @@ def test_reward_terms_and_terminal_info():
         prev = info["report"].val_accuracy
         total += r
     assert term and not trunc
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.unwrapped.step(0)
     rep = info["report"]
     assert rep.slots[0].stage == SeedStage.TRAINING and rep.seed_params > 0
     expected_rent = 0.5 * rep.seed_params / rep.host_params / 4
