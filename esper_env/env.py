@@ -21,7 +21,7 @@ CIFAR10_DEFAULTS: dict[str, Any] = dict(
 SYNTHETIC_DEFAULTS: dict[str, Any] = dict(
     dataset="synthetic", train_size=15000, val_size=2000, test_size=5000, max_epochs=20, host="small",
     batch_size=128, lr=0.05)
-"""Esper-Synthetic-v0: sized so an episode takes about a minute on 2 CPU cores. The small host
+"""Esper-Synthetic-v0: sized so an episode takes under a minute on 2 CPU cores (30-50 s). The small host
 (16-32-64, ~24k parameters) is capacity-limited on this data -- 4x wider scores ~20 points more -- so
 growing capacity has something to win."""
 TINY_DEFAULTS: dict[str, Any] = dict(
@@ -90,7 +90,7 @@ class EsperEnv(gym.Env):
     ## Registered Configurations
     * ``Esper-CIFAR10-v0``: real CIFAR-10, 25 epochs, default host (~95k parameters).
     * ``Esper-Synthetic-v0``: the offline procedural dataset, 15k train / 2k val / 5k test, 20 epochs,
-      small host (16-32-64): about a minute per episode on 2 CPU cores.
+      small host (16-32-64): 30-50 s per episode on 2 CPU cores.
     * ``Esper-Tiny-v0``: 512 images, tiny host, 14 epochs: seconds per episode, for tests.
     """
 
