@@ -233,3 +233,11 @@ def test_cli_run_prints_log_and_saves_plot(tmp_path, capsys):
 def test_cli_errors_are_one_line(capsys):
     assert cli_main(["run", "--agent", "nope", "--env", "Esper-Tiny-v0"]) == 2
     assert "unknown agent" in capsys.readouterr().err
+
+
+def test_cli_version_and_help(capsys):
+    import esper_env
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["--version"])
+    assert exit_.value.code == 0 and esper_env.__version__ in capsys.readouterr().out
+    assert cli_main([]) == 0 and "run" in capsys.readouterr().out

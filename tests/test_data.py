@@ -180,3 +180,21 @@ def test_synthetic_cache_round_trip(tmp_path):
         f.write_bytes(b"junk")
     c = load_synthetic(300, 100, seed=2, cache_dir=tmp_path)
     assert all(torch.equal(p, q) for p, q in zip(a, c))
+
+
+def test_atomic_path_replaces_whole_file_with_normal_permissions(tmp_path):
+    import os
+
+    from esper_env.fileio import atomic_path
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            open(tmp, "wb").write(b"half")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]  # no debris
+    with atomic_path(target) as tmp:
+        open(tmp, "wb").write(b"new")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_bytes() == b"new" and (target.stat().st_mode & 0o777) == (0o666 & ~umask)

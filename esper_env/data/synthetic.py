@@ -14,11 +14,12 @@ asked for, and results are cached as ``.npz`` files (written atomically).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..fileio import atomic_path
 
 GENERATOR_VERSION = 2
 """Bumped whenever the images change; part of the cache key."""
@@ -120,15 +121,8 @@ def generate(n: int, seed: int = 0, split: int = 0) -> tuple[np.ndarray, np.ndar
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_synthetic(train_pool: int, test_size: int, seed: int = 0, cache_dir: str | os.PathLike | None = None
