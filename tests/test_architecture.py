@@ -1,0 +1,56 @@
+"""The arrows of ARCHITECTURE.md, enforced: agents -> esper_env -> leyline, never back."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imports(path: Path) -> set[str]:
+    """Absolute module names imported by ``path`` (relative imports resolved against its package)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                found.add(".".join(base + ([node.module] if node.module else [])))
+            else:
+                found.add(node.module)
+    return found
+
+
+def files(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [f"{p.relative_to(ROOT)} imports {m}" for p in files(folder) for m in imports(p)
+            if any(m == f or m.startswith(f + ".") for f in forbidden)]
+
+
+def test_leyline_imports_nothing_from_the_project():
+    assert [m for m in imports(ROOT / "esper_env/leyline.py") if m.split(".")[0] in ("esper_env", "agents")] == []
+
+
+def test_data_imports_nothing_from_the_project():
+    bad = [f"{p} imports {m}" for p in files("esper_env/data") for m in imports(p)
+           if m.startswith(("esper_env.kasmina", "esper_env.env", "esper_env.leyline", "agents"))]
+    assert bad == []
+
+
+@pytest.mark.parametrize("folder, forbidden", [
+    ("esper_env", ("agents", "benchmarks")),              # the environment knows no controller
+    ("agents", ("esper_env.kasmina", "esper_env.env", "esper_env.training", "benchmarks")),  # reports only
+])
+def test_arrows(folder, forbidden):
+    assert offenders(folder, forbidden) == []
+
+
+def test_the_checker_sees_imports():  # guards against a checker that can never fail
+    assert "esper_env.leyline" in imports(ROOT / "agents/tamiyo.py")
+    assert "esper_env.kasmina.blueprints" in imports(ROOT / "esper_env/kasmina/model.py")
