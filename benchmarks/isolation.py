@@ -52,6 +52,10 @@ def main() -> None:
     val = DeviceLoader(sp.val_x, sp.val_y, 500, train=False)
     total_epochs = args.host_epochs + args.seed_epochs + args.blend_epochs
 
+    def set_lr(model, epoch):  # one cosine schedule over the whole run, for host and seed alike
+        for g in model.optimizer.param_groups:
+            g["lr"] = cosine_lr(cfg["lr"], epoch, total_epochs)
+
     def loader(seed):
         return DeviceLoader(sp.train_x, sp.train_y, cfg["batch_size"], train=True,
                             generator=torch.Generator().manual_seed(seed))
@@ -60,8 +64,7 @@ def main() -> None:
     base = base.to(memory_format=torch.channels_last)
     train = loader(0)
     for e in range(args.host_epochs):
-        for g in base.optimizer.param_groups:
-            g["lr"] = cosine_lr(cfg["lr"], e, total_epochs)
+        set_lr(base, e)
         train_epoch(base, train, precision)
     print(f"host after {args.host_epochs} epochs: val {100 * evaluate(base, val, precision).accuracy:.1f}%")
     print(f"{'blueprint':14s} {'shadow loss per isolation epoch':40s} {'blend trained':>14s} {'blend untrained':>16s}"
@@ -76,8 +79,7 @@ def main() -> None:
                 model.apply(Command.germinate(args.slot, bp), init_seed=123)
                 model.start_epoch()
             for e in range(args.seed_epochs):
-                for g in model.optimizer.param_groups:
-                    g["lr"] = cosine_lr(cfg["lr"], args.host_epochs + e, total_epochs)
+                set_lr(model, args.host_epochs + e)
                 if mode == "trained":
                     losses.append(shadow_epoch(model, train, precision))
                 elif mode == "untrained":  # the host trains the same epochs; the seed is frozen at init
@@ -91,8 +93,7 @@ def main() -> None:
             if mode != "none":
                 model.apply(Command.advance(args.slot))
             for e in range(args.blend_epochs):
-                for g in model.optimizer.param_groups:
-                    g["lr"] = cosine_lr(cfg["lr"], args.host_epochs + args.seed_epochs + e, total_epochs)
+                set_lr(model, args.host_epochs + args.seed_epochs + e)
                 train_epoch(model, train, precision)
             results[mode] = evaluate(model, val, precision).accuracy
             if mode == "trained":

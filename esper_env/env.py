@@ -264,8 +264,7 @@ class EsperEnv(gym.Env):
     def _counterfactuals(self) -> list[tuple[float, float]]:
         """(contribution, potential) of each slot's seed on the validation split, measured with batch
         statistics on every side (see :func:`esper_env.training.evaluate`)."""
-        seeded = [s for s in self.model.slots if s.seed is not None]
-        if not seeded:
+        if all(s.seed is None for s in self.model.slots):
             return [(0.0, 0.0)] * len(self.model.slots)
         acc = lambda alpha: evaluate(self.model, self.val_loader, self.precision, alpha,  # noqa: E731
                                      batch_stats=True).accuracy
