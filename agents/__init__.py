@@ -6,7 +6,10 @@ learned controllers are compared on equal terms.
 
 from __future__ import annotations
 
-from .base import Agent, EpisodeRecord, PolicyAgent, RuleAgent, StepRecord, run_episode
+from esper_env.leyline import ObservationSchema
+
+from .base import (Agent, EpisodeRecord, PolicyAgent, RuleAgent, SchemaMismatchError, StepRecord, play,
+                   read_policy_schema, run_episode, save_policy)
 from .baselines import FixedSchedule, FixedScheduleConfig, NoGrowth, RandomLegal
 from .tamiyo import HeuristicTamiyo, TamiyoConfig
 
@@ -14,10 +17,11 @@ AGENTS = {"heuristic": HeuristicTamiyo, "no-growth": NoGrowth, "fixed": FixedSch
 """Built-in controllers by name (``esper run --agent NAME``)."""
 
 
-def make_agent(name: str) -> Agent:
-    """A built-in controller by name, or ``policy:PATH.zip`` for a saved MaskablePPO model."""
+def make_agent(name: str, schema: ObservationSchema | None = None) -> Agent:
+    """A built-in controller by name, or ``policy:PATH.zip`` for a saved MaskablePPO model (checked against
+    ``schema``, the env's :class:`~esper_env.leyline.ObservationSchema`, when given)."""
     if name.startswith("policy:"):
-        return PolicyAgent.load(name.split(":", 1)[1])
+        return PolicyAgent.load(name.split(":", 1)[1], expected=schema)
     try:
         return AGENTS[name]()
     except KeyError:
@@ -25,5 +29,5 @@ def make_agent(name: str) -> Agent:
 
 
 __all__ = ["AGENTS", "Agent", "EpisodeRecord", "FixedSchedule", "FixedScheduleConfig", "HeuristicTamiyo",
-           "NoGrowth", "PolicyAgent", "RandomLegal", "RuleAgent", "StepRecord", "TamiyoConfig", "make_agent",
-           "run_episode"]
+           "NoGrowth", "PolicyAgent", "RandomLegal", "RuleAgent", "SchemaMismatchError", "StepRecord", "TamiyoConfig",
+           "make_agent", "play", "read_policy_schema", "run_episode", "save_policy"]

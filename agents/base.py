@@ -6,6 +6,8 @@ structured Leyline report and the action mask. They never reach into the environ
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from esper_env.leyline import ActionCodec, Command, TrainingReport
+import esper_env
+from esper_env.fileio import atomic_path
+from esper_env.leyline import ActionCodec, Command, EpisodeOutcome, LifecycleEvent, ObservationSchema, TrainingReport
 
 
 @runtime_checkable
@@ -75,31 +79,34 @@ class EpisodeRecord:
     seed: int | None
     initial_report: TrainingReport
     steps: list[StepRecord] = field(default_factory=list)
-    final_info: dict[str, Any] = field(default_factory=dict)
+    outcome: EpisodeOutcome | None = None
+    """``info["final"]`` of the last step (None while the episode runs)."""
 
     @property
     def episode_return(self) -> float:
         return float(sum(s.reward for s in self.steps))
 
     @property
-    def final(self) -> dict[str, Any]:
-        return self.final_info.get("final", {})
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self.final_info.get("episode_summary", {})
-
-    @property
-    def history(self) -> list[dict]:
-        return self.final.get("history", [])
+    def history(self) -> tuple[LifecycleEvent, ...]:
+        return self.outcome.history if self.outcome is not None else ()
 
 
 def run_episode(env, agent: Agent, seed: int | None = None, *, options: dict | None = None,
-                on_step: Callable[[StepRecord], None] | None = None) -> EpisodeRecord:
-    """Play one episode of ``env`` with ``agent``; ``on_step`` is called after every step (for logs)."""
+                on_step: Callable[[StepRecord], None] | None = None,
+                after_step: Callable[[EpisodeRecord], None] | None = None) -> EpisodeRecord:
+    """Play one episode of ``env`` with ``agent``; ``on_step`` is called after every step (for logs),
+    ``after_step`` after every step but the last (to save a checkpoint)."""
     obs, info = env.reset(seed=seed, options=options)
     agent.reset(seed)
     record = EpisodeRecord(getattr(agent, "name", type(agent).__name__), seed, info["report"])
+    return play(env, agent, obs, info, record, on_step=on_step, after_step=after_step)
+
+
+def play(env, agent: Agent, obs: np.ndarray, info: dict[str, Any], record: EpisodeRecord, *,
+         on_step: Callable[[StepRecord], None] | None = None,
+         after_step: Callable[[EpisodeRecord], None] | None = None) -> EpisodeRecord:
+    """Continue ``record``'s episode from ``(obs, info)`` to its end (used by :func:`run_episode` and to
+    resume a restored snapshot); ``after_step`` may save a checkpoint after each step."""
     codec = ActionCodec.for_report(info["report"])
     done = False
     while not done:
@@ -111,30 +118,85 @@ def run_episode(env, agent: Agent, seed: int | None = None, *, options: dict | N
         step = StepRecord(epoch, action, str(codec.decode(action)), reason, float(reward), info["report"],
                           bool(info.get("illegal_command", False)))
         record.steps.append(step)
+        if done:
+            record.outcome = info.get("final")
         if on_step is not None:
             on_step(step)
-    record.final_info = {k: info[k] for k in ("final", "episode_summary") if k in info}
+        if after_step is not None and not done:
+            after_step(record)
     return record
+
+
+SCHEMA_ENTRY = "esper_schema.json"
+"""The entry :func:`save_policy` adds to an SB3 zip: observation schema, env config, package version."""
+
+
+class SchemaMismatchError(ValueError):
+    """A saved policy or dataset was made for other observations or actions than this env's."""
+
+
+def save_policy(model, path: str | Path, schema: ObservationSchema, config: dict | None = None) -> Path:
+    """``model.save(path)`` plus the observation schema (and the env config) inside the same zip, atomically."""
+    path = Path(path)
+    if path.suffix != ".zip":
+        path = path.with_suffix(".zip")
+    with atomic_path(path, suffix=".zip") as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as z:
+            z.writestr(SCHEMA_ENTRY, json.dumps({"schema": schema.to_dict(), "config": config,
+                                                  "version": esper_env.__version__}))
+    return path
+
+
+def read_policy_schema(path: str | Path) -> ObservationSchema:
+    """The schema recorded in a saved policy; a clear error if the file has none or is not a zip."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            if SCHEMA_ENTRY not in z.namelist():
+                raise SchemaMismatchError(
+                    f"{path} records no Esper observation schema, so it cannot be checked against this env; "
+                    "save policies with agents.save_policy(model, path, env.unwrapped.schema)")
+            return ObservationSchema.from_dict(json.loads(z.read(SCHEMA_ENTRY))["schema"])
+    except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError) as e:
+        raise ValueError(f"{path} is not a readable saved policy ({type(e).__name__}: {e})") from None
+
+
+def check_schema(recorded: ObservationSchema, current: ObservationSchema, what: str) -> None:
+    """Raise :class:`SchemaMismatchError` saying what differs, if anything does."""
+    diff = recorded.differences(current)
+    if diff:
+        raise SchemaMismatchError(f"{what} was made for other observations or actions than this env's: "
+                                  + "; ".join(diff) + ". Use it with the env it was trained on, or retrain.")
 
 
 class PolicyAgent:
     """A trained SB3 / sb3-contrib model behind the :class:`Agent` protocol.
 
     MaskablePPO models are given the action mask; other algorithms ignore it (the env turns an illegal
-    choice into a no-op with a penalty).
+    choice into a no-op with a penalty). A policy loaded from a file is checked against the schema of the
+    env it plays: at :meth:`load` when one is given, else at the first :meth:`act`.
     """
 
-    def __init__(self, model, name: str = "policy", deterministic: bool = True):
+    def __init__(self, model, name: str = "policy", deterministic: bool = True,
+                 schema: ObservationSchema | None = None):
         self.model = model
         self.name = name
         self.deterministic = deterministic
+        self.schema = schema
         self.last_reason = ""
+        self._checked = schema is None
 
     @classmethod
-    def load(cls, path: str | Path, algo: str = "MaskablePPO", **kw) -> PolicyAgent:
+    def load(cls, path: str | Path, algo: str = "MaskablePPO", expected: ObservationSchema | None = None,
+             **kw) -> PolicyAgent:
         path = Path(path)
-        if not path.is_file() and not path.with_suffix(".zip").is_file():
-            raise FileNotFoundError(f"no saved policy at {path}; train one first (its .zip from model.save)")
+        if not path.is_file() and path.with_suffix(".zip").is_file():
+            path = path.with_suffix(".zip")
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved policy at {path}; train one first (agents.save_policy)")
+        schema = read_policy_schema(path)
+        if expected is not None:
+            check_schema(schema, expected, f"policy {path}")
         if algo == "MaskablePPO":
             from sb3_contrib import MaskablePPO as Algo
         else:
@@ -143,12 +205,15 @@ class PolicyAgent:
                 Algo = getattr(stable_baselines3, algo)
             except AttributeError:
                 raise ValueError(f"unknown SB3 algorithm {algo!r}") from None
-        return cls(Algo.load(str(path), device="cpu"), name=kw.pop("name", path.stem), **kw)
+        return cls(Algo.load(str(path), device="cpu"), name=kw.pop("name", path.stem), schema=schema, **kw)
 
     def reset(self, seed: int | None = None) -> None:
         self.last_reason = ""
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        if not self._checked:
+            check_schema(self.schema, ObservationSchema.for_report(info["report"]), f"policy {self.name!r}")
+            self._checked = True
         kwargs = {}
         if type(self.model).__name__ == "MaskablePPO":
             kwargs["action_masks"] = info["action_mask"]

@@ -29,8 +29,9 @@ class FixedScheduleConfig:
     """Slot that receives it."""
     blueprint: str = "conv_residual"
     """Blueprint grown."""
-    train_epochs: int = 5
-    """Epochs of isolated training before blending (blending then lasts the env's ``blend_epochs``)."""
+    train_epochs: int = 4
+    """TRAINING epochs before blending, after the GERMINATED epoch (so 5 epochs of isolated training in all;
+    blending then lasts the env's ``blend_epochs``)."""
 
 
 class FixedSchedule(RuleAgent):
@@ -48,7 +49,7 @@ class FixedSchedule(RuleAgent):
         if slot.stage == SeedStage.DORMANT and report.epoch == c.germinate_epoch:
             return Command.germinate(c.slot, c.blueprint), f"scheduled germination at epoch {c.germinate_epoch}"
         if slot.stage == SeedStage.TRAINING and slot.epochs_in_stage >= c.train_epochs:
-            return Command.advance(c.slot), f"isolated for {c.train_epochs} epochs: blend"
+            return Command.advance(c.slot), f"isolated for {1 + c.train_epochs} epochs: blend"
         if slot.stage == SeedStage.BLENDING and slot.blend_complete:
             return Command.advance(c.slot), "blend complete: fossilize"
         return Command.wait(), "following the schedule"
@@ -66,6 +67,13 @@ class RandomLegal:
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+
+    def get_state(self) -> dict:
+        """The generator's state (plain data), so a resumed episode draws the same commands."""
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
         legal = np.flatnonzero(info["action_mask"])

@@ -6,12 +6,14 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 
 class EpisodeSummaryCallback(BaseCallback):
-    """Log each finished episode's ``info["episode_summary"]`` (final accuracies, seeds germinated /
-    fossilized / culled, added parameters, ...) as ``esper/<name>``, averaged between logger dumps, so it
-    shows in TensorBoard next to SB3's own curves."""
+    """Log each finished episode's ``info["final"].summary()`` (final accuracies, seeds germinated /
+    fossilized / culled, added parameters, training FLOPs, ...) as ``esper/<name>``, averaged between logger
+    dumps, so it shows in TensorBoard next to SB3's own curves."""
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
-            for key, value in (info.get("episode_summary") or {}).items():
-                self.logger.record_mean(f"esper/{key}", float(value))
+            outcome = info.get("final")
+            if outcome is not None:
+                for key, value in outcome.summary().items():
+                    self.logger.record_mean(f"esper/{key}", float(value))
         return True

@@ -33,20 +33,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override an env constructor argument, e.g. --set max_epochs=10 (repeatable)")
     run.add_argument("--plot", default=None, metavar="PNG", help="save the accuracy curve with lifecycle events")
     run.add_argument("--quiet", action="store_true", help="no per-epoch lines, only the summary")
+    run.add_argument("--json", default=None, metavar="FILE",
+                     help="write the result (outcome, config, version, machine, date) as JSON")
+    run.add_argument("--checkpoint", default=None, metavar="FILE",
+                     help="save the episode's state after every epoch (env snapshot + record so far)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the episode saved in --checkpoint (same agent, env, settings and seed)")
     return p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import json
+
     import gymnasium as gym
     from tqdm import tqdm
 
-    from . import make_agent, run_episode
+    from esper_env.fileio import atomic_path
 
+    from . import make_agent, run_episode
+    from .checkpoint import resume_episode, save_checkpoint
+    from .records import episode_result
+
+    if args.resume and not args.checkpoint:
+        raise ValueError("--resume needs --checkpoint FILE (the file the interrupted run was saving)")
     kwargs = dict(args.env_args)
     if args.data_root:
         kwargs["data_root"] = args.data_root
-    agent = make_agent(args.agent)
     env = gym.make(args.env, **kwargs)
+    agent = make_agent(args.agent, schema=env.unwrapped.schema)
     total = env.unwrapped.max_epochs
     print(f"{args.env} | agent {agent.name} | seed {args.seed} | {total} epochs | "
           f"device {env.unwrapped.device} ({env.unwrapped.precision})")
@@ -62,18 +76,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.write(f"epoch {r.epoch:3d}  train {100 * r.train_accuracy:5.1f}%  val {100 * r.val_accuracy:5.1f}%  "
                   f"[{stages}]  {step.command:<34} {step.reason}")
 
-    record = run_episode(env, agent, seed=args.seed, on_step=log)
+    if args.resume:
+        record = resume_episode(args.checkpoint, env, agent, seed=args.seed, on_step=log)
+    else:
+        record = run_episode(env, agent, seed=args.seed, on_step=log, after_step=(
+            (lambda r: save_checkpoint(args.checkpoint, env, agent, r)) if args.checkpoint else None))
     bar.close()
-    s, f = record.summary, record.final
-    print(f"final: test {100 * s['final_test_accuracy']:.2f}%  val {100 * s['final_val_accuracy']:.2f}%  "
-          f"params {s['total_params']:,} (+{s['added_params']:,})  FLOPs/image {s['flops_per_image']:,}  "
-          f"return {record.episode_return:+.4f}")
-    live = {k: f"{v['blueprint']} ({v['stage'].lower()}, alpha {v['alpha']:.2f})" for k, v in f["seeds"].items()}
-    print(f"seeds: germinated {s['seeds_germinated']}, fossilized {s['seeds_fossilized']}, culled "
-          f"{s['seeds_culled']}; at the end: {live or 'host only'}")
+    o = record.outcome
+    print(f"final: test {100 * o.test_accuracy:.2f}%  val {100 * o.val_accuracy:.2f}%  "
+          f"params {o.total_params:,} (+{o.added_params:,})  FLOPs/image {o.flops_per_image:,}  "
+          f"train FLOPs {o.train_flops:.3g}  return {record.episode_return:+.4f}")
+    live = {s.slot: f"{s.blueprint} ({s.stage.name.lower()}, alpha {s.alpha:.2f})" for s in o.live_seeds}
+    print(f"seeds: germinated {o.seeds_germinated}, fossilized {o.seeds_fossilized}, culled "
+          f"{o.seeds_culled}; fossilized: {dict(o.architecture) or 'none'}; still live: {live or 'none'}")
     if args.plot:
         from .plots import plot_episode
         print(f"plot: {plot_episode(record, args.plot)}")
+    if args.json:
+        with atomic_path(args.json, suffix=".json") as tmp, open(tmp, "w") as f:
+            json.dump(episode_result(record, env.unwrapped.config, env_id=args.env), f, indent=1)
+        print(f"result: {args.json}")
     return 0
 
 

@@ -27,15 +27,15 @@ def plot_episode(record: EpisodeRecord, path: str | os.PathLike, title: str | No
     ax.plot(epochs, val, color="black", label="validation")
     seen = set()
     for ev in record.history:
-        color, marker = EVENT_STYLE.get(ev["event"].split()[0], ("tab:orange", "o"))
-        e = min(ev["epoch"], epochs[-1])
-        label = ev["event"] if ev["event"] not in seen else None
-        seen.add(ev["event"])
+        color, marker = EVENT_STYLE.get(ev.label.split()[0], ("tab:orange", "o"))
+        e = min(ev.epoch, epochs[-1])
+        label = ev.label if ev.label not in seen else None
+        seen.add(ev.label)
         ax.axvline(e, color=color, alpha=0.25, lw=1)
         ax.scatter([e], [val[e]], color=color, marker=marker, s=70, zorder=3, label=label)
-        ax.annotate(f"s{ev['slot']} {ev.get('blueprint') or ''}", (e, val[e]), textcoords="offset points",
+        ax.annotate(f"s{ev.slot} {ev.blueprint or ''}", (e, val[e]), textcoords="offset points",
                     xytext=(3, -12), fontsize=7, color=color)
-    test = record.final.get("test_accuracy")
+    test = record.outcome.test_accuracy if record.outcome is not None else None
     ax.set_title(title or f"{record.agent}, seed {record.seed}"
                  + (f": final test {100 * test:.1f}%" if test is not None else ""))
     ax.set_xlabel("epoch")

@@ -15,26 +15,24 @@ class TamiyoConfig:
 
     warmup_epochs: int = 3
     """No germination before this many epochs have been trained."""
-    plateau_window: int = 3
-    """Epochs over which the val-accuracy gain is averaged (validation accuracy is noisy epoch to epoch)."""
-    plateau_threshold: float = 0.015
-    """An epoch whose mean gain per epoch over the window is below this counts as a plateau epoch."""
     plateau_patience: int = 1
-    """Germinate after this many consecutive plateau epochs."""
+    """Germinate after this many consecutive plateau epochs (the report's ``plateau_epochs``, as the env
+    defines them with its ``plateau_window`` and ``plateau_threshold``)."""
     blueprint_order: tuple[str, ...] = ("conv_residual", "depthwise", "attention", "lowrank", "norm")
     """Preferred blueprints, best first (blueprints the env does not allow are skipped)."""
     slot_order: tuple[int, ...] = (1, 2, 0)
     """Preferred slots, best first."""
     cull_penalty: float = 10.0
-    """Added to a blueprint's rank for each time it was culled recently, so it is not re-chosen at once."""
+    """Added to a blueprint's rank when it was culled recently, so it is not re-chosen at once."""
     cull_memory_epochs: int = 8
-    """How long a cull counts against its blueprint."""
-    min_training_epochs: int = 2
-    """A TRAINING seed is judged only after this many epochs of isolated training."""
+    """How long a cull counts against its blueprint (the report's ``epochs_since_cull``)."""
+    min_training_epochs: int = 1
+    """A TRAINING seed is judged only after this many TRAINING epochs (plus its GERMINATED epoch, which also
+    trains in isolation)."""
     advance_potential: float = 0.005
     """Advance TRAINING -> BLENDING once the seed's potential (val gain at alpha 1) reaches this."""
-    training_timeout: int = 5
-    """Cull a TRAINING seed whose potential has not reached the threshold after this many epochs."""
+    training_timeout: int = 4
+    """Cull a TRAINING seed whose potential has not reached the threshold after this many TRAINING epochs."""
     regression_tolerance: float = 0.02
     """Cull a BLENDING seed whose contribution falls below minus this (it hurts validation accuracy)."""
     max_seeds: int = 3
@@ -46,7 +44,8 @@ class TamiyoConfig:
 class HeuristicTamiyo(RuleAgent):
     """Germinate on plateau, advance on potential, fossilize a completed blend, cull on regression or timeout.
 
-    Only one seed is active (germinated, training or blending) at a time.
+    Only one seed is active (germinated, training or blending) at a time. Every decision is a function of
+    the current report alone (no hidden state), so a learned policy can imitate it from observations.
     """
 
     name = "heuristic"
@@ -54,38 +53,16 @@ class HeuristicTamiyo(RuleAgent):
     def __init__(self, config: TamiyoConfig | None = None):
         super().__init__()
         self.config = config or TamiyoConfig()
-        self.reset()
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self.plateau = 0
-        self.val_history: list[float] = []
-        self.germinated = 0
-        self.culls: list[tuple[int, str]] = []  # (epoch, blueprint)
-        self._last_epoch = -1
 
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
-        if report.epoch != self._last_epoch:  # count each epoch once, even if asked twice
-            self._last_epoch = report.epoch
-            self.observe(report.val_accuracy)
         active = [s for s in report.slots if s.stage in ACTIVE_STAGES]
         for slot in active:
             decision = self.judge(slot, report)
             if decision is not None:
-                if decision[0].op.name == "CULL":
-                    self.culls.append((report.epoch, slot.blueprint))
                 return decision
         if active:
             return Command.wait(), f"slot {active[0].index} {active[0].stage.name.lower()}: waiting"
         return self.maybe_germinate(report)
-
-    def observe(self, val_accuracy: float) -> None:
-        """Record an epoch's val accuracy and update the plateau counter (mean gain over the window)."""
-        w = self.config.plateau_window
-        self.val_history.append(val_accuracy)
-        if len(self.val_history) > w:
-            mean_gain = (self.val_history[-1] - self.val_history[-1 - w]) / w
-            self.plateau = self.plateau + 1 if mean_gain < self.config.plateau_threshold else 0
 
     def judge(self, slot: SlotReport, report: TrainingReport) -> tuple[Command, str] | None:
         """The rule for one active seed, or None to leave it be."""
@@ -109,9 +86,9 @@ class HeuristicTamiyo(RuleAgent):
         c = self.config
         if report.epoch < c.warmup_epochs:
             return Command.wait(), f"warm-up ({report.epoch}/{c.warmup_epochs})"
-        if self.plateau < c.plateau_patience:
-            return Command.wait(), f"improving (plateau {self.plateau}/{c.plateau_patience})"
-        if self.germinated >= c.max_seeds:
+        if report.plateau_epochs < c.plateau_patience:
+            return Command.wait(), f"improving (plateau {report.plateau_epochs}/{c.plateau_patience})"
+        if report.seeds_germinated >= c.max_seeds:
             return Command.wait(), f"seed budget spent ({c.max_seeds})"
         if report.budget_left < c.min_budget_left:
             return Command.wait(), f"too late to grow ({report.budget_left} epochs left)"
@@ -120,10 +97,7 @@ class HeuristicTamiyo(RuleAgent):
         blueprint = self.choose_blueprint(report)
         if slot is None or blueprint is None:
             return Command.wait(), "plateau, but no free slot or allowed blueprint"
-        self.germinated += 1
-        self.plateau = 0
-        return Command.germinate(slot, blueprint), (f"plateau (gain < {100 * c.plateau_threshold:.1f} pts/epoch over "
-                                                    f"{c.plateau_window} epochs): grow {blueprint}")
+        return Command.germinate(slot, blueprint), (f"plateau for {report.plateau_epochs} epoch(s): grow {blueprint}")
 
     def choose_blueprint(self, report: TrainingReport) -> str | None:
         c = self.config
@@ -131,5 +105,6 @@ class HeuristicTamiyo(RuleAgent):
         order += [b for b in report.blueprints if b not in order]
         if not order:
             return None
-        recent = [b for e, b in self.culls if report.epoch - e < c.cull_memory_epochs]
-        return min(order, key=lambda b: order.index(b) + c.cull_penalty * recent.count(b))
+        since = dict(zip(report.blueprints, report.epochs_since_cull))
+        recent = {b for b, e in since.items() if 0 <= e < c.cull_memory_epochs}
+        return min(order, key=lambda b: order.index(b) + c.cull_penalty * (b in recent))

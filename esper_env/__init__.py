@@ -11,16 +11,20 @@ __version__ = "0.1.0"
 ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Tiny-v0")
 
 
-def _register() -> None:
-    from .env import CIFAR10_DEFAULTS, SYNTHETIC_DEFAULTS, TINY_DEFAULTS
+PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "Esper-Tiny-v0": "tiny"}
+"""Registered id -> the :data:`esper_env.config.PRESETS` entry it builds."""
 
-    for env_id, kwargs in zip(ENV_IDS, (CIFAR10_DEFAULTS, SYNTHETIC_DEFAULTS, TINY_DEFAULTS)):
+
+def _register() -> None:
+    for env_id in ENV_IDS:
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="esper_env.env:EsperEnv", kwargs=dict(kwargs))
+            gym.register(id=env_id, entry_point="esper_env.env:EsperEnv", kwargs={"config": PRESET_OF[env_id]})
 
 
 _register()
 
-from .env import EsperEnv  # noqa: E402
+from .config import ConfigError, EsperConfig  # noqa: E402
+from .env import EnvSnapshot, EsperEnv, load_snapshot, save_snapshot  # noqa: E402
 
-__all__ = ["ENV_IDS", "EsperEnv", "__version__"]
+__all__ = ["ENV_IDS", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
+           "load_snapshot", "save_snapshot"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -10,24 +13,54 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from . import __version__
 from . import leyline as ly
+from .config import EsperConfig, make_config
 from .data import DeviceLoader, load_pool, make_splits
-from .kasmina import DEFAULT_BLUEPRINTS, MorphogeneticModel, host_widths
+from .fileio import atomic_path
+from .kasmina import MorphogeneticModel, host_widths
 from .training import cosine_lr, evaluate, resolve_device, resolve_precision, train_epoch
 
-CIFAR10_DEFAULTS: dict[str, Any] = dict(
-    dataset="cifar10", train_size=None, val_size=5000, test_size=None, max_epochs=25, host="default")
-"""Esper-CIFAR10-v0: 45k train / 5k val carved from the 50k training images, the full 10k test set."""
-SYNTHETIC_DEFAULTS: dict[str, Any] = dict(
-    dataset="synthetic", train_size=15000, val_size=2000, test_size=5000, max_epochs=20, host="small",
-    batch_size=128, lr=0.05)
-"""Esper-Synthetic-v0: sized so an episode takes under a minute on 2 CPU cores (30-50 s). The small host
-(16-32-64, ~24k parameters) is capacity-limited on this data -- 4x wider scores ~20 points more -- so
-growing capacity has something to win."""
-TINY_DEFAULTS: dict[str, Any] = dict(
-    dataset="synthetic", train_size=1024, val_size=256, test_size=256, max_epochs=14, host="small",
-    batch_size=128, blend_epochs=2, embargo_epochs=1, lr=0.1, seed_lr=0.1, eval_batch_size=256)
-"""Esper-Tiny-v0: under two seconds per episode, for tests and smoke runs (it learns little: ~25% val)."""
+RESET_OPTIONS = {"fossilized": "a mapping {slot index: blueprint name} of seeds fossilized from the start"}
+"""The keys ``reset(options=...)`` accepts, and the form of each."""
+
+
+@dataclass(frozen=True)
+class EnvSnapshot:
+    """The complete state of an episode between two steps: tensors and plain data only.
+
+    Picklable, and :func:`save_snapshot` writes it as a file that :func:`load_snapshot` reads back with
+    ``torch.load(weights_only=True)``, which runs no code from the file.
+    """
+
+    version: str
+    """Package version that wrote it."""
+    config: dict
+    """The env's :class:`EsperConfig` as a dict; restore refuses a snapshot of another config."""
+    split_seed: int
+    model: dict
+    """:meth:`MorphogeneticModel.export_state`."""
+    loader_rng: torch.Tensor
+    np_random: dict
+    episode: dict
+    """Epoch, counters, histories, the last report, events, FLOPs (plain data)."""
+
+
+def save_snapshot(path: str | os.PathLike, snapshot: EnvSnapshot, **extra: Any) -> None:
+    """Write ``snapshot`` (plus plain ``extra`` data) to ``path`` atomically."""
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({"snapshot": asdict(snapshot), "extra": extra}, tmp)
+
+
+def load_snapshot(path: str | os.PathLike) -> tuple[EnvSnapshot, dict]:
+    """(snapshot, extra) from :func:`save_snapshot`'s file; tensors and plain data only, no code runs."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        return EnvSnapshot(**data["snapshot"]), data.get("extra", {})
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure to parse means "not a snapshot file"
+        raise ValueError(f"{path} is not an Esper snapshot file ({type(e).__name__}: {e})") from None
 
 
 class EsperEnv(gym.Env):
@@ -65,99 +98,76 @@ class EsperEnv(gym.Env):
     ## Starting State
     An untrained host (seeded from ``reset(seed=...)``) with every slot DORMANT, or with the seeds
     ``reset(options={"fossilized": {slot: blueprint}})`` names already fossilized. The first observation
-    reports the untrained model's validation loss and accuracy (train fields repeat them).
+    reports the untrained model's validation loss and accuracy (train fields repeat them). ``options``
+    takes no other key.
 
     ## Episode End
     ``terminated=True`` after ``max_epochs`` steps, or at once on a non-finite loss
-    (``info["nonfinite"]``). At the last step ``info["final"]`` holds the test accuracy, parameter
-    counts, FLOPs per image, the fossilized ``architecture``, every ``seeds`` entry still present (stage,
-    alpha) and the lifecycle history, and ``info["episode_summary"]`` flat numbers for
-    TensorBoard. The env never truncates.
+    (``info["nonfinite"]``). At the last step ``info["final"]`` is a Leyline
+    :class:`~esper_env.leyline.EpisodeOutcome`: test accuracy, parameter counts, FLOPs per image, training
+    and evaluation FLOPs spent, the fossilized ``architecture``, the ``live_seeds`` still present and the
+    lifecycle ``history``; ``outcome.summary()`` gives flat numbers for TensorBoard. The env never truncates.
+
+    ## Snapshots
+    ``state = env.unwrapped.snapshot()`` captures the whole episode (model, optimizer, slots, random
+    generators, histories, counters, epoch) as a picklable :class:`EnvSnapshot`;
+    ``env.unwrapped.restore(state)`` on an env with the same config continues it bit-identically on CPU.
+    ``save_snapshot`` / ``load_snapshot`` write and read one as a file of tensors and plain data (loading
+    runs no code from the file).
 
     ## Arguments
-    ``dataset`` ("cifar10" | "synthetic"), ``data_root`` (folder holding ``cifar-10-batches-py``; default
-    ``$ESPER_DATA_DIR`` or ``~/.cache/esper``), ``download``, ``train_size``/``val_size``/``test_size``
-    (None = all that remain), ``max_epochs``, ``host`` preset ("default" | "small" | "tiny"), ``width``
-    multiplier, ``slots`` (block indices with a slot), ``blueprints`` (allowed in GERMINATE),
-    ``batch_size``, ``eval_batch_size``, ``lr`` (host, cosine-decayed to 0 over ``max_epochs``),
-    ``seed_lr`` (a seed's rate, cosine-decayed from germination to the end of the budget; fossilized seeds
-    then follow the host's), ``momentum``, ``weight_decay``, ``lr_schedule`` ("cosine" | "constant"),
-    ``blend_epochs``, ``blend_schedule`` ("linear" | "cosine"), ``embargo_epochs``, ``rent_coef``,
-    ``illegal_penalty``, ``nonfinite_penalty``, ``plateau_threshold`` (val-accuracy gain below which an
-    epoch counts as a plateau epoch), ``device`` ("auto" = CUDA when present), ``precision`` ("auto" =
-    bfloat16 autocast where the hardware has it), ``synthetic_seed`` (which synthetic dataset).
+    ``EsperEnv(config=None, **overrides)``: ``config`` is an :class:`~esper_env.config.EsperConfig`, a
+    preset name ("cifar10", "synthetic", "tiny") or a dict of fields; ``overrides`` replace fields. Every
+    field is validated before any data is loaded; see ``EsperConfig`` (or the README's table) for each one.
 
     ## Registered Configurations
-    * ``Esper-CIFAR10-v0``: real CIFAR-10, 25 epochs, default host (~95k parameters).
-    * ``Esper-Synthetic-v0``: the offline procedural dataset, 15k train / 2k val / 5k test, 20 epochs,
-      small host (16-32-64): 30-50 s per episode on 2 CPU cores.
-    * ``Esper-Tiny-v0``: 1k training images, small host, 14 epochs: under 2 s per episode, for tests.
+    * ``Esper-CIFAR10-v0`` (preset "cifar10"): real CIFAR-10, 25 epochs, default host (~95k parameters).
+    * ``Esper-Synthetic-v0`` ("synthetic"): the offline procedural dataset, 15k train / 2k val / 5k test,
+      20 epochs, small host (16-32-64): 30-50 s per episode on 2 CPU cores.
+    * ``Esper-Tiny-v0`` ("tiny"): 1k training images, small host, 14 epochs: under 2 s per episode.
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, dataset: str = "cifar10", data_root: str | None = None, download: bool = False,
-                 train_size: int | None = None, val_size: int = 5000, test_size: int | None = None,
-                 max_epochs: int = 25, host: str = "default", width: float = 1.0,
-                 slots: tuple[int, ...] = (0, 1, 2), blueprints: tuple[str, ...] = DEFAULT_BLUEPRINTS,
-                 batch_size: int = 128, eval_batch_size: int = 500, lr: float = 0.05, seed_lr: float = 0.05,
-                 momentum: float = 0.9, weight_decay: float = 5e-4, lr_schedule: str = "cosine",
-                 blend_epochs: int = 3, blend_schedule: str = "linear", embargo_epochs: int = 2,
-                 rent_coef: float = 0.02, illegal_penalty: float = 0.01, nonfinite_penalty: float = 1.0,
-                 plateau_threshold: float = 0.005, device: str = "auto", precision: str = "auto",
-                 synthetic_seed: int = 0):
+    def __init__(self, config: EsperConfig | str | dict | None = None, **overrides: Any):
         super().__init__()
-        if max_epochs < 1:
-            raise ValueError("max_epochs must be >= 1")
-        if lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
-        self.widths = host_widths(host, width)
-        self.slot_blocks = tuple(int(s) for s in slots)
-        self.blueprints = tuple(blueprints)
-        self.max_epochs = int(max_epochs)
-        self.sizes = dict(train_size=train_size, val_size=val_size, test_size=test_size)
-        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
-        self.model_kwargs = dict(slots=self.slot_blocks, blueprints=self.blueprints, blend_epochs=blend_epochs,
-                                 blend_schedule=blend_schedule, embargo_epochs=embargo_epochs, lr=lr,
-                                 seed_lr=seed_lr, momentum=momentum, weight_decay=weight_decay)
-        self.lr, self.seed_lr, self.lr_schedule = float(lr), float(seed_lr), lr_schedule
-        self.rent_coef, self.illegal_penalty = float(rent_coef), float(illegal_penalty)
-        self.nonfinite_penalty, self.plateau_threshold = float(nonfinite_penalty), float(plateau_threshold)
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        # Validates every constructor argument that the model checks, before the (slow) data load.
-        MorphogeneticModel(self.widths, **self.model_kwargs)
-
-        self.codec = ly.ActionCodec(len(self.slot_blocks), self.blueprints)
-        self.observation_fields = ly.observation_fields(len(self.slot_blocks), self.blueprints)
+        self.config = c = make_config(config, **overrides)  # every field checked before data is loaded
+        self.device = resolve_device(c.device)
+        self.precision = resolve_precision(c.precision, self.device)
+        self.widths = host_widths(c.host, c.width)
+        self.model_kwargs = dict(slots=c.slots, blueprints=c.blueprints, blend_epochs=c.blend_epochs,
+                                 blend_schedule=c.blend_schedule, embargo_epochs=c.embargo_epochs, lr=c.lr,
+                                 seed_lr=c.seed_lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        self.codec = ly.ActionCodec(len(c.slots), c.blueprints)
+        self.schema = ly.ObservationSchema.build(len(c.slots), c.blueprints)
+        self.observation_fields = list(self.schema.fields)
         self.action_space = spaces.Discrete(self.codec.n)
         self.observation_space = spaces.Box(-1.0, 1.0, (len(self.observation_fields),), np.float32)
-        pool_size = None if train_size is None else train_size + val_size
-        self.pool = load_pool(dataset, train_pool=pool_size, test_size=test_size, data_root=data_root,
-                              download=download, synthetic_seed=synthetic_seed)
+        pool_size = None if c.train_size is None else c.train_size + c.val_size
+        self.pool = load_pool(c.dataset, train_pool=pool_size, test_size=c.test_size, data_root=c.data_root,
+                              download=c.download, synthetic_seed=c.synthetic_seed)
         self.model: MorphogeneticModel | None = None
+
+    @property
+    def max_epochs(self) -> int:
+        return self.config.max_epochs
 
     # ---- gymnasium API ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        fossilized = self._check_options(options)
         super().reset(seed=seed)
-        split_seed, init_seed, loader_seed, self._seed_base = (int(s) for s in self.np_random.integers(2**31, size=4))
-        fossilized = {int(k): str(v) for k, v in ((options or {}).get("fossilized") or {}).items()}
-        splits = make_splits(self.pool, seed=split_seed, **self.sizes)
-        gen = torch.Generator().manual_seed(loader_seed)
-        self.train_loader = DeviceLoader(splits.train_x, splits.train_y, self.batch_size, train=True,
-                                         generator=gen, device=self.device)
-        self.val_loader = DeviceLoader(splits.val_x, splits.val_y, self.eval_batch_size, train=False,
-                                       device=self.device)
-        self.test_loader = DeviceLoader(splits.test_x, splits.test_y, self.eval_batch_size, train=False,
-                                        device=self.device)
-        self.model = MorphogeneticModel(self.widths, fossilized=fossilized, init_seed=init_seed,
-                                        **self.model_kwargs).to(self.device, memory_format=torch.channels_last)
+        split_seed, init_seed, loader_seed, seed_base = (int(s) for s in self.np_random.integers(2**31, size=4))
+        self._build(split_seed, init_seed, fossilized)
+        self.train_loader.generator.manual_seed(loader_seed)
+        self._seed_base = seed_base
         self.epoch, self._ended = 0, False
         self._germinated_at: dict[int, int] = {}
-        self.history: list[dict] = [dict(epoch=0, slot=k, event="fossilized at start", blueprint=b)
-                                    for k, b in fossilized.items()]
+        self._last_cull: dict[str, int] = {}
+        self.history = [ly.LifecycleEvent(0, k, ly.SeedStage.FOSSILIZED, b, ly.EventCause.START)
+                        for k, b in fossilized.items()]
         self._counts = dict(germinated=0, fossilized=0, culled=0, illegal=0)
-        val = evaluate(self.model, self.val_loader, self.precision)
+        self._flops = dict(train=0.0, eval=0.0)
+        val = self._evaluate(self.val_loader)
         self._val_hist = [val.accuracy] * ly.HISTORY_LEN
         self._loss_hist = [val.loss] * ly.HISTORY_LEN
         self._best, self._plateau = val.accuracy, 0
@@ -180,21 +190,17 @@ class EsperEnv(gym.Env):
         prev = self.report
         lr = self._host_lr()
         self._set_lrs(lr)
-        for slot in self.model.slots:
-            before = slot.stage
-            slot.start_epoch()
-            if slot.stage != before:
-                self.history.append(dict(epoch=self.epoch, slot=slot.index, event=slot.stage.name.lower(),
-                                         blueprint=slot.blueprint))
+        self._tick("start_epoch")
+        self._flops["train"] += self.model.train_flops_per_image() * self.train_loader.samples_per_epoch
         stats = train_epoch(self.model, self.train_loader, self.precision)
-        self.model.end_epoch()
+        self._tick("end_epoch")
         self.epoch += 1
         terms = {"val_accuracy_delta": 0.0, "rent": self._rent(), "illegal_penalty": 0.0 if legal else
-                 self.illegal_penalty, "nonfinite_penalty": 0.0}
-        val = evaluate(self.model, self.val_loader, self.precision) if stats.finite else None
+                 self.config.illegal_penalty, "nonfinite_penalty": 0.0}
+        val = self._evaluate(self.val_loader) if stats.finite else None
         nonfinite = val is None or not val.finite
         if nonfinite:
-            terms["nonfinite_penalty"] = self.nonfinite_penalty
+            terms["nonfinite_penalty"] = self.config.nonfinite_penalty
             gain = self._record_epoch(float("nan"), 0.0)
             self.report = self._make_report(float("nan"), 0.0, float("nan"), 0.0, gain, prev.train_accuracy, lr,
                                             counterfactuals=False)
@@ -207,8 +213,99 @@ class EsperEnv(gym.Env):
         self._ended = terminated
         info = self._info(command=str(command), illegal_command=not legal, reward_terms=terms, nonfinite=nonfinite)
         if terminated:
-            info.update(self._final_info(nonfinite))
+            info["final"] = self._outcome(nonfinite)
         return ly.report_to_vector(self.report), float(reward), terminated, False, info
+
+    def action_masks(self) -> np.ndarray:
+        """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""
+        if self.model is None:
+            return np.eye(1, self.codec.n, dtype=bool)[0]  # before reset: only WAIT
+        return ly.legal_commands(self.codec, self.model.slot_states)
+
+    # ---- snapshots -------------------------------------------------------------------------------
+    def snapshot(self) -> EnvSnapshot:
+        """The complete state of the episode now (between steps); see :meth:`restore`."""
+        if self.model is None:
+            raise RuntimeError("call reset() before snapshot(): there is no episode yet")
+        episode = dict(
+            epoch=self.epoch, ended=self._ended, seed_base=self._seed_base,
+            germinated_at={str(k): v for k, v in self._germinated_at.items()}, last_cull=dict(self._last_cull),
+            counts=dict(self._counts), flops=dict(self._flops), val_hist=list(self._val_hist),
+            loss_hist=list(self._loss_hist), best=self._best, plateau=self._plateau,
+            report=self.report.to_dict(),
+            history=[dict(epoch=e.epoch, slot=e.slot, stage=int(e.stage), blueprint=e.blueprint, cause=e.cause.value)
+                     for e in self.history])
+        return EnvSnapshot(version=__version__, config=self.config.to_dict(), split_seed=self._split_seed,
+                           model=self.model.export_state(), loader_rng=self.train_loader.generator.get_state(),
+                           np_random=self.np_random.bit_generator.state, episode=episode)
+
+    def restore(self, snapshot: EnvSnapshot) -> tuple[np.ndarray, dict]:
+        """Continue the episode ``snapshot`` captured; returns (observation, info) as at that moment.
+
+        The env must have been built with the same config (data, sizes, host, slots...)."""
+        if not isinstance(snapshot, EnvSnapshot):
+            raise TypeError(f"restore() takes an EnvSnapshot (from snapshot() or load_snapshot()), "
+                            f"got {type(snapshot).__name__}")
+        theirs = EsperConfig.from_dict(snapshot.config)
+        diff = theirs.differences(self.config)
+        if diff:
+            raise ValueError("the snapshot was taken with another config (snapshot vs this env): " + "; ".join(diff))
+        ep = snapshot.episode
+        self._build(snapshot.split_seed, 0, {})
+        self.model.import_state(snapshot.model)
+        self.train_loader.generator.set_state(snapshot.loader_rng)
+        self.np_random.bit_generator.state = snapshot.np_random
+        self.epoch, self._ended, self._seed_base = ep["epoch"], ep["ended"], ep["seed_base"]
+        self._germinated_at = {int(k): v for k, v in ep["germinated_at"].items()}
+        self._last_cull = dict(ep["last_cull"])
+        self._counts, self._flops = dict(ep["counts"]), dict(ep["flops"])
+        self._val_hist, self._loss_hist = list(ep["val_hist"]), list(ep["loss_hist"])
+        self._best, self._plateau = ep["best"], ep["plateau"]
+        self.report = ly.TrainingReport.from_dict(ep["report"])
+        self.history = [ly.LifecycleEvent(e["epoch"], e["slot"], ly.SeedStage(e["stage"]), e["blueprint"],
+                                          ly.EventCause(e["cause"])) for e in ep["history"]]
+        return ly.report_to_vector(self.report), self._info()
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _check_options(self, options: dict | None) -> dict[int, str]:
+        """The fossilized-at-start architecture from ``reset(options=...)``, checked."""
+        if options is None:
+            return {}
+        forms = "; ".join(f"{k!r}: {v}" for k, v in RESET_OPTIONS.items())
+        if not isinstance(options, Mapping):
+            raise ValueError(f"reset(options=...) must be a dict or None, got {type(options).__name__} ({forms})")
+        unknown = sorted(set(options) - set(RESET_OPTIONS), key=str)
+        if unknown:
+            raise ValueError(f"reset(options=...) got unknown key(s) {unknown}; allowed: {forms}")
+        fossilized = options.get("fossilized") or {}
+        if not isinstance(fossilized, Mapping):
+            raise ValueError(f"options['fossilized'] must be {RESET_OPTIONS['fossilized']}, got {fossilized!r}")
+        out = {}
+        n = len(self.config.slots)
+        for k, b in fossilized.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer, str)) or not str(k).isdigit() \
+                    or not 0 <= int(k) < n:
+                raise ValueError(f"options['fossilized'] has slot {k!r}; slots are 0..{n - 1}")
+            if b not in self.config.blueprints:
+                raise ValueError(f"options['fossilized'][{k!r}] = {b!r} is not an allowed blueprint; "
+                                 f"choose from {', '.join(self.config.blueprints)}")
+            out[int(k)] = str(b)
+        return out
+
+    def _build(self, split_seed: int, init_seed: int, fossilized: dict[int, str]) -> None:
+        """Splits, loaders and a fresh model for an episode."""
+        c = self.config
+        self._split_seed = split_seed
+        splits = make_splits(self.pool, seed=split_seed, train_size=c.train_size, val_size=c.val_size,
+                             test_size=c.test_size)
+        self.train_loader = DeviceLoader(splits.train_x, splits.train_y, c.batch_size, train=True,
+                                         generator=torch.Generator(), device=self.device)
+        self.val_loader = DeviceLoader(splits.val_x, splits.val_y, c.eval_batch_size, train=False,
+                                       device=self.device)
+        self.test_loader = DeviceLoader(splits.test_x, splits.test_y, c.eval_batch_size, train=False,
+                                        device=self.device)
+        self.model = MorphogeneticModel(self.widths, fossilized=fossilized, init_seed=init_seed,
+                                        **self.model_kwargs).to(self.device, memory_format=torch.channels_last)
 
     def _to_action(self, action) -> int:
         try:
@@ -221,53 +318,63 @@ class EsperEnv(gym.Env):
                              f"use an integer in 0..{self.action_space.n - 1} (see env.unwrapped.codec)")
         return a
 
-    def action_masks(self) -> np.ndarray:
-        """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""
-        if self.model is None:
-            return np.eye(1, self.codec.n, dtype=bool)[0]  # before reset: only WAIT
-        return ly.legal_commands(self.codec, self.model.slot_states)
-
-    # ---- internals -------------------------------------------------------------------------------
     def _apply(self, command: ly.Command) -> None:
         if command.op == ly.Op.WAIT:
             return
         slot = self.model.slots[command.slot]
+        blueprint = command.blueprint or slot.blueprint
         init_seed = (self._seed_base + 7919 * self.epoch + 104729 * command.slot) % 2**31
         self.model.apply(command, init_seed=init_seed)
-        event = {ly.Op.GERMINATE: "germinate", ly.Op.CULL: "cull"}.get(command.op, slot.stage.name.lower())
-        self.history.append(dict(epoch=self.epoch, slot=command.slot, event=event,
-                                 blueprint=command.blueprint or slot.blueprint))
+        self.history.append(ly.LifecycleEvent(self.epoch, command.slot, slot.stage, blueprint, ly.EventCause.COMMAND))
         if command.op == ly.Op.GERMINATE:
             self._germinated_at[command.slot] = self.epoch
             self._counts["germinated"] += 1
         elif command.op == ly.Op.CULL:
             self._counts["culled"] += 1
+            self._last_cull[blueprint] = self.epoch
         elif slot.stage == ly.SeedStage.FOSSILIZED:
             self._counts["fossilized"] += 1
 
+    def _tick(self, hook: str) -> None:
+        """The model's automatic moves before (``start_epoch``) or after (``end_epoch``) an epoch, logged."""
+        before = [(s.stage, s.blueprint) for s in self.model.slots]
+        getattr(self.model, hook)()
+        when = self.epoch + (hook == "end_epoch")
+        for slot, (stage, blueprint) in zip(self.model.slots, before):
+            if slot.stage != stage:
+                self.history.append(ly.LifecycleEvent(when, slot.index, slot.stage, blueprint, ly.EventCause.AUTOMATIC))
+
     def _host_lr(self) -> float:
-        return self.lr if self.lr_schedule == "constant" else cosine_lr(self.lr, self.epoch, self.max_epochs)
+        c = self.config
+        return c.lr if c.lr_schedule == "constant" else cosine_lr(c.lr, self.epoch, c.max_epochs)
 
     def _set_lrs(self, host_lr: float) -> None:
+        c = self.config
         for group in self.model.optimizer.param_groups:
             if group["name"] == "host":
                 group["lr"] = host_lr
             else:  # a live seed: its own cosine from germination to the end of the budget
                 start = self._germinated_at[int(group["name"][4:])]
-                group["lr"] = self.seed_lr if self.lr_schedule == "constant" else cosine_lr(
-                    self.seed_lr, self.epoch - start, self.max_epochs - start)
+                group["lr"] = c.seed_lr if c.lr_schedule == "constant" else cosine_lr(
+                    c.seed_lr, self.epoch - start, c.max_epochs - start)
 
     def _rent(self) -> float:
         added = self.model.seed_params() + self.model.fossilized_params
-        return self.rent_coef * added / self.model.host_params / self.max_epochs
+        return self.config.rent_coef * added / self.model.host_params / self.max_epochs
+
+    def _evaluate(self, loader: DeviceLoader, alpha: dict[int, float] | None = None, batch_stats: bool = False,
+                  count: bool = True):
+        """:func:`evaluate`, with its FLOPs added to the evaluation total."""
+        if count:
+            self._flops["eval"] += self.model.flops_per_image(alpha) * loader.samples_per_epoch
+        return evaluate(self.model, loader, self.precision, alpha, batch_stats=batch_stats)
 
     def _counterfactuals(self) -> list[tuple[float, float]]:
         """(contribution, potential) of each slot's seed on the validation split, measured with batch
         statistics on every side (see :func:`esper_env.training.evaluate`)."""
         if all(s.seed is None for s in self.model.slots):
             return [(0.0, 0.0)] * len(self.model.slots)
-        acc = lambda alpha: evaluate(self.model, self.val_loader, self.precision, alpha,  # noqa: E731
-                                     batch_stats=True).accuracy
+        acc = lambda alpha: self._evaluate(self.val_loader, alpha, batch_stats=True).accuracy  # noqa: E731
         current = acc(None)
         out = []
         for slot in self.model.slots:
@@ -282,9 +389,10 @@ class EsperEnv(gym.Env):
     def _record_epoch(self, val_loss: float, val_acc: float) -> float:
         """Update the plateau counter, best and histories with a finished epoch; return its val gain."""
         gain = val_acc - self._val_hist[-1]
-        self._plateau = self._plateau + 1 if gain < self.plateau_threshold else 0
         self._val_hist = self._val_hist[1:] + [val_acc]
         self._loss_hist = self._loss_hist[1:] + [val_loss]
+        self._plateau = ly.plateau_epochs(self._plateau, self._val_hist, self.config.plateau_window,
+                                          self.config.plateau_threshold, self.epoch)
         self._best = max(self._best, val_acc)
         return gain
 
@@ -299,6 +407,9 @@ class EsperEnv(gym.Env):
                 epochs_in_stage=slot.epochs_in_stage, seed_params=slot.param_count,
                 embargo_left=slot.embargo_left, blend_complete=slot.blend_complete,
                 contribution=contribution, potential=potential))
+        c = self.config
+        since = tuple(self.epoch - self._last_cull[b] if b in self._last_cull else -1 for b in c.blueprints)
+        host_epoch = 3 * self.model.flop_table().head + 3 * sum(self.model.flop_table().blocks)
         return ly.TrainingReport(
             epoch=self.epoch, max_epochs=self.max_epochs, train_loss=train_loss, train_accuracy=train_acc,
             val_loss=val_loss, val_accuracy=val_acc, delta_train_accuracy=train_acc - prev_train_acc,
@@ -306,30 +417,26 @@ class EsperEnv(gym.Env):
             plateau_epochs=self._plateau, val_accuracy_history=tuple(self._val_hist),
             val_loss_history=tuple(self._loss_hist), host_params=self.model.host_params,
             seed_params=self.model.seed_params(), fossilized_params=self.model.fossilized_params,
-            lr=lr, base_lr=self.lr, slots=tuple(slots), blueprints=self.blueprints)
+            lr=lr, base_lr=c.lr, slots=tuple(slots), blueprints=c.blueprints,
+            seeds_germinated=self._counts["germinated"], epochs_since_cull=since,
+            train_flops=self._flops["train"], eval_flops=self._flops["eval"],
+            budget_train_flops=float(host_epoch * self.train_loader.samples_per_epoch * self.max_epochs))
 
     def _info(self, **extra) -> dict:
         return {"report": self.report, "action_mask": self.action_masks(), **extra}
 
-    def _final_info(self, nonfinite: bool) -> dict:
-        test = evaluate(self.model, self.test_loader, self.precision)
-        test_acc = test.accuracy if math.isfinite(test.loss) else 0.0
-        final = dict(test_accuracy=test_acc, test_loss=test.loss, val_accuracy=self.report.val_accuracy,
-                     best_val_accuracy=self.report.best_val_accuracy, host_params=self.model.host_params,
-                     seed_params=self.model.seed_params(), fossilized_params=self.model.fossilized_params,
-                     total_params=self.model.total_params, flops_per_image=self.model.flops_per_image(),
-                     epochs=self.epoch, nonfinite=nonfinite,
-                     architecture={s.index: s.blueprint for s in self.model.slots
-                                   if s.stage == ly.SeedStage.FOSSILIZED},
-                     seeds={s.index: dict(blueprint=s.blueprint, stage=s.stage.name, alpha=s.alpha)
-                            for s in self.model.slots if s.seed is not None},
-                     history=list(self.history))
-        summary = {
-            "final_test_accuracy": test_acc, "final_val_accuracy": self.report.val_accuracy,
-            "best_val_accuracy": self.report.best_val_accuracy,
-            "seeds_germinated": self._counts["germinated"], "seeds_fossilized": self._counts["fossilized"],
-            "seeds_culled": self._counts["culled"], "illegal_commands": self._counts["illegal"],
-            "added_params": self.model.total_params - self.model.host_params,
-            "total_params": self.model.total_params, "flops_per_image": final["flops_per_image"],
-        }
-        return {"final": final, "episode_summary": summary}
+    def _outcome(self, nonfinite: bool) -> ly.EpisodeOutcome:
+        test = self._evaluate(self.test_loader, count=False)
+        m = self.model
+        return ly.EpisodeOutcome(
+            test_accuracy=test.accuracy if math.isfinite(test.loss) else 0.0, test_loss=test.loss,
+            val_accuracy=self.report.val_accuracy, best_val_accuracy=self.report.best_val_accuracy,
+            epochs=self.epoch, nonfinite=nonfinite, host_params=m.host_params, seed_params=m.seed_params(),
+            fossilized_params=m.fossilized_params, total_params=m.total_params, flops_per_image=m.flops_per_image(),
+            train_flops=self._flops["train"], eval_flops=self._flops["eval"],
+            seeds_germinated=self._counts["germinated"], seeds_fossilized=self._counts["fossilized"],
+            seeds_culled=self._counts["culled"], illegal_commands=self._counts["illegal"],
+            architecture=tuple((s.index, s.blueprint) for s in m.slots if s.stage == ly.SeedStage.FOSSILIZED),
+            live_seeds=tuple(ly.SeedOutcome(s.index, s.blueprint, s.stage, s.alpha) for s in m.slots
+                             if s.seed is not None and s.stage != ly.SeedStage.FOSSILIZED),
+            history=tuple(self.history))

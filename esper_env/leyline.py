@@ -5,6 +5,9 @@
   flat ``Discrete`` action space, and :func:`legal_commands`.
 * Reports as frozen dataclasses (:class:`SlotReport`, :class:`TrainingReport`) and the one versioned
   function that turns a report into the observation vector (:func:`report_to_vector`).
+* What an episode leaves behind: :class:`LifecycleEvent` and :class:`EpisodeOutcome`.
+* :class:`ObservationSchema`: the observation's version, entry names and action codec, recorded with every
+  saved policy or dataset so that one built for other spaces is refused.
 
 This module imports nothing from the rest of the project: arrows point *to* it, never from it.
 """
@@ -12,8 +15,9 @@ This module imports nothing from the rest of the project: arrows point *to* it, 
 from __future__ import annotations
 
 import enum
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -28,7 +32,7 @@ class SeedStage(enum.IntEnum):
     DORMANT = 0
     """Empty slot; a seed may be germinated here."""
     GERMINATED = 1
-    """A seed module was created; it starts isolated training at the next epoch."""
+    """The seed's first epoch: created and already training in isolation; TRAINING from the next epoch."""
     TRAINING = 2
     """The seed trains in isolation: the host's outputs and gradients are unaffected."""
     BLENDING = 3
@@ -186,7 +190,7 @@ def command_is_legal(command: Command, slots: tuple[SlotState, ...] | list[SlotS
 
     * GERMINATE needs a DORMANT slot.
     * ADVANCE moves TRAINING -> BLENDING, or BLENDING -> FOSSILIZED once blending is complete.
-      (GERMINATED -> TRAINING happens by itself at the next epoch.)
+      (GERMINATED -> TRAINING happens by itself after the seed's first epoch.)
     * CULL needs a GERMINATED, TRAINING or BLENDING seed.
     """
     if command.op == Op.WAIT:
@@ -225,6 +229,9 @@ class SlotReport:
     epochs_in_stage: int = 0
     seed_params: int = 0
     embargo_left: int = 0
+    """CULLED only: decisions for which GERMINATE on this slot stays illegal (>= 1); 0 in every other stage.
+    A slot whose embargo ends is DORMANT in the same report, so ``embargo_left == 0`` on a CULLED or DORMANT
+    slot exactly when GERMINATE on it is legal."""
     blend_complete: bool = False
     contribution: float = 0.0
     """val accuracy with the seed at its current alpha minus with alpha forced to 0."""
@@ -253,7 +260,8 @@ class TrainingReport:
     delta_val_accuracy: float
     best_val_accuracy: float
     plateau_epochs: int
-    """Consecutive epochs whose val-accuracy gain was below the env's plateau threshold."""
+    """Consecutive epochs whose mean val-accuracy gain per epoch over the env's ``plateau_window`` was below
+    its ``plateau_threshold``."""
     val_accuracy_history: tuple[float, ...]
     """Last :data:`HISTORY_LEN` val accuracies, oldest first (padded with the first value)."""
     val_loss_history: tuple[float, ...]
@@ -267,6 +275,16 @@ class TrainingReport:
     slots: tuple[SlotReport, ...]
     blueprints: tuple[str, ...]
     """Blueprints that GERMINATE may use, in action-codec order."""
+    seeds_germinated: int = 0
+    """Seeds germinated so far in this episode."""
+    epochs_since_cull: tuple[int, ...] = ()
+    """Per blueprint (in ``blueprints`` order): epochs since a seed of it was last culled; -1 = never."""
+    train_flops: float = 0.0
+    """Cumulative training FLOPs so far: host forward + backward, shadow passes, seeds."""
+    eval_flops: float = 0.0
+    """Cumulative evaluation FLOPs so far: validation and counterfactual passes (not the final test pass)."""
+    budget_train_flops: float = 1.0
+    """Training FLOPs the bare host spends over the whole budget (the no-growth reference for compute)."""
     num_classes: int = 10
 
     @property
@@ -277,13 +295,36 @@ class TrainingReport:
     def slot_states(self) -> tuple[SlotState, ...]:
         return tuple(s.state for s in self.slots)
 
+    def to_dict(self) -> dict:
+        """Plain data (numbers, strings, lists, dicts) that :meth:`from_dict` turns back into the report."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingReport:
+        d = dict(data)
+        d["slots"] = tuple(SlotReport(**{**s, "stage": SeedStage(s["stage"])}) for s in d["slots"])
+        for name in ("val_accuracy_history", "val_loss_history", "blueprints", "epochs_since_cull"):
+            d[name] = tuple(d[name])
+        return cls(**d)
+
+
+def plateau_epochs(previous: int, val_history: tuple[float, ...] | list[float], window: int,
+                   threshold: float, epoch: int) -> int:
+    """The plateau counter after an epoch: ``previous + 1`` if the mean val-accuracy gain per epoch over the
+    last ``window`` epochs (fewer while ``epoch < window``) is below ``threshold``, else 0. Averaging over a
+    window keeps one noisy dip or jump from deciding (validation accuracy is noisy epoch to epoch)."""
+    w = max(1, min(window, epoch, len(val_history) - 1))
+    mean_gain = (val_history[-1] - val_history[-1 - w]) / w
+    return previous + 1 if mean_gain < threshold else 0
+
 
 # --------------------------------------------------------------------------------------------------
 # Observation vector
 # --------------------------------------------------------------------------------------------------
 
-OBS_VERSION = 1
-"""Bumped whenever :func:`report_to_vector` changes meaning; saved policies record it."""
+OBS_VERSION = 2
+"""Bumped whenever :func:`report_to_vector` changes meaning; saved policies record it.
+2: GERMINATED observable, embargo semantics, seeds germinated, epochs since cull, training compute."""
 
 
 def observation_fields(num_slots: int, blueprints: tuple[str, ...] | list[str]) -> list[str]:
@@ -293,7 +334,8 @@ def observation_fields(num_slots: int, blueprints: tuple[str, ...] | list[str]) 
         "d_train_acc", "d_val_acc", "best_val_acc", "val_acc_minus_best", "plateau",
         *[f"d_val_acc_hist{i}" for i in range(HISTORY_LEN - 1)],
         *[f"val_loss_hist{i}" for i in range(HISTORY_LEN)],
-        "seed_params_ratio", "fossilized_params_ratio", "lr_ratio",
+        "seed_params_ratio", "fossilized_params_ratio", "lr_ratio", "seeds_germinated", "train_compute",
+        *[f"bp_{b}_since_cull" for b in blueprints],
     ]
     for s in range(num_slots):
         names += [f"slot{s}_stage_{st.name.lower()}" for st in SeedStage]
@@ -314,8 +356,9 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
 
     Fractions stay as they are; epoch counts are divided by ``max_epochs``; losses by ``ln(classes)``
     then halved; accuracy deltas, contributions and potentials are scaled by 10 (so a 10-point change
-    spans the range); parameter ratios are relative to the host and divided by 4. Stages and blueprints
-    are one-hot per slot. :func:`observation_fields` names every entry.
+    spans the range); parameter ratios are relative to the host and divided by 4; training compute is
+    relative to the bare host's budget and halved; "epochs since cull" is 1 for never. Stages and
+    blueprints are one-hot per slot. :func:`observation_fields` names every entry.
     """
     T = max(report.max_epochs, 1)
     host = max(report.host_params, 1)
@@ -332,6 +375,8 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
         *[_loss(x, k) / 2 for x in report.val_loss_history],
         report.seed_params / host / 4, report.fossilized_params / host / 4,
         report.lr / report.base_lr if report.base_lr > 0 else 0.0,
+        report.seeds_germinated / T, report.train_flops / max(report.budget_train_flops, 1.0) / 2,
+        *[1.0 if e < 0 else e / T for e in (report.epochs_since_cull or (-1,) * len(report.blueprints))],
     ]
     for slot in report.slots:
         v += [float(slot.stage == st) for st in SeedStage]
@@ -343,3 +388,165 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
         ]
     out = np.nan_to_num(np.asarray(v, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     return np.clip(out, -1.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Observation schema (recorded with saved policies and datasets)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObservationSchema:
+    """What a policy was trained on: the observation version, the names of its entries, and the actions."""
+
+    obs_version: int
+    fields: tuple[str, ...]
+    """:func:`observation_fields`, in vector order."""
+    actions: tuple[str, ...]
+    """The action codec: ``str(command)`` for each action index."""
+
+    @classmethod
+    def build(cls, num_slots: int, blueprints: tuple[str, ...] | list[str]) -> ObservationSchema:
+        codec = ActionCodec(num_slots, blueprints)
+        return cls(OBS_VERSION, tuple(observation_fields(num_slots, blueprints)),
+                   tuple(str(c) for c in codec.commands))
+
+    @classmethod
+    def for_report(cls, report: TrainingReport) -> ObservationSchema:
+        return cls.build(len(report.slots), report.blueprints)
+
+    def to_dict(self) -> dict:
+        return {"obs_version": self.obs_version, "fields": list(self.fields), "actions": list(self.actions)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ObservationSchema:
+        try:
+            return cls(int(data["obs_version"]), tuple(str(f) for f in data["fields"]),
+                       tuple(str(a) for a in data["actions"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"malformed observation schema ({e!r}): expected obs_version, fields, actions") from None
+
+    def differences(self, other: ObservationSchema) -> list[str]:
+        """Human-readable differences, ``self`` being the recorded one and ``other`` the current one."""
+        out = []
+        if self.obs_version != other.obs_version:
+            out.append(f"observation version {self.obs_version} (recorded) vs {other.obs_version} (this env)")
+        if self.fields != other.fields:
+            extra = [f for f in self.fields if f not in other.fields]
+            missing = [f for f in other.fields if f not in self.fields]
+            out.append(f"observation fields: {len(self.fields)} recorded vs {len(other.fields)} in this env"
+                       + (f"; only recorded: {extra[:4]}" if extra else "")
+                       + (f"; only in this env: {missing[:4]}" if missing else "")
+                       + ("; same names, other order" if not extra and not missing else ""))
+        if self.actions != other.actions:
+            out.append(f"actions: Discrete({len(self.actions)}) recorded vs Discrete({len(other.actions)}) in this "
+                       f"env" + ("" if len(self.actions) != len(other.actions) else " (other commands)"))
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# What an episode leaves behind
+# --------------------------------------------------------------------------------------------------
+
+
+class EventCause(str, enum.Enum):
+    """Why a slot changed stage."""
+
+    COMMAND = "command"
+    """A Tamiyo command (GERMINATE, ADVANCE, CULL)."""
+    AUTOMATIC = "automatic"
+    """The clock: GERMINATED -> TRAINING after one epoch, CULLED -> DORMANT when the embargo ends."""
+    START = "start"
+    """Fossilized before the first epoch (``reset(options={"fossilized": ...})``)."""
+
+
+@dataclass(frozen=True)
+class LifecycleEvent:
+    """One stage change of one slot."""
+
+    epoch: int
+    """Epochs trained when it happened (a command given after report ``e`` has ``epoch == e``)."""
+    slot: int
+    stage: SeedStage
+    """The stage the slot entered."""
+    blueprint: str | None
+    cause: EventCause
+
+    @property
+    def label(self) -> str:
+        """Short name for logs and plots: ``germinate``, ``blending``, ``cull``, ``fossilized at start``..."""
+        if self.cause == EventCause.START:
+            return "fossilized at start"
+        if self.cause == EventCause.COMMAND and self.stage == SeedStage.GERMINATED:
+            return "germinate"
+        if self.cause == EventCause.COMMAND and self.stage == SeedStage.CULLED:
+            return "cull"
+        return self.stage.name.lower()
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    """A seed still present at the end of an episode."""
+
+    slot: int
+    blueprint: str
+    stage: SeedStage
+    alpha: float
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """The result of one episode (``info["final"]`` at its last step). Accuracies are fractions."""
+
+    test_accuracy: float
+    """On the test split, evaluated once, at the end (0 if the run diverged)."""
+    test_loss: float
+    val_accuracy: float
+    best_val_accuracy: float
+    epochs: int
+    """Epochs trained (``max_epochs`` unless a non-finite loss ended the episode early)."""
+    nonfinite: bool
+    host_params: int
+    seed_params: int
+    """Parameters of seeds still alive but not fossilized."""
+    fossilized_params: int
+    total_params: int
+    flops_per_image: int
+    """Inference FLOPs of one image through the final model at its final alphas."""
+    train_flops: float
+    """Training FLOPs spent over the episode: host forward + backward, shadow passes, seeds."""
+    eval_flops: float
+    """Validation and counterfactual FLOPs over the episode (the final test pass excluded)."""
+    seeds_germinated: int
+    seeds_fossilized: int
+    seeds_culled: int
+    illegal_commands: int
+    architecture: tuple[tuple[int, str], ...]
+    """(slot, blueprint) of every fossilized seed: the final architecture."""
+    live_seeds: tuple[SeedOutcome, ...]
+    """Seeds present at the end that are not fossilized (still germinated, training or blending)."""
+    history: tuple[LifecycleEvent, ...]
+
+    @property
+    def added_params(self) -> int:
+        return self.total_params - self.host_params
+
+    def summary(self) -> dict[str, float]:
+        """Flat numbers for TensorBoard and tables (``esper/<name>`` in :class:`agents.callbacks`)."""
+        return {
+            "final_test_accuracy": self.test_accuracy, "final_val_accuracy": self.val_accuracy,
+            "best_val_accuracy": self.best_val_accuracy, "seeds_germinated": self.seeds_germinated,
+            "seeds_fossilized": self.seeds_fossilized, "seeds_culled": self.seeds_culled,
+            "illegal_commands": self.illegal_commands, "added_params": self.added_params,
+            "total_params": self.total_params, "flops_per_image": self.flops_per_image,
+            "train_flops": self.train_flops, "eval_flops": self.eval_flops,
+        }
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON records (stages by name)."""
+        d = json.loads(json.dumps(asdict(self), default=str))
+        for s in d["live_seeds"]:
+            s["stage"] = SeedStage(s["stage"]).name
+        for e in d["history"]:
+            e["stage"] = SeedStage(e["stage"]).name
+        return d

@@ -14,6 +14,7 @@ from agents import (
     TamiyoConfig,
     make_agent,
     run_episode,
+    save_policy,
 )
 from agents.cli import main as cli_main
 from esper_env import leyline as ly
@@ -26,63 +27,53 @@ def slot(i, stage=SeedStage.DORMANT, **kw):
     return ly.SlotReport(index=i, stage=stage, **kw)
 
 
-def report(epoch=5, delta=0.0, slots=None, max_epochs=25, val=0.5):
+def report(epoch=5, delta=0.0, slots=None, max_epochs=25, val=0.5, plateau=0, germinated=0, since_cull=None):
     slots = slots or (slot(0), slot(1), slot(2))
     return ly.TrainingReport(
         epoch=epoch, max_epochs=max_epochs, train_loss=1.0, train_accuracy=0.6, val_loss=1.2,
         val_accuracy=val, delta_train_accuracy=0.0, delta_val_accuracy=delta, best_val_accuracy=val,
-        plateau_epochs=0, val_accuracy_history=(val,) * 5, val_loss_history=(1.2,) * 5, host_params=1000,
-        seed_params=0, fossilized_params=0, lr=0.01, base_lr=0.05, slots=tuple(slots), blueprints=BPS)
-
-
-def feed(agent, reports):
-    """Decide on each report in turn; return the last (command, reason)."""
-    out = None
-    for r in reports:
-        out = agent.decide(r)
-    return out
+        plateau_epochs=plateau, val_accuracy_history=(val,) * 5, val_loss_history=(1.2,) * 5, host_params=1000,
+        seed_params=0, fossilized_params=0, lr=0.01, base_lr=0.05, slots=tuple(slots), blueprints=BPS,
+        seeds_germinated=germinated, epochs_since_cull=tuple((since_cull or {}).get(b, -1) for b in BPS))
 
 
 # ---- heuristic rules on hand-built reports ---------------------------------------------------------
 
 def test_no_germination_during_warmup():
     t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=5, plateau_patience=1))
-    cmd, reason = feed(t, [report(epoch=e, delta=0.0) for e in range(1, 5)])
+    cmd, reason = t.decide(report(epoch=4, plateau=3))
     assert cmd == Command.wait() and "warm-up" in reason
 
 
 def test_germinates_after_plateau_patience():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=2, plateau_window=2, plateau_threshold=0.01, plateau_patience=2))
-    vals = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35]  # +5 pts per epoch: improving
-    assert feed(t, [report(epoch=e, val=v) for e, v in enumerate(vals)])[1].startswith("improving")
-    cmd, reason = t.decide(report(epoch=6, val=0.354))  # window mean gain (0.354-0.30)/2 = 2.7 pts: improving
-    assert cmd.op == Op.WAIT and "plateau 0/2" in reason
-    cmd, reason = t.decide(report(epoch=7, val=0.358))  # (0.358-0.35)/2 = 0.4 pts < 1: plateau 1
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=2, plateau_patience=2))
+    cmd, reason = t.decide(report(epoch=6, plateau=1))
     assert cmd.op == Op.WAIT and "plateau 1/2" in reason
-    cmd, reason = t.decide(report(epoch=8, val=0.340))  # a noisy dip does not reset the plateau
+    cmd, reason = t.decide(report(epoch=7, plateau=2))
     assert cmd == Command.germinate(1, "conv_residual") and "plateau" in reason
 
 
-def test_single_noisy_dip_is_not_a_plateau():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_window=3, plateau_threshold=0.015))
+def test_plateau_counter_averages_over_the_window():
+    count = 0
     vals = [0.3, 0.36, 0.44, 0.47, 0.59, 0.50, 0.64]  # a dip at epoch 5, as seen on real runs
-    for e, v in enumerate(vals):
-        cmd, reason = t.decide(report(epoch=e, val=v))
-        assert cmd.op == Op.WAIT, (e, reason)
-
-
-def stall(t, epochs, val=0.5):
-    """Feed ``epochs`` reports with no val-accuracy gain; return the last decision."""
-    return feed(t, [report(epoch=e, val=val) for e in epochs])
+    hist = [vals[0]] * ly.HISTORY_LEN
+    for e, v in enumerate(vals[1:], start=1):
+        hist = hist[1:] + [v]
+        count = ly.plateau_epochs(count, hist, 3, 0.015, e)
+        assert count == 0, e  # a single noisy dip is not a plateau
+    for e, v in enumerate([0.65] * 5, start=len(vals)):  # then it flattens: 0, 0 (dip in window), 1, 2, 3
+        hist = hist[1:] + [v]
+        count = ly.plateau_epochs(count, hist, 3, 0.015, e)
+    assert count == 3
+    assert ly.plateau_epochs(0, [0.1, 0.1, 0.1, 0.1, 0.2], 3, 0.015, 1) == 0  # window shortened early: +10 pts
 
 
 def test_respects_slot_order_budget_and_max_seeds():
-    cfg = TamiyoConfig(warmup_epochs=0, plateau_window=1, slot_order=(2, 0, 1), max_seeds=1, min_budget_left=4)
+    cfg = TamiyoConfig(warmup_epochs=0, slot_order=(2, 0, 1), max_seeds=1, min_budget_left=4)
     t = HeuristicTamiyo(cfg)
-    assert stall(t, [0, 1])[0] == Command.germinate(2, "conv_residual")
-    assert "seed budget" in t.decide(report(epoch=2))[1]
-    t2 = HeuristicTamiyo(cfg)
-    cmd, reason = stall(t2, [21, 22])
+    assert t.decide(report(epoch=1, plateau=1))[0] == Command.germinate(2, "conv_residual")
+    assert "seed budget" in t.decide(report(epoch=2, plateau=1, germinated=1))[1]
+    cmd, reason = t.decide(report(epoch=22, plateau=3))
     assert cmd.op == Op.WAIT and "too late" in reason
 
 
@@ -116,20 +107,18 @@ def test_culls_blending_regression_and_fossilizes_clean_blend():
 
 
 def test_recently_culled_blueprint_is_not_rechosen():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_window=1, cull_memory_epochs=5))
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, cull_memory_epochs=5))
     s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=9, potential=-0.1)
-    stall(t, [0, 1, 2])
-    assert t.decide(report(epoch=3, slots=(slot(0), s, slot(2))))[0] == Command.cull(1)
-    assert t.decide(report(epoch=4))[0] == Command.germinate(1, "depthwise")
-    t.culls, t.plateau = [(3, "conv_residual")], 5
-    assert t.choose_blueprint(report(epoch=9)) == "conv_residual"  # memory expired
+    assert t.decide(report(epoch=3, plateau=3, slots=(slot(0), s, slot(2))))[0] == Command.cull(1)
+    recent = report(epoch=4, plateau=3, germinated=1, since_cull={"conv_residual": 1})
+    assert t.decide(recent)[0] == Command.germinate(1, "depthwise")
+    assert t.choose_blueprint(report(epoch=9, since_cull={"conv_residual": 6})) == "conv_residual"  # expired
 
 
 def test_one_active_seed_at_a_time():
-    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0, plateau_window=1))
-    stall(t, [0, 1, 2])
+    t = HeuristicTamiyo(TamiyoConfig(warmup_epochs=0))
     s = slot(1, SeedStage.TRAINING, blueprint="norm", epochs_in_stage=0)
-    cmd, reason = t.decide(report(slots=(slot(0), s, slot(2))))
+    cmd, reason = t.decide(report(plateau=3, slots=(slot(0), s, slot(2))))
     assert cmd == Command.wait() and "training" in reason
 
 
@@ -147,7 +136,9 @@ def test_illegal_rule_output_becomes_wait():
 def test_fixed_schedule_and_random_legal():
     f = FixedSchedule()
     assert f.decide(report(epoch=5))[0] == Command.germinate(1, "conv_residual")
-    s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=5)
+    s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=3)
+    assert f.decide(report(epoch=10, slots=(slot(0), s, slot(2))))[0] == Command.wait()
+    s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=4)
     assert f.decide(report(epoch=10, slots=(slot(0), s, slot(2))))[0] == Command.advance(1)
     r = report()
     codec = ly.ActionCodec.for_report(r)
@@ -171,37 +162,37 @@ def test_make_agent():
 
 # ---- end to end on the tiny preset --------------------------------------------------------------
 
-E2E = dict(train_size=256, val_size=128, test_size=128, max_epochs=12)
+E2E = dict(train_size=256, val_size=128, test_size=128, max_epochs=12, plateau_window=1, plateau_threshold=1.0)
 
 
 def test_heuristic_grows_blends_and_fossilizes():
     env = gym.make("Esper-Tiny-v0", **E2E)
-    cfg = TamiyoConfig(warmup_epochs=1, plateau_window=1, plateau_threshold=1.0, advance_potential=-1.0,
-                       regression_tolerance=1.0, max_seeds=1, min_budget_left=5)
+    cfg = TamiyoConfig(warmup_epochs=1, advance_potential=-1.0, regression_tolerance=1.0, max_seeds=1,
+                       min_budget_left=5)
     rec = run_episode(env, HeuristicTamiyo(cfg), seed=0)
-    events = [e["event"] for e in rec.history]
+    events = [e.label for e in rec.history]
     assert events[:4] == ["germinate", "training", "blending", "fossilized"], events
-    assert rec.summary["seeds_fossilized"] == 1 and rec.summary["added_params"] > 0
+    assert rec.outcome.seeds_fossilized == 1 and rec.outcome.added_params > 0
+    assert rec.outcome.architecture == ((1, "conv_residual"),)
     assert any("fossilize" in s.reason for s in rec.steps)
     assert len(rec.steps) == 12 and rec.episode_return == pytest.approx(sum(s.reward for s in rec.steps))
 
 
 def test_heuristic_culls_a_seed_that_never_shows_potential():
     env = gym.make("Esper-Tiny-v0", **E2E)
-    cfg = TamiyoConfig(warmup_epochs=1, plateau_window=1, plateau_threshold=1.0, advance_potential=1.0,
-                       training_timeout=3, max_seeds=1)
+    cfg = TamiyoConfig(warmup_epochs=1, advance_potential=1.0, training_timeout=3, max_seeds=1)
     rec = run_episode(env, HeuristicTamiyo(cfg), seed=0)
-    assert rec.summary["seeds_culled"] == 1 and rec.summary["seeds_fossilized"] == 0
+    assert rec.outcome.seeds_culled == 1 and rec.outcome.seeds_fossilized == 0
     assert any("timeout" in s.reason for s in rec.steps)
-    assert [e["event"] for e in rec.history][:3] == ["germinate", "training", "cull"]
+    assert [e.label for e in rec.history][:4] == ["germinate", "training", "cull", "dormant"]
 
 
 def test_policy_agent_wraps_a_saved_maskable_ppo(tmp_path):
     from sb3_contrib import MaskablePPO
     env = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, max_epochs=3)
     model = MaskablePPO("MlpPolicy", env, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu")
-    model.save(tmp_path / "tamiyo.zip")
-    agent = make_agent(f"policy:{tmp_path / 'tamiyo.zip'}")
+    save_policy(model, tmp_path / "tamiyo.zip", env.unwrapped.schema)
+    agent = make_agent(f"policy:{tmp_path / 'tamiyo.zip'}", schema=env.unwrapped.schema)
     assert isinstance(agent, PolicyAgent)
     rec = run_episode(env, agent, seed=1)
     assert len(rec.steps) == 3 and not any(s.illegal for s in rec.steps)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import esper_env
+from esper_env import leyline as ly
 from esper_env.leyline import Command, SeedStage
 
 TINY = dict(train_size=128, val_size=64, test_size=64, max_epochs=3, host="tiny", batch_size=32)
@@ -70,7 +71,7 @@ def test_determinism_same_seed_same_actions():
     o3, _, _ = trajectory(8, actions)
     np.testing.assert_array_equal(o1, o2)
     np.testing.assert_array_equal(r1, r2)
-    assert i1["final"]["test_accuracy"] == i2["final"]["test_accuracy"]
+    assert i1["final"] == i2["final"]
     assert not np.array_equal(o1, o3)
 
 
@@ -118,12 +119,16 @@ def test_reward_terms_and_terminal_info():
     assert rep.slots[0].stage == SeedStage.TRAINING and rep.seed_params > 0
     expected_rent = 0.5 * rep.seed_params / rep.host_params / 4
     assert t["rent"] == pytest.approx(expected_rent)
-    final, summary = info["final"], info["episode_summary"]
-    assert 0 <= final["test_accuracy"] <= 1 and final["flops_per_image"] > 0
-    assert final["history"][0]["event"] == "germinate"
-    assert final["seeds"] == {0: {"blueprint": "lowrank", "stage": "TRAINING", "alpha": 0.0}}
+    final = info["final"]
+    assert isinstance(final, ly.EpisodeOutcome)
+    assert 0 <= final.test_accuracy <= 1 and final.flops_per_image > 0
+    assert final.history[0] == ly.LifecycleEvent(0, 0, SeedStage.GERMINATED, "lowrank", ly.EventCause.COMMAND)
+    assert final.live_seeds == (ly.SeedOutcome(0, "lowrank", SeedStage.TRAINING, 0.0),)
+    assert final.architecture == ()
+    summary = final.summary()
     assert summary["seeds_germinated"] == 1 and summary["added_params"] == rep.seed_params
     assert all(isinstance(v, (int, float)) for v in summary.values())
+    assert final.train_flops == rep.train_flops > 0 and final.eval_flops == rep.eval_flops > 0
 
 
 def test_nonfinite_loss_ends_episode_with_penalty():
@@ -151,7 +156,7 @@ def test_lr_schedule_decays():
     env = make(**{**TINY, "max_epochs": 4})
     env.reset(seed=0)
     lrs = [env.step(0)[4]["report"].lr for _ in range(4)]
-    assert lrs[0] == pytest.approx(env.unwrapped.lr) and all(b < a for a, b in zip(lrs, lrs[1:]))
+    assert lrs[0] == pytest.approx(env.unwrapped.config.lr) and all(b < a for a, b in zip(lrs, lrs[1:]))
 
 
 def test_maskable_ppo_learns_on_tiny():

@@ -25,6 +25,8 @@ def batch(n=16, seed=0):
 def to_training(m, slot, bp):
     m.apply(Command.germinate(slot, bp), init_seed=5)
     m.start_epoch()
+    assert m.slots[slot].stage == SeedStage.GERMINATED  # the germination epoch: observed as GERMINATED
+    m.end_epoch(), m.start_epoch()
     assert m.slots[slot].stage == SeedStage.TRAINING
 
 
@@ -56,6 +58,15 @@ def test_isolation_invariant(bp, slot):
         torch.testing.assert_close(c, b, msg=f"host buffer {name} changed")
     seed_grads = [p.grad for p in m.slots[slot].seed.parameters()]
     assert all(g is not None for g in seed_grads) and any(g.abs().sum() > 0 for g in seed_grads)
+
+
+def test_germinated_seed_already_trains_in_isolation():
+    x, y = batch()
+    ref, m = model(), model()
+    m.apply(Command.germinate(1, "conv_residual"), init_seed=5)
+    logits, shadows = m.forward_train(x)
+    torch.testing.assert_close(logits, ref.forward_train(x)[0], rtol=0, atol=0)
+    assert len(shadows) == 1 and m.slots[1].isolated
 
 
 @pytest.mark.parametrize("bp", sorted(BLUEPRINTS))
@@ -151,8 +162,33 @@ def test_culling_frees_parameters_and_optimizer_state():
     assert [g["name"] for g in m.optimizer.param_groups] == ["host"]
     for p in m.host.parameters():  # the host's momentum survives the cull
         assert torch.equal(m.optimizer.state[p]["momentum_buffer"], host_state[id(p)])
-    m.end_epoch(), m.start_epoch()
-    assert m.slots[1].stage == SeedStage.DORMANT  # embargo of 1 epoch has passed
+    m.end_epoch()  # the epoch of the cull: the slot is observed CULLED, one decision under embargo
+    assert m.slots[1].stage == SeedStage.CULLED and m.slots[1].embargo_left == 1
+    m.start_epoch(), m.end_epoch()
+    assert m.slots[1].stage == SeedStage.DORMANT and m.slots[1].embargo_left == 0  # embargo has passed
+
+
+def test_no_embargo_means_dormant_right_after_the_cull_epoch():
+    m = model(embargo_epochs=0)
+    to_training(m, 0, "norm")
+    m.apply(Command.cull(0))
+    m.start_epoch(), m.end_epoch()
+    assert m.slots[0].stage == SeedStage.DORMANT
+
+
+def test_training_flops_count_shadow_passes():
+    m = model()
+    t = m.flop_table()
+    host = sum(t.blocks) + t.head
+    assert m.train_flops_per_image() == 3 * host and m.flops_per_image() == host
+    to_training(m, 0, "conv_residual")  # slot 0 sits after block 0
+    seed = m.flop_table().seeds[0]
+    assert seed > 0
+    downstream = t.blocks[1] + t.blocks[2] + t.head
+    assert m.train_flops_per_image() == 3 * host + 3 * seed + 2 * downstream
+    assert m.flops_per_image() == host and m.flops_per_image({0: 1.0}) == host + seed
+    m.apply(Command.advance(0))  # BLENDING: on the main path, trained with the host
+    assert m.train_flops_per_image() == 3 * (host + seed)
 
 
 def test_built_fossilized_matches_grown_architecture():

@@ -62,6 +62,11 @@ class DeviceLoader:
         # Training drops a ragged last batch (BatchNorm dislikes tiny batches) unless it is the only one.
         return max(n // self.batch_size, 1) if self.train else -(-n // self.batch_size)
 
+    @property
+    def samples_per_epoch(self) -> int:
+        """Images one pass yields (training drops the ragged last batch)."""
+        return min(len(self) * self.batch_size, len(self.images))
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         out = (x - self.mean) / self.std
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out

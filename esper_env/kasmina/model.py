@@ -11,6 +11,9 @@ through ``s - s.detach()`` gives the seed a linear objective with no minimum: re
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -27,6 +30,16 @@ def frozen_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     params = {k: v.detach() for k, v in module.named_parameters()}
     buffers = {k: v.clone() for k, v in module.named_buffers()}
     return functional_call(module, {**params, **buffers}, (x,))
+
+
+@dataclass(frozen=True)
+class FlopTable:
+    """Forward FLOPs per image (2 x multiply-adds of conv and linear layers) of each part of the model."""
+
+    blocks: tuple[int, ...]
+    head: int
+    seeds: dict[int, int]
+    """slot index -> its seed's forward FLOPs (seeds present now)."""
 
 
 class MorphogeneticModel(nn.Module):
@@ -129,7 +142,7 @@ class MorphogeneticModel(nn.Module):
         return self._forward(x, alpha or {}, shadow=False)[0]
 
     def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """(host logits, one shadow-pass logits tensor per TRAINING seed)."""
+        """(host logits, one shadow-pass logits tensor per isolated (GERMINATED or TRAINING) seed)."""
         return self._forward(x, {}, shadow=True)
 
     def _forward(self, x: torch.Tensor, alpha: dict[int, float], shadow: bool):
@@ -139,7 +152,7 @@ class MorphogeneticModel(nn.Module):
             h = block(h)
             slot = self._slot_after.get(b)
             if slot is not None:
-                if shadow and slot.stage == SeedStage.TRAINING:
+                if shadow and slot.isolated:
                     taps.append((b, h))
                 h = slot(h, alpha.get(slot.index))
         return self.host.head(h), [self._shadow(b, t) for b, t in taps]
@@ -171,25 +184,87 @@ class MorphogeneticModel(nn.Module):
     def total_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def flop_table(self) -> FlopTable:
+        """Per-part forward FLOPs, measured once per architecture by hooks on a one-image forward."""
+        key = tuple((s.index, s.blueprint) for s in self.slots if s.seed is not None)
+        cached = getattr(self, "_flop_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        table = self._measure_flops()
+        self._flop_cache = (key, table)
+        return table
+
     @torch.no_grad()
-    def flops_per_image(self) -> int:
-        """Multiply-adds x 2 of one inference forward at the current alphas (conv and linear layers)."""
-        macs = 0
+    def _measure_flops(self) -> FlopTable:
+        flops: dict[nn.Module, int] = {}
 
         def hook(mod, inp, out):
-            nonlocal macs
             if isinstance(mod, nn.Conv2d):
-                macs += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+                macs = out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
             else:
-                macs += mod.in_features * mod.out_features
+                macs = mod.in_features * mod.out_features * (out.numel() // mod.out_features)
+            flops[mod] = flops.get(mod, 0) + 2 * macs
         handles = [m.register_forward_hook(hook) for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
         was_training = self.training
         try:
             self.eval()
             ref = next(self.host.parameters())
-            self(torch.zeros(1, self.host.blocks[0][0].in_channels, 32, 32, device=ref.device))
+            x = torch.zeros(1, self.host.blocks[0][0].in_channels, 32, 32, device=ref.device)
+            self(x, {s.index: 1.0 for s in self.slots if s.seed is not None})
         finally:
             self.train(was_training)
             for h in handles:
                 h.remove()
-        return 2 * macs
+        part = lambda module: sum(flops.get(m, 0) for m in module.modules())  # noqa: E731
+        return FlopTable(tuple(part(b) for b in self.host.blocks), part(self.host.head),
+                         {s.index: part(s.seed) for s in self.slots if s.seed is not None})
+
+    def flops_per_image(self, alpha: dict[int, float] | None = None) -> int:
+        """Inference FLOPs of one image at the current alphas (or with ``alpha`` overrides, as
+        :meth:`forward` takes them): host, plus every seed whose alpha is above 0."""
+        t, alpha = self.flop_table(), alpha or {}
+        return sum(t.blocks) + t.head + sum(f for k, f in t.seeds.items()
+                                            if alpha.get(k, self.slots[k].alpha) > 0)
+
+    def train_flops_per_image(self) -> int:
+        """Training FLOPs of one image in the epoch about to run (backward counted as twice the forward).
+
+        Main path: host and the seeds on it (BLENDING, FOSSILIZED), forward + backward = 3x forward. Each
+        isolated seed's shadow pass: the seed, 3x its forward, plus the frozen downstream host, 2x its
+        forward (forward + gradients to the inputs only)."""
+        t = self.flop_table()
+        on_path = {s.index for s in self.slots if s.stage in (SeedStage.BLENDING, SeedStage.FOSSILIZED)}
+        total = 3 * (sum(t.blocks) + t.head + sum(t.seeds[k] for k in on_path))
+        for slot in self.slots:
+            if slot.isolated:
+                b = self.slot_blocks[slot.index]
+                downstream = sum(t.blocks[b + 1:]) + t.head + sum(
+                    t.seeds[k] for k in on_path if self.slot_blocks[k] > b)
+                total += 3 * t.seeds[slot.index] + 2 * downstream
+        return total
+
+    # ---- snapshots -------------------------------------------------------------------------------
+    def export_state(self) -> dict:
+        """Everything that defines the model and its optimizer now, as tensors and plain data (copies)."""
+        names = {id(p): n for n, p in self.named_parameters()}
+        return dict(
+            slots=[s.export_state() for s in self.slots],
+            tensors={k: v.detach().clone() for k, v in self.state_dict().items()},
+            param_groups=[dict(name=g["name"], params=[names[id(p)] for p in g["params"]])
+                          for g in self.optimizer.param_groups],
+            optimizer=copy.deepcopy(self.optimizer.state_dict()))
+
+    def import_state(self, state: dict) -> None:
+        """Restore :meth:`export_state`'s output into a model built with the same widths, slots and settings."""
+        for slot, s in zip(self.slots, state["slots"], strict=True):
+            seed = slot.import_state(s)
+            if seed is not None:
+                self._to_device(seed)
+        self._flop_cache = None
+        self.load_state_dict(state["tensors"])
+        by_name = dict(self.named_parameters())
+        self.optimizer.param_groups.clear()
+        self.optimizer.state.clear()
+        for g in state["param_groups"]:
+            self.optimizer.add_param_group({"params": [by_name[n] for n in g["params"]], "name": g["name"]})
+        self.optimizer.load_state_dict(state["optimizer"])

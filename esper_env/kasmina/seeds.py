@@ -50,7 +50,6 @@ class SeedSlot(nn.Module):
         self.seed: nn.Module | None = None
         self.epochs_in_stage = 0
         self.blend_progress = 0.0
-        self.embargo_left = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def _move(self, target: SeedStage) -> None:
@@ -85,7 +84,6 @@ class SeedSlot(nn.Module):
         """Remove the seed (the caller frees its optimizer state); the slot goes under embargo."""
         self._move(SeedStage.CULLED)
         seed, self.seed = self.seed, None
-        self.embargo_left = self.embargo_epochs
         self.blend_progress = 0.0
         return seed
 
@@ -98,17 +96,48 @@ class SeedSlot(nn.Module):
         return seed
 
     def start_epoch(self) -> None:
-        """Automatic moves at an epoch boundary: GERMINATED starts training; an expired embargo ends."""
-        if self.stage == SeedStage.GERMINATED:
+        """Automatic move before an epoch: a GERMINATED seed that has had its first epoch starts TRAINING.
+        (A seed germinated by this step's command stays GERMINATED for this epoch, so it is observed.)"""
+        if self.stage == SeedStage.GERMINATED and self.epochs_in_stage >= 1:
             self._move(SeedStage.TRAINING)
-        elif self.stage == SeedStage.CULLED and self.embargo_left <= 0:
+
+    def end_epoch(self) -> None:
+        """Automatic move after an epoch: a CULLED slot whose embargo has ended is DORMANT again."""
+        self.epochs_in_stage += 1
+        if self.stage == SeedStage.CULLED and self.embargo_left == 0:
             self._move(SeedStage.DORMANT)
             self.blueprint = None
 
-    def end_epoch(self) -> None:
-        self.epochs_in_stage += 1
-        if self.stage == SeedStage.CULLED:
-            self.embargo_left = max(0, self.embargo_left - 1)
+    @property
+    def embargo_left(self) -> int:
+        """CULLED only: epochs (decisions) before the slot is DORMANT again. After the epoch of the cull it is
+        ``embargo_epochs``; when it would reach 0 the slot becomes DORMANT at once (see Leyline's
+        ``SlotReport.embargo_left``)."""
+        if self.stage != SeedStage.CULLED:
+            return 0
+        return max(0, self.embargo_epochs - max(self.epochs_in_stage - 1, 0))
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the seed trains in isolation now (GERMINATED or TRAINING): shadow pass, host untouched."""
+        return self.stage in (SeedStage.GERMINATED, SeedStage.TRAINING)
+
+    # ---- snapshots -------------------------------------------------------------------------------
+    def export_state(self) -> dict:
+        """The slot's lifecycle state as plain data (the seed's tensors are in the model's state_dict)."""
+        return dict(stage=int(self.stage), blueprint=self.blueprint, epochs_in_stage=self.epochs_in_stage,
+                    blend_progress=self.blend_progress)
+
+    def import_state(self, state: dict) -> nn.Module | None:
+        """Set the lifecycle state; build an (uninitialised) seed module where the stage has one, and
+        return it so the caller can load its tensors and register it with the optimizer."""
+        stage = SeedStage(state["stage"])
+        self.seed = None
+        if stage in (SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING, SeedStage.FOSSILIZED):
+            self.seed = get_blueprint(state["blueprint"]).build(self.channels)
+        self.stage, self.blueprint = stage, state["blueprint"]
+        self.epochs_in_stage, self.blend_progress = int(state["epochs_in_stage"]), float(state["blend_progress"])
+        return self.seed
 
     def step_blend(self, fraction_of_epoch: float) -> None:
         """Advance a BLENDING seed's ramp by ``fraction_of_epoch`` epochs (called once per batch)."""
