@@ -95,7 +95,7 @@ def run_episode(env, agent: Agent, seed: int | None = None, *, options: dict | N
                 on_step: Callable[[StepRecord], None] | None = None,
                 after_step: Callable[[EpisodeRecord], None] | None = None) -> EpisodeRecord:
     """Play one episode of ``env`` with ``agent``; ``on_step`` is called after every step (for logs),
-    ``after_step`` after every step but the last (to save a checkpoint)."""
+    ``after_step`` after it (to save a checkpoint)."""
     obs, info = env.reset(seed=seed, options=options)
     agent.reset(seed)
     record = EpisodeRecord(getattr(agent, "name", type(agent).__name__), seed, info["report"])
@@ -122,7 +122,7 @@ def play(env, agent: Agent, obs: np.ndarray, info: dict[str, Any], record: Episo
             record.outcome = info.get("final")
         if on_step is not None:
             on_step(step)
-        if after_step is not None and not done:
+        if after_step is not None:
             after_step(record)
     return record
 

@@ -45,6 +45,7 @@ def resume_episode(path: str | os.PathLike, env, agent: Agent, *, seed: int | No
     if extra.get("agent") != name or (seed is not None and extra.get("seed") != seed):
         raise ValueError(f"{path} holds an episode of agent {extra.get('agent')!r}, seed {extra.get('seed')!r}; "
                          f"asked to resume agent {name!r}, seed {seed!r}")
+    env.reset(seed=extra["seed"])  # gymnasium's wrappers insist on a reset before the first step
     obs, info = env.unwrapped.restore(snapshot)
     agent.reset(extra["seed"])
     if extra.get("agent_state") is not None:

@@ -111,7 +111,8 @@ class EsperEnv(gym.Env):
     ## Snapshots
     ``state = env.unwrapped.snapshot()`` captures the whole episode (model, optimizer, slots, random
     generators, histories, counters, epoch) as a picklable :class:`EnvSnapshot`;
-    ``env.unwrapped.restore(state)`` on an env with the same config continues it bit-identically on CPU.
+    ``env.unwrapped.restore(state)`` on an env with the same config continues it bit-identically on CPU
+    (through ``gym.make``, reset a fresh env once before restoring: the wrappers want a reset first).
     ``save_snapshot`` / ``load_snapshot`` write and read one as a file of tensors and plain data (loading
     runs no code from the file).
 
@@ -242,7 +243,8 @@ class EsperEnv(gym.Env):
     def restore(self, snapshot: EnvSnapshot) -> tuple[np.ndarray, dict]:
         """Continue the episode ``snapshot`` captured; returns (observation, info) as at that moment.
 
-        The env must have been built with the same config (data, sizes, host, slots...)."""
+        The env must have been built with the same config (data, sizes, host, slots...). Through
+        ``gym.make``, call ``env.reset()`` once first: gymnasium's wrappers refuse a step before a reset."""
         if not isinstance(snapshot, EnvSnapshot):
             raise TypeError(f"restore() takes an EnvSnapshot (from snapshot() or load_snapshot()), "
                             f"got {type(snapshot).__name__}")

@@ -267,4 +267,6 @@ class MorphogeneticModel(nn.Module):
         self.optimizer.state.clear()
         for g in state["param_groups"]:
             self.optimizer.add_param_group({"params": [by_name[n] for n in g["params"]], "name": g["name"]})
-        self.optimizer.load_state_dict(state["optimizer"])
+        # A copy: load_state_dict keeps the given tensors as momentum buffers, and training would then
+        # mutate the snapshot (restoring it a second time would not give the same run).
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))

@@ -1,0 +1,240 @@
+"""The contracts learning and comparison rely on: observations that agree with the masks, a heuristic whose
+choices are a function of what it observes, env snapshots, and policies that record their schema."""
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import HeuristicTamiyo, RandomLegal, SchemaMismatchError, make_agent, run_episode, save_policy
+from agents.checkpoint import resume_episode, save_checkpoint
+from agents.cli import main as cli_main
+from esper_env import EnvSnapshot, load_snapshot, save_snapshot
+from esper_env import leyline as ly
+from esper_env.leyline import Command, Op, SeedStage
+
+# The tiny preset with fewer images: the lifecycle and the observation do not depend on the data size.
+SMALL = dict(train_size=256, val_size=128, test_size=128)
+
+
+def play(env, agent, seed):
+    """(observations, infos, actions) of one episode."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(seed)
+    out = [(obs, info, None)]
+    done = False
+    while not done:
+        a = agent.act(obs, info)
+        obs, _, done, _, info = env.step(a)
+        out.append((obs, info, a))
+    return out
+
+
+@pytest.fixture(scope="module")
+def random_episodes():
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    return env, [play(env, RandomLegal(), seed) for seed in range(8)]
+
+
+def test_no_observation_entry_is_constant_over_random_legal_episodes(random_episodes):
+    env, episodes = random_episodes
+    obs = np.array([o for ep in episodes for o, _, _ in ep])
+    constant = [f for f, s in zip(env.unwrapped.observation_fields, obs.std(axis=0)) if s == 0]
+    assert constant == []
+    assert obs.min() >= -1 and obs.max() <= 1
+
+
+def test_observed_stages_agree_with_the_masks(random_episodes):
+    env, episodes = random_episodes
+    codec = env.unwrapped.codec
+    seen = set()
+    for ep in episodes:
+        for _, info, _ in ep:
+            mask, report = info["action_mask"], info["report"]
+            for s in report.slots:
+                seen.add(s.stage)
+                germinate_legal = any(mask[codec.encode(Command.germinate(s.index, b))] for b in report.blueprints)
+                if s.stage in (SeedStage.CULLED, SeedStage.DORMANT):
+                    assert (s.embargo_left == 0) == germinate_legal, (s, germinate_legal)
+                else:
+                    assert s.embargo_left == 0 and not germinate_legal
+                assert mask[codec.encode(Command.cull(s.index))] == (s.stage in ly.ACTIVE_STAGES)
+                assert mask[codec.encode(Command.advance(s.index))] == (
+                    s.stage == SeedStage.TRAINING or (s.stage == SeedStage.BLENDING and s.blend_complete))
+    assert seen == set(SeedStage)  # every stage, GERMINATED and CULLED included, is observed
+
+
+def test_germinated_can_be_culled_and_culled_slot_shows_its_embargo():
+    env = gym.make("Esper-Tiny-v0", **SMALL, max_epochs=4, embargo_epochs=2)
+    c = env.unwrapped.codec
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(c.encode(Command.germinate(0, "norm")))
+    assert info["report"].slots[0].stage == SeedStage.GERMINATED
+    stages = []
+    for a in [Command.cull(0), Command.wait(), Command.wait()]:
+        _, _, _, _, info = env.step(c.encode(a))
+        s = info["report"].slots[0]
+        stages.append((s.stage, s.embargo_left))
+    assert stages == [(SeedStage.CULLED, 2), (SeedStage.CULLED, 1), (SeedStage.DORMANT, 0)]
+    assert [e.label for e in info["final"].history] == ["germinate", "cull", "dormant"]
+
+
+def test_heuristic_decides_from_one_step_alone():
+    """A fresh heuristic given only a step's (observation, info) picks what the one that played chose."""
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    ops = set()
+    for seed in range(3):
+        episode = play(env, HeuristicTamiyo(), seed)
+        for (obs, info, _), (_, _, action) in zip(episode, episode[1:]):
+            assert HeuristicTamiyo().act(obs, info) == action
+            ops.add(env.unwrapped.codec.decode(action).op)
+    assert {Op.WAIT, Op.GERMINATE, Op.ADVANCE} <= ops  # the check saw real decisions, not only WAITs
+
+
+# ---- snapshots -------------------------------------------------------------------------------------
+
+def test_snapshot_restore_is_bit_identical(tmp_path):
+    kw = dict(SMALL, max_epochs=9, blend_epochs=3)
+    env = gym.make("Esper-Tiny-v0", **kw)
+    c = env.unwrapped.codec
+    env.reset(seed=3)
+    for a in [Command.germinate(0, "conv_residual"), Command.germinate(1, "lowrank"), Command.advance(0),
+              Command.wait()]:
+        env.step(c.encode(a))
+    stages = [s.stage for s in env.unwrapped.report.slots]
+    assert stages[:2] == [SeedStage.BLENDING, SeedStage.TRAINING]  # mid-episode, mid-blend, mid-isolation
+    snap = env.unwrapped.snapshot()
+    rest = [c.encode(a) for a in [Command.advance(1), Command.wait(), Command.cull(1), Command.advance(0),
+                                  Command.germinate(2, "depthwise")]]
+
+    def finish(e):
+        out = []
+        for a in rest:
+            obs, r, term, _, info = e.step(a)
+            out.append((obs, r))
+        assert term
+        return out, info["final"]
+
+    ref, ref_final = finish(env)
+    path = tmp_path / "snap.pt"
+    save_snapshot(path, snap)
+    for state in (snap, pickle.loads(pickle.dumps(snap)), load_snapshot(path)[0]):
+        for target in (env, gym.make("Esper-Tiny-v0", **kw)):  # the same env (a branch), and a fresh one
+            target.reset()  # gymnasium's wrappers want a reset before the first step of any env
+            obs, info = target.unwrapped.restore(state)
+            assert info["report"].epoch == 4
+            got, final = finish(target)
+            for (o1, r1), (o2, r2) in zip(ref, got):
+                assert np.array_equal(o1, o2) and r1 == r2
+            assert final == ref_final  # test accuracy, FLOPs, history: all identical
+
+
+def test_restore_refuses_another_config_and_files_are_data(tmp_path):
+    env = gym.make("Esper-Tiny-v0", **SMALL, max_epochs=3)
+    env.reset(seed=0)
+    snap = env.unwrapped.snapshot()
+    other = gym.make("Esper-Tiny-v0", **SMALL, max_epochs=4)
+    with pytest.raises(ValueError, match="max_epochs: 3 vs 4"):
+        other.unwrapped.restore(snap)
+    with pytest.raises(TypeError, match="EnvSnapshot"):
+        env.unwrapped.restore({"epoch": 1})
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a snapshot")
+    with pytest.raises(ValueError, match="not an Esper snapshot"):
+        load_snapshot(bad)
+    assert isinstance(snap, EnvSnapshot)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_episode_resumes_to_the_same_result(tmp_path):
+    kw = dict(SMALL, max_epochs=6)
+    env = gym.make("Esper-Tiny-v0", **kw)
+    ref = run_episode(env, RandomLegal(), seed=5)
+    path = tmp_path / "ck.pt"
+    agent = RandomLegal()
+
+    def save_then_stop(record):
+        save_checkpoint(path, env, agent, record)
+        if len(record.steps) == 3:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_episode(env, agent, seed=5, after_step=save_then_stop)
+    fresh = gym.make("Esper-Tiny-v0", **kw)
+    resumed = resume_episode(path, fresh, RandomLegal(), seed=5)
+    assert [s.action for s in resumed.steps] == [s.action for s in ref.steps]
+    assert [s.reward for s in resumed.steps] == [s.reward for s in ref.steps]
+    assert resumed.outcome == ref.outcome
+    with pytest.raises(ValueError, match="already ended"):
+        resume_episode(path, fresh, RandomLegal(), seed=5)
+    with pytest.raises(ValueError, match="agent 'random'"):
+        resume_episode(path, fresh, HeuristicTamiyo(), seed=5)
+
+
+def test_cli_run_checkpoint_and_resume(tmp_path, capsys):
+    ck, out = tmp_path / "ck.pt", tmp_path / "result.json"
+    args = ["run", "--env", "Esper-Tiny-v0", "--agent", "fixed", "--set", "max_epochs=3", "--set", "train_size=128",
+            "--set", "val_size=64", "--set", "test_size=64", "--quiet", "--checkpoint", str(ck), "--json", str(out)]
+    assert cli_main(args) == 0 and ck.is_file()
+    import json
+    result = json.loads(out.read_text())
+    assert result["config"]["max_epochs"] == 3 and result["version"] and result["date"] and result["machine"]
+    assert len(result["val_accuracy"]) == 4 and 0 <= result["outcome"]["test_accuracy"] <= 1
+    capsys.readouterr()
+    assert cli_main(args + ["--resume"]) == 2
+    assert "already ended" in capsys.readouterr().err
+    assert cli_main(["run", "--resume", "--env", "Esper-Tiny-v0"]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
+
+
+# ---- policies record their schema ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def saved_policy(tmp_path_factory):
+    from sb3_contrib import MaskablePPO
+    env = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, max_epochs=2)
+    model = MaskablePPO("MlpPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+    path = tmp_path_factory.mktemp("policy") / "tamiyo.zip"
+    save_policy(model, path, env.unwrapped.schema, env.unwrapped.config.to_dict())
+    return path, model
+
+
+def test_policy_for_other_spaces_is_refused(saved_policy):
+    path, _ = saved_policy
+    two_slots = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, max_epochs=2, slots=(0, 1))
+    with pytest.raises(SchemaMismatchError, match=r"actions: Discrete\(22\) recorded vs Discrete\(15\)"):
+        make_agent(f"policy:{path}", schema=two_slots.unwrapped.schema)
+    agent = make_agent(f"policy:{path}")  # no schema given: checked at the first act
+    obs, info = two_slots.reset(seed=0)
+    with pytest.raises(SchemaMismatchError, match="observation fields"):
+        agent.act(obs, info)
+
+
+def test_policy_of_another_observation_version_or_without_schema_is_refused(saved_policy, tmp_path):
+    import json
+    import zipfile
+    path, model = saved_policy
+    env = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, max_epochs=2)
+    old = tmp_path / "old.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "esper_schema.json":
+                d = json.loads(data)
+                d["schema"]["obs_version"] = ly.OBS_VERSION - 1
+                data = json.dumps(d)
+            dst.writestr(name, data)
+    with pytest.raises(SchemaMismatchError, match=f"observation version {ly.OBS_VERSION - 1}"):
+        make_agent(f"policy:{old}", schema=env.unwrapped.schema)
+    bare = tmp_path / "bare.zip"
+    model.save(bare)
+    with pytest.raises(SchemaMismatchError, match="records no Esper observation schema"):
+        make_agent(f"policy:{bare}", schema=env.unwrapped.schema)
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK not really")
+    with pytest.raises(ValueError, match="not a readable saved policy"):
+        make_agent(f"policy:{junk}")
