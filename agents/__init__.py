@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from esper_env.leyline import ObservationSchema
 
-from .base import (Agent, EpisodeRecord, PolicyAgent, RuleAgent, SchemaMismatchError, StepRecord, play,
-                   read_policy_schema, run_episode, save_policy)
+from .base import (
+    Agent,
+    EpisodeRecord,
+    PolicyAgent,
+    RuleAgent,
+    SchemaMismatchError,
+    StepRecord,
+    play,
+    read_policy_schema,
+    run_episode,
+    save_policy,
+)
 from .baselines import FixedSchedule, FixedScheduleConfig, NoGrowth, RandomLegal
 from .tamiyo import HeuristicTamiyo, TamiyoConfig
 

@@ -39,6 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save the episode's state after every epoch (env snapshot + record so far)")
     run.add_argument("--resume", action="store_true",
                      help="continue the episode saved in --checkpoint (same agent, env, settings and seed)")
+
+    cmp = sub.add_parser("compare", help="run controllers on several seeds, paired, and print a table with 95%% CIs")
+    cmp.add_argument("--env", default="Esper-Synthetic-v0", help=f"one of {', '.join(esper_env.ENV_IDS)}")
+    cmp.add_argument("--agents", nargs="+", default=["no-growth", "fixed", "heuristic", "random"], metavar="AGENT",
+                     help="rows: heuristic | no-growth | fixed | random | policy:PATH.zip (default: the four built-ins)")
+    cmp.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N",
+                     help="evaluation seeds, paired across rows (default 0 1 2; policies train on seeds >= 1000)")
+    cmp.add_argument("--no-scratch", action="store_true",
+                     help="skip the rows that train each growing controller's final architecture from scratch")
+    cmp.add_argument("--workers", type=int, default=1, help="worker processes, one torch thread each (default 1)")
+    cmp.add_argument("--executor", choices=["process", "ray"], default="process",
+                     help="local worker processes, or a Ray cluster ($RAY_ADDRESS, else a local one)")
+    cmp.add_argument("--out", default="runs/compare", help="output folder; finished runs there are reused")
+    cmp.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py (or $ESPER_DATA_DIR)")
+    cmp.add_argument("--set", dest="env_args", type=_env_arg, action="append", default=[], metavar="KEY=VALUE",
+                     help="override an env setting for every run (repeatable)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -99,6 +116,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import CompareConfig, run_comparison
+
+    overrides = dict(args.env_args)
+    if args.data_root:
+        overrides["data_root"] = args.data_root
+    cfg = CompareConfig(env_id=args.env, overrides=overrides, rows=tuple(args.agents), seeds=tuple(args.seeds),
+                        scratch=not args.no_scratch, out=args.out, workers=args.workers, executor=args.executor)
+    cfg.env_config()  # validate before any run starts
+    comp = run_comparison(cfg, progress=not args.quiet)
+    print(comp.table)
+    print(f"outputs: {cfg.out}/table.md, runs.jsonl, curves.png, flops.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -106,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"run": cmd_run}[args.command](args)
+        return {"run": cmd_run, "compare": cmd_compare}[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)
         return 2

@@ -49,3 +49,68 @@ def plot_episode(record: EpisodeRecord, path: str | os.PathLike, title: str | No
     finally:
         plt.close(fig)
     return path
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=(path.suffix[1:] or "png"))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_comparison_curves(rows: dict[str, list[dict]], path: str | os.PathLike, title: str = "") -> Path:
+    """Validation accuracy per epoch per row: mean over seeds with a min-max band; each run's germinate
+    (^), fossilize (*) and cull (x) events marked on its row's mean curve."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    marks = {"germinate": "^", "fossilized": "*", "cull": "x"}
+    for i, (name, runs) in enumerate(rows.items()):
+        curves = np.array([[100 * v for v in r["val_accuracy"]] for r in runs])
+        epochs = np.arange(curves.shape[1])
+        mean = curves.mean(0)
+        color = f"C{i % 10}"
+        ax.plot(epochs, mean, color=color, label=f"{name} (n={len(runs)})", lw=1.6,
+                ls="--" if name.startswith("scratch:") else "-")
+        ax.fill_between(epochs, curves.min(0), curves.max(0), color=color, alpha=0.12)
+        for r in runs:
+            for ev in r["outcome"]["history"]:
+                label = {"GERMINATED": "germinate", "FOSSILIZED": "fossilized", "CULLED": "cull"}.get(ev["stage"])
+                if ev["cause"] == "command" and label:
+                    e = min(ev["epoch"], len(mean) - 1)
+                    ax.scatter([e], [mean[e]], marker=marks[label], color=color, s=45, zorder=3)
+    for label, m in marks.items():
+        ax.scatter([], [], marker=m, color="0.3", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    return _save(fig, path)
+
+
+def plot_accuracy_vs_flops(rows: dict[str, list[dict]], path: str | os.PathLike, title: str = "") -> Path:
+    """Final test accuracy against training FLOPs, one point per run."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for i, (name, runs) in enumerate(rows.items()):
+        ax.scatter([r["outcome"]["train_flops"] for r in runs], [100 * r["outcome"]["test_accuracy"] for r in runs],
+                   color=f"C{i % 10}", marker="o" if not name.startswith("scratch:") else "s", label=name, alpha=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("training FLOPs (log)")
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

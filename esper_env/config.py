@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .data import DATASETS
-from .kasmina import BLEND_SCHEDULES, BLUEPRINTS, DEFAULT_BLUEPRINTS, PRESETS as HOST_PRESETS
+from .kasmina import BLEND_SCHEDULES, BLUEPRINTS, DEFAULT_BLUEPRINTS
+from .kasmina import PRESETS as HOST_PRESETS
 from .leyline import HISTORY_LEN
 
 IMAGE_BYTES = 3 * 32 * 32

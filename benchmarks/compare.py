@@ -1,0 +1,56 @@
+"""The comparison benchmark with named, documented settings; the same function as `esper compare`.
+
+    python benchmarks/compare.py --preset demo            # what `make demo` runs (offline, 3 seeds)
+    python benchmarks/compare.py --preset synthetic       # offline, 5 seeds -> benchmarks/results/synthetic
+    python benchmarks/compare.py --preset cifar-subset    # real images, 5 seeds -> benchmarks/results/cifar-subset
+
+Every preset runs all non-policy rows (no-growth, fixed, heuristic, random, and each growing controller's
+final architecture from scratch); ``--seeds``, ``--workers`` and ``--out`` override the preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents.compare import CompareConfig, run_comparison
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSET = ROOT.parent / "shared" / "data" / "cifar10-subset"
+
+# Sizes chosen so each preset fits its time on 2 CPU cores (one torch thread per worker):
+# demo <= 10 min; synthetic and cifar-subset ~10-15 min each.
+OFFLINE = dict(train_size=4000, val_size=1000, test_size=2000, max_epochs=15)
+PRESETS = {
+    "demo": CompareConfig("Esper-Synthetic-v0", OFFLINE, seeds=(0, 1, 2), out=Path("runs/demo"), workers=2),
+    "synthetic": CompareConfig("Esper-Synthetic-v0", OFFLINE, seeds=(0, 1, 2, 3, 4),
+                               out=ROOT / "benchmarks/results/synthetic", workers=2),
+    # The real 5,170-image subset: 4,170 train / 1,000 val / its 1,017 test images; the small host so that
+    # 35 episodes fit in ~15 minutes here (the default host costs ~4x more per epoch).
+    "cifar-subset": CompareConfig("Esper-CIFAR10-v0", dict(data_root=str(SUBSET), train_size=4170, val_size=1000,
+                                                           test_size=1017, host="small", max_epochs=20),
+                                  seeds=(0, 1, 2, 3, 4), out=ROOT / "benchmarks/results/cifar-subset", workers=2),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="demo")
+    p.add_argument("--seeds", nargs="+", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    cfg = PRESETS[args.preset]
+    if args.seeds:
+        cfg.seeds = tuple(args.seeds)
+    if args.workers:
+        cfg.workers = args.workers
+    if args.out:
+        cfg.out = Path(args.out)
+    comp = run_comparison(cfg)
+    print(comp.table)
+    print(f"outputs in {cfg.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The comparison benchmark on the tiny preset: table structure, pairing, resume, worker-count independence."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agents.cli import main as cli_main
+from agents.compare import CompareConfig, final_architecture, mean_ci, paired, run_comparison
+
+SMALL = dict(train_size=256, val_size=128, test_size=128, max_epochs=6, blend_epochs=1)
+
+
+def config(out, workers=2, **kw):
+    return CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=("no-growth", "random"), seeds=(0, 1), out=out,
+                         workers=workers, **kw)
+
+
+def numbers(out: Path) -> dict:
+    """Every run's result without what legitimately differs between runs (wall time, date)."""
+    out_ = {}
+    for f in sorted((out / "runs").glob("*.json")):
+        r = json.loads(f.read_text())
+        out_[f.name] = {k: v for k, v in r.items() if k not in ("wall_s", "date", "cpus")}
+    return out_
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp2")
+    return run_comparison(config(out), progress=False), out
+
+
+def test_table_rows_columns_and_files(two_workers):
+    comp, out = two_workers
+    assert list(comp.rows) == ["no-growth", "random", "scratch:random"]
+    lines = comp.table.splitlines()
+    assert lines[0].count("|") == 10 and "Δ vs no-growth" in lines[0] and "train FLOPs" in lines[0]
+    body = [ln for ln in lines[2:] if ln.startswith("| ")]
+    assert [ln.split("|")[1].strip() for ln in body] == list(comp.rows)
+    assert all(len(ln.split("|")) == 11 for ln in body)
+    for name in ("table.md", "runs.jsonl", "curves.png", "flops.png"):
+        assert (out / name).stat().st_size > 100
+    records = [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all(r["config"]["max_epochs"] == 6 and r["version"] and r["machine"]
+                                     for r in records)
+
+
+def test_rows_are_paired_by_seed(two_workers):
+    comp, _ = two_workers
+    for seed in (0, 1):
+        first = {name: [r for r in rs if r["seed"] == seed][0] for name, rs in comp.rows.items()}
+        # Same split, host initialisation and data order: the untrained model's report is the same in every row
+        # that starts from the bare host.
+        assert first["no-growth"]["val_accuracy"][0] == first["random"]["val_accuracy"][0]
+        arch = final_architecture(first["random"])
+        assert [tuple(f) for f in first["scratch:random"]["fossilized"]] == list(arch)
+        if not arch:
+            assert first["scratch:random"]["val_accuracy"] == first["no-growth"]["val_accuracy"]
+    assert comp.rows["no-growth"][0]["val_accuracy"] != comp.rows["no-growth"][1]["val_accuracy"]
+
+
+def test_one_and_two_workers_give_identical_numbers_and_resume(two_workers, tmp_path):
+    _, out2 = two_workers
+    run_comparison(config(tmp_path, workers=1), progress=False)
+    assert numbers(tmp_path) == numbers(out2)
+    # An interrupted benchmark: one run missing, the rest on disk. Only the missing one runs again.
+    files = sorted((tmp_path / "runs").glob("*.json"))
+    victim = files[0]
+    before = {f.name: f.stat().st_mtime_ns for f in files if f != victim}
+    victim.unlink()
+    run_comparison(config(tmp_path, workers=2), progress=False)
+    assert victim.is_file()
+    assert {f.name: f.stat().st_mtime_ns for f in files if f != victim} == before
+    assert numbers(tmp_path) == numbers(out2)
+
+
+def test_statistics_use_student_t_and_pair_by_seed():
+    m, lo, hi = mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo == pytest.approx(2 - 4.302653 / 3 ** 0.5) and hi == pytest.approx(2 + 4.302653 / 3 ** 0.5)
+    rows = {"a": [{"seed": s, "outcome": {"test_accuracy": v}} for s, v in [(0, 0.5), (1, 0.7)]],
+            "b": [{"seed": s, "outcome": {"test_accuracy": v}} for s, v in [(1, 0.6), (0, 0.4)]]}
+    m, lo, hi = paired(rows, "a", "b", lambda r: 100 * r["outcome"]["test_accuracy"])
+    assert m == pytest.approx(10.0) and lo == hi == pytest.approx(10.0)  # +10 on both seeds
+
+
+def test_ray_executor_gives_the_same_numbers(two_workers, tmp_path):
+    pytest.importorskip("ray")
+    _, out2 = two_workers
+    run_comparison(config(tmp_path, executor="ray"), progress=False)
+    assert numbers(tmp_path) == numbers(out2)
+
+
+def test_cli_compare_validates_before_running(tmp_path, capsys):
+    assert cli_main(["compare", "--env", "Esper-Tiny-v0", "--agents", "genius", "--out", str(tmp_path)]) == 2
+    assert "unknown controller" in capsys.readouterr().err
+    assert cli_main(["compare", "--env", "Esper-Nope-v0", "--out", str(tmp_path)]) == 2
+    assert "unknown env id" in capsys.readouterr().err
+    assert cli_main(["compare", "--env", "Esper-Tiny-v0", "--set", "max_epochs=0", "--out", str(tmp_path)]) == 2
+    assert "max_epochs=0" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
