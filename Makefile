@@ -16,7 +16,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml constraints.txt
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/esper run --agent heuristic --env Esper-Synthetic-v0 --seed 0 --plot runs/demo.png
+	$(BIN)/python benchmarks/compare.py --preset demo
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -329,7 +329,8 @@ def markdown_table(comp: Comparison) -> str:
         rel = f" ({flops / base_flops:.2f}×)" if base_flops else ""
         lines.append(
             f"| {name} | {_fmt_ci(*mean_ci(_test(r) for r in rs))} | "
-            f"{_fmt_ci(*d_base, signed=True) if d_base else '—'} | {_fmt_ci(*d_heur, signed=True) if d_heur else '—'} | "
+            f"{_fmt_ci(*d_base, signed=True) if d_base else '—'} | "
+            f"{_fmt_ci(*d_heur, signed=True) if d_heur else '—'} | "
             f"{np.mean([100 * x['val_accuracy'] for x in o]):.2f} | "
             f"{np.mean([x['total_params'] - x['host_params'] for x in o]):,.0f} | {flops:.3g}{rel} | "
             f"{np.mean([r['wall_s'] for r in rs]):.0f} | "
