@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import shlex
 import sys
 
 import esper_env
@@ -123,7 +124,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.data_root:
         overrides["data_root"] = args.data_root
     cfg = CompareConfig(env_id=args.env, overrides=overrides, rows=tuple(args.agents), seeds=tuple(args.seeds),
-                        scratch=not args.no_scratch, out=args.out, workers=args.workers, executor=args.executor)
+                        scratch=not args.no_scratch, out=args.out, workers=args.workers, executor=args.executor,
+                        command=" ".join(["esper", *map(shlex.quote, sys.argv[1:])]))
     cfg.env_config()  # validate before any run starts
     comp = run_comparison(cfg, progress=not args.quiet)
     print(comp.table)

@@ -203,6 +203,8 @@ class CompareConfig:
     """Worker processes (one torch thread each); results do not depend on the number."""
     executor: str = "process"
     """"process" (local worker processes) or "ray" (a Ray cluster: $RAY_ADDRESS, or a local one)."""
+    command: str = ""
+    """The command line that ran it, recorded in table.md."""
 
     def env_config(self) -> EsperConfig:
         import esper_env
@@ -336,6 +338,14 @@ def markdown_table(comp: Comparison) -> str:
             f"{np.mean([r['wall_s'] for r in rs]):.0f} | "
             f"{np.mean([x['seeds_germinated'] for x in o]):.1f} / {np.mean([x['seeds_fossilized'] for x in o]):.1f} / "
             f"{np.mean([x['seeds_culled'] for x in o]):.1f} |")
+    lines.append("")
+    for name in rows:
+        if name.startswith(SCRATCH) and name[len(SCRATCH):] in rows:
+            grown = name[len(SCRATCH):]
+            d = paired(rows, grown, name, _test)
+            f_g, f_s = (np.mean([r["outcome"]["train_flops"] for r in rows[x]]) for x in (grown, name))
+            lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
+                         f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
     n = len(comp.config.seeds)
     lines.append("")
     lines.append(f"Mean over {n} seeds ({', '.join(map(str, comp.config.seeds))}); intervals are Student-t 95% "
@@ -345,7 +355,6 @@ def markdown_table(comp: Comparison) -> str:
 
 def write_outputs(comp: Comparison) -> None:
     from .plots import plot_accuracy_vs_flops, plot_comparison_curves
-    from .records import run_metadata
 
     out = comp.config.out
     with atomic_path(out / "runs.jsonl", suffix=".jsonl") as tmp, open(tmp, "w") as f:
@@ -353,11 +362,15 @@ def write_outputs(comp: Comparison) -> None:
             for r in rs:
                 f.write(json.dumps(r) + "\n")
     cfg = comp.config
-    meta = run_metadata()
+    runs = [r for rs in comp.rows.values() for r in rs]
+    dates = sorted(r["date"] for r in runs)
+    machines = sorted({r["machine"] for r in runs})
+    versions = sorted({r["version"] for r in runs})
     header = (f"# Comparison on {cfg.env_id}\n\n"
-              f"Config: `{json.dumps(cfg.env_config().to_dict())}`\n\n"
-              f"Seeds {list(cfg.seeds)}, {cfg.workers} worker(s); esper {meta['version']}, {meta['machine']}, "
-              f"{meta['date']}.\n\n")
+              + (f"Command: `{cfg.command}`\n\n" if cfg.command else "")
+              + f"Config: `{json.dumps(cfg.env_config().to_dict())}`\n\n"
+              f"Seeds {list(cfg.seeds)}; {len(runs)} runs, one torch thread each, made {dates[0]} to {dates[-1]} on "
+              f"{'; '.join(machines)} (esper {', '.join(versions)}).\n\n")
     with atomic_path(out / "table.md", suffix=".md") as tmp, open(tmp, "w") as f:
         f.write(header + comp.table + "\n")
     plot_comparison_curves(comp.rows, out / "curves.png", title=f"{cfg.env_id}: validation accuracy")

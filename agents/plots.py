@@ -107,8 +107,8 @@ def plot_accuracy_vs_flops(rows: dict[str, list[dict]], path: str | os.PathLike,
     for i, (name, runs) in enumerate(rows.items()):
         ax.scatter([r["outcome"]["train_flops"] for r in runs], [100 * r["outcome"]["test_accuracy"] for r in runs],
                    color=f"C{i % 10}", marker="o" if not name.startswith("scratch:") else "s", label=name, alpha=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("training FLOPs (log)")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    ax.set_xlabel("training FLOPs per episode")
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 
 import torch
@@ -13,10 +14,18 @@ from esper_env.config import EsperConfig
 from .base import EpisodeRecord
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def run_metadata() -> dict:
     """Package version, machine and date, recorded with every saved result."""
     return dict(version=esper_env.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds"), machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
+        timespec="seconds"), machine=f"{platform.machine()}, {cpu_model()}, {os.cpu_count()} cores",
         cpus=torch.get_num_threads(), python=platform.python_version(), torch=torch.__version__)
 
 

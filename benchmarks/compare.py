@@ -11,6 +11,7 @@ final architecture from scratch); ``--seeds``, ``--workers`` and ``--out`` overr
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
@@ -41,6 +42,7 @@ def main() -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args()
     cfg = PRESETS[args.preset]
+    cfg.command = " ".join(["python benchmarks/compare.py", *sys.argv[1:]])
     if args.seeds:
         cfg.seeds = tuple(args.seeds)
     if args.workers:
