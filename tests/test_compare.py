@@ -99,3 +99,18 @@ def test_cli_compare_validates_before_running(tmp_path, capsys):
     assert cli_main(["compare", "--env", "Esper-Tiny-v0", "--set", "max_epochs=0", "--out", str(tmp_path)]) == 2
     assert "max_epochs=0" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_saved_policy_is_a_row_with_its_scratch_row(tmp_path):
+    import gymnasium as gym
+    from sb3_contrib import MaskablePPO
+
+    from agents import save_policy
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    model = MaskablePPO("MlpPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+    path = save_policy(model, tmp_path / "tamiyo.zip", env.unwrapped.schema)
+    cfg = CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=("no-growth", f"policy:{path}"), seeds=(0, 1),
+                        out=tmp_path / "out", workers=2)
+    comp = run_comparison(cfg, progress=False)
+    assert list(comp.rows) == ["no-growth", f"policy:{path}", f"scratch:policy:{path}"]
+    assert all(len(rs) == 2 for rs in comp.rows.values())
