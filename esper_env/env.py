@@ -125,7 +125,7 @@ class EsperEnv(gym.Env):
     * ``Esper-CIFAR10-v0`` (preset "cifar10"): real CIFAR-10, 25 epochs, default host (~95k parameters).
     * ``Esper-Synthetic-v0`` ("synthetic"): the offline procedural dataset, 15k train / 2k val / 5k test,
       20 epochs, small host (16-32-64): 30-50 s per episode on 2 CPU cores.
-    * ``Esper-Tiny-v0`` ("tiny"): 1k training images, small host, 14 epochs: under 2 s per episode.
+    * ``Esper-Tiny-v0`` ("tiny"): 1k training images, small host, 14 epochs: seconds per episode.
     """
 
     metadata = {"render_modes": []}
