@@ -86,11 +86,15 @@ def run_one(spec: RunSpec) -> dict:
                           actions=[s.command for s in record.steps])
 
 
+ALPHA_ONE = 1.0 - 1e-6
+"""A blend that ended within float round-off of alpha 1 (the per-batch ramp sums fractions) counts as done."""
+
+
 def final_architecture(result: dict) -> tuple[tuple[int, str], ...]:
     """Seeds at alpha 1 at the end of a run: fossilized, or fully blended but not yet fossilized."""
     o = result["outcome"]
     seeds = [tuple(a) for a in o["architecture"]] + [(s["slot"], s["blueprint"]) for s in o["live_seeds"]
-                                                     if s["alpha"] >= 1.0]
+                                                     if s["alpha"] >= ALPHA_ONE]
     return tuple(sorted((int(k), str(b)) for k, b in seeds))
 
 

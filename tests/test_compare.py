@@ -75,6 +75,14 @@ def test_one_and_two_workers_give_identical_numbers_and_resume(two_workers, tmp_
     assert numbers(tmp_path) == numbers(out2)
 
 
+def test_final_architecture_counts_fully_blended_seeds():
+    live = [{"slot": 2, "blueprint": "depthwise", "stage": "BLENDING", "alpha": 0.9999999999999986},
+            {"slot": 0, "blueprint": "norm", "stage": "BLENDING", "alpha": 0.5},
+            {"slot": 1, "blueprint": "lowrank", "stage": "TRAINING", "alpha": 0.0}]
+    result = {"outcome": {"architecture": [[1, "conv_residual"]], "live_seeds": live}}
+    assert final_architecture(result) == ((1, "conv_residual"), (2, "depthwise"))
+
+
 def test_statistics_use_student_t_and_pair_by_seed():
     m, lo, hi = mean_ci([1.0, 2.0, 3.0])
     assert m == 2.0 and lo == pytest.approx(2 - 4.302653 / 3 ** 0.5) and hi == pytest.approx(2 + 4.302653 / 3 ** 0.5)
