@@ -111,7 +111,7 @@ def main() -> None:
     bf16_units = resolve_precision("auto", torch.device("cpu")) == "bf16"
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16, n=1024 if bf16_units else 256)
-    print(f"machine: {platform.machine()} {platform.processor()}, {torch.get_num_threads()} torch threads | {data} "
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads | {data} "
           f"| {args.epochs} epochs, first one excluded from rates")
     print(f"matmul peak: fp32 {peak32 / 1e9:.1f} GFLOP/s, bf16 {peak16 / 1e9:.1f} GFLOP/s"
           + ("" if bf16_units else " (no bfloat16 units: emulated)"))
@@ -131,7 +131,8 @@ def main() -> None:
         for name, kw in variants:
             rates, acc, _ = run_env_path(host, sp, args.epochs, **kw)
             r = statistics.median(rates[1:] or rates)
-            print(f"  {name:44s} {r:8,.0f} {r / ref:6.2f}x {100 * acc:8.1f}% {100 * r * flops_per_image / peak32:11.1f}%")
+            share = 100 * r * flops_per_image / peak32
+            print(f"  {name:44s} {r:8,.0f} {r / ref:6.2f}x {100 * acc:8.1f}% {share:11.1f}%")
         if not bf16_units:
             print("  (bf16 autocast not measured: this CPU has no bfloat16 units, where it runs 10-100x slower)")
 
