@@ -102,10 +102,6 @@ def final_architecture(result: dict) -> tuple[tuple[int, str], ...]:
 # Execution: cached, parallel, interruptible
 # --------------------------------------------------------------------------------------------------
 
-def _init_worker() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-
 class Executor:
     """Runs specs, skipping those already on disk, writing each finished run as soon as it is done."""
 
@@ -154,8 +150,8 @@ class Executor:
             self.progress(1)
 
     def _processes(self, specs: list[RunSpec]):
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=get_context("spawn"),
-                                   initializer=_init_worker)
+        # Each run sets one torch thread itself (run_one), so results do not depend on the worker count.
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=get_context("spawn"))
         try:
             futures = {pool.submit(run_one, s): s for s in specs}
             for fut in as_completed(futures):

@@ -308,6 +308,9 @@ class EsperEnv(gym.Env):
                                         device=self.device)
         self.model = MorphogeneticModel(self.widths, fossilized=fossilized, init_seed=init_seed,
                                         **self.model_kwargs).to(self.device, memory_format=torch.channels_last)
+        table = self.model.flop_table()  # the bare host's training FLOPs over the budget: the compute reference
+        self._budget_train_flops = float(3 * (sum(table.blocks) + table.head) * self.train_loader.samples_per_epoch
+                                         * self.max_epochs)
 
     def _to_action(self, action) -> int:
         try:
@@ -411,7 +414,6 @@ class EsperEnv(gym.Env):
                 contribution=contribution, potential=potential))
         c = self.config
         since = tuple(self.epoch - self._last_cull[b] if b in self._last_cull else -1 for b in c.blueprints)
-        host_epoch = 3 * self.model.flop_table().head + 3 * sum(self.model.flop_table().blocks)
         return ly.TrainingReport(
             epoch=self.epoch, max_epochs=self.max_epochs, train_loss=train_loss, train_accuracy=train_acc,
             val_loss=val_loss, val_accuracy=val_acc, delta_train_accuracy=train_acc - prev_train_acc,
@@ -422,7 +424,7 @@ class EsperEnv(gym.Env):
             lr=lr, base_lr=c.lr, slots=tuple(slots), blueprints=c.blueprints,
             seeds_germinated=self._counts["germinated"], epochs_since_cull=since,
             train_flops=self._flops["train"], eval_flops=self._flops["eval"],
-            budget_train_flops=float(host_epoch * self.train_loader.samples_per_epoch * self.max_epochs))
+            budget_train_flops=self._budget_train_flops)
 
     def _info(self, **extra) -> dict:
         return {"report": self.report, "action_mask": self.action_masks(), **extra}
