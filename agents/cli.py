@@ -57,6 +57,40 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--set", dest="env_args", type=_env_arg, action="append", default=[], metavar="KEY=VALUE",
                      help="override an env setting for every run (repeatable)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    col = sub.add_parser("collect", help="record labelled demonstrations (heuristic + exploration) for Simic")
+    col.add_argument("--agent", default="heuristic", help="the teacher: a built-in rule controller (default heuristic)")
+    col.add_argument("--env", default="Esper-Fast-v0", help=f"one of {', '.join(esper_env.ENV_IDS)}")
+    col.add_argument("--episodes", type=int, default=100, help="episodes to collect (default 100)")
+    col.add_argument("--seeds", nargs="+", type=int, default=None, metavar="N",
+                     help="explicit episode seeds (default: --episodes seeds from 1000 up)")
+    col.add_argument("--explore", type=float, default=0.2,
+                     help="fraction of steps that execute a random other legal command (default 0.2)")
+    col.add_argument("--out", default="runs/demos.npz", help="the file; an existing one is continued")
+    col.add_argument("--workers", type=int, default=1, help="worker processes, one torch thread each")
+    col.add_argument("--set", dest="env_args", type=_env_arg, action="append", default=[], metavar="KEY=VALUE",
+                     help="override an env setting for every episode (repeatable)")
+    col.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
+    bc.add_argument("--data", required=True, help="demonstration file from `esper collect`")
+    bc.add_argument("--out", default="runs/bc.zip", help="the policy zip to write (default runs/bc.zip)")
+    bc.add_argument("--epochs", type=int, default=200, help="passes over the training steps (default 200)")
+    bc.add_argument("--seed", type=int, default=0)
+    bc.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ppo = sub.add_parser("ppo", help="fine-tune a policy with MaskablePPO (TensorBoard, checkpoints, --resume)")
+    ppo.add_argument("--init", default=None, help="the policy to start from (`esper bc` output)")
+    ppo.add_argument("--env", default="Esper-Fast-v0", help=f"one of {', '.join(esper_env.ENV_IDS)}")
+    ppo.add_argument("--timesteps", type=int, default=2400, help="env steps (epochs) over all envs (default 2400)")
+    ppo.add_argument("--out", default="runs/ppo", help="run folder (checkpoint.zip, final.zip, tensorboard/)")
+    ppo.add_argument("--n-envs", type=int, default=2, help="parallel training envs (default 2)")
+    ppo.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    ppo.add_argument("--set", dest="env_args", type=_env_arg, action="append", default=[], metavar="KEY=VALUE",
+                     help="override an env setting (repeatable)")
+    ppo.add_argument("--ppo", dest="ppo_args", type=_env_arg, action="append", default=[], metavar="KEY=VALUE",
+                     help="override a PPOConfig field, e.g. --ppo learning_rate=3e-5 (repeatable)")
+    ppo.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -133,6 +167,58 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from .simic import TRAIN_SEEDS_START, CollectConfig, collect
+
+    if args.seeds is None and args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    seeds = tuple(args.seeds) if args.seeds else tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + args.episodes))
+    cfg = CollectConfig(env_id=args.env, overrides=dict(args.env_args), teacher=args.agent, seeds=seeds,
+                        explore=args.explore, out=args.out, workers=args.workers)
+    demos = collect(cfg, progress=not args.quiet)
+    a = demos.arrays()
+    print(f"{len(demos.episodes)} episodes, {len(a['action'])} steps ({(a['action'] != a['teacher']).mean():.1%} "
+          f"explored); teacher's mean return {a['episode_return'].mean():+.4f} -> {args.out}")
+    return 0
+
+
+def cmd_bc(args: argparse.Namespace) -> int:
+    from .simic import BCConfig, behaviour_clone
+
+    cfg = BCConfig(data=args.data, out=args.out, epochs=args.epochs, seed=args.seed)
+    _, held, report = behaviour_clone(cfg, progress=not args.quiet)
+    t = report["train"]
+    print(f"trained on {report['train_episodes']} episodes (accuracy {t['accuracy']:.1%}, balanced "
+          f"{t['balanced_accuracy']:.1%}); held out {report['held_out_episodes']} episodes:")
+    for line in held.lines():
+        print("  " + line)
+    print(f"policy: {args.out} (report: {args.out.removesuffix('.zip')}.json)")
+    return 0
+
+
+def cmd_ppo(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .simic import PPOConfig, train_ppo
+
+    fields = {f.name for f in dataclasses.fields(PPOConfig)}
+    extra = dict(args.ppo_args)
+    unknown = sorted(set(extra) - fields)
+    if unknown:
+        raise ValueError(f"unknown --ppo setting(s) {', '.join(unknown)}; the settings are {', '.join(sorted(fields))}")
+    if args.init is None and not args.resume:
+        raise ValueError("--init POLICY.zip is needed (the `esper bc` output), or --resume to continue --out")
+    cfg = PPOConfig(init=args.init or "", env_id=args.env, overrides=dict(args.env_args), timesteps=args.timesteps,
+                    out=args.out, n_envs=args.n_envs, **extra)
+    try:
+        train_ppo(cfg, resume=args.resume, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"esper: interrupted; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
+        return 130
+    print(f"policy: {args.out}/final.zip; TensorBoard: tensorboard --logdir {args.out}/tensorboard")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -140,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"run": cmd_run, "compare": cmd_compare}[args.command](args)
+        commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "ppo": cmd_ppo}
+        return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)
         return 2

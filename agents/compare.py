@@ -40,6 +40,10 @@ DEFAULT_SEEDS = (0, 1, 2)
 """Evaluation seeds. Learned policies train on seeds from 1000 up (README: "Seeds"), so these never overlap."""
 
 
+NO_EFFECT = ("threads",)
+"""Config fields that do not change a run's result, left out of the cache key."""
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One episode to run: a controller on one seed, optionally from a fossilized starting architecture."""
@@ -59,7 +63,8 @@ class RunSpec:
         agent = self.agent
         if agent.startswith("policy:"):
             agent = "policy:" + hashlib.sha256(Path(agent[7:]).read_bytes()).hexdigest()[:16]
-        blob = json.dumps([self.env_id, self.config, agent, self.seed, [list(f) for f in self.fossilized]],
+        config = {k: v for k, v in self.config.items() if k not in NO_EFFECT}
+        blob = json.dumps([self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]],
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -1,17 +1,18 @@
 """Esper: morphogenetic neural-network training as a Gymnasium environment.
 
 Importing this package registers the environment ids (``Esper-CIFAR10-v0``, ``Esper-Synthetic-v0``,
-``Esper-Tiny-v0``); ``gym.make("esper_env:Esper-CIFAR10-v0")`` imports it for you.
+``Esper-Fast-v0``, ``Esper-Tiny-v0``); ``gym.make("esper_env:Esper-CIFAR10-v0")`` imports it for you.
 """
 
 import gymnasium as gym
 
 __version__ = "0.1.0"
 
-ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Tiny-v0")
+ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0")
 
 
-PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "Esper-Tiny-v0": "tiny"}
+PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "Esper-Fast-v0": "fast",
+             "Esper-Tiny-v0": "tiny"}
 """Registered id -> the :data:`esper_env.config.PRESETS` entry it builds."""
 
 

@@ -67,7 +67,7 @@ class EsperConfig:
     batch_size: int = 128
     """Training batch size."""
     eval_batch_size: int = 500
-    """Batch size of validation, counterfactual and test passes (no effect on results but memory)."""
+    """Batch size of validation, counterfactual and test passes (counterfactuals use its batch statistics)."""
     lr: float = 0.05
     """Host SGD learning rate at epoch 0."""
     seed_lr: float = 0.05
@@ -98,6 +98,8 @@ class EsperConfig:
     """"cpu", "cuda", "cuda:N", or "auto" (CUDA when present)."""
     precision: str = "auto"
     """"fp32", "bf16" (autocast), or "auto" (bf16 where the hardware has fast bfloat16)."""
+    threads: int = 0
+    """Torch CPU threads of the env's process (set when the env is built); 0 = 1 in a worker process, else torch's."""
 
     def __post_init__(self) -> None:
         for name in ("slots", "blueprints"):  # lists (from JSON or --set) become tuples
@@ -234,6 +236,7 @@ def _check_architecture(c: EsperConfig) -> None:
 
 
 def _check_device(c: EsperConfig) -> None:
+    _int(c, "threads", 0)
     d = c.device
     if not isinstance(d, str) or not (d in ("auto", "cpu", "cuda") or
                                       (d.startswith("cuda:") and d[5:].isdigit())):
@@ -267,6 +270,11 @@ PRESETS: dict[str, EsperConfig] = {
     # (4x wider scores ~10 points more), so growing capacity has something to win.
     "synthetic": EsperConfig(dataset="synthetic", train_size=15000, val_size=2000, test_size=5000, max_epochs=20,
                              host="small"),
+    # Esper-Fast-v0: the RL-scale env (PPO trains on it). A tiny host (8-16-32, ~6k parameters) that is far
+    # from saturated (4x wider scores ~6 points more), 2k training images, 12 epochs: ~7 s an episode on one
+    # core, and growing it well is worth ~3 points (benchmarks/performance.py --only fast).
+    "fast": EsperConfig(dataset="synthetic", train_size=2000, val_size=500, test_size=1000, max_epochs=12,
+                        host="tiny", blend_epochs=2, embargo_epochs=1),
     # Esper-Tiny-v0: under two seconds per episode, for tests and smoke runs (it learns little).
     "tiny": EsperConfig(dataset="synthetic", train_size=1024, val_size=256, test_size=256, max_epochs=14,
                         host="small", blend_epochs=2, embargo_epochs=1, lr=0.1, seed_lr=0.1, eval_batch_size=256),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,7 +21,15 @@ from .config import EsperConfig, make_config
 from .data import DeviceLoader, load_pool, make_splits
 from .fileio import atomic_path
 from .kasmina import MorphogeneticModel, host_widths
-from .training import cosine_lr, evaluate, resolve_device, resolve_precision, train_epoch
+from .training import (
+    cosine_lr,
+    evaluate,
+    evaluate_variants,
+    resolve_device,
+    resolve_precision,
+    set_threads,
+    train_epoch,
+)
 
 RESET_OPTIONS = {"fossilized": "a mapping {slot index: blueprint name} of seeds fossilized from the start"}
 """The keys ``reset(options=...)`` accepts, and the form of each."""
@@ -133,6 +143,7 @@ class EsperEnv(gym.Env):
     def __init__(self, config: EsperConfig | str | dict | None = None, **overrides: Any):
         super().__init__()
         self.config = c = make_config(config, **overrides)  # every field checked before data is loaded
+        set_threads(c.threads)
         self.device = resolve_device(c.device)
         self.precision = resolve_precision(c.precision, self.device)
         self.widths = host_widths(c.host, c.width)
@@ -168,6 +179,7 @@ class EsperEnv(gym.Env):
                         for k, b in fossilized.items()]
         self._counts = dict(germinated=0, fossilized=0, culled=0, illegal=0)
         self._flops = dict(train=0.0, eval=0.0)
+        self.timings = dict.fromkeys(("train", "validate", "counterfactuals", "step"), 0.0)
         val = self._evaluate(self.val_loader)
         self._val_hist = [val.accuracy] * ly.HISTORY_LEN
         self._loss_hist = [val.loss] * ly.HISTORY_LEN
@@ -177,6 +189,10 @@ class EsperEnv(gym.Env):
         return ly.report_to_vector(self.report), self._info()
 
     def step(self, action):
+        with self._timed("step"):
+            return self._step(action)
+
+    def _step(self, action):
         if self.model is None:
             raise RuntimeError("call reset() before step()")
         if self._ended:
@@ -193,12 +209,14 @@ class EsperEnv(gym.Env):
         self._set_lrs(lr)
         self._tick("start_epoch")
         self._flops["train"] += self.model.train_flops_per_image() * self.train_loader.samples_per_epoch
-        stats = train_epoch(self.model, self.train_loader, self.precision)
+        with self._timed("train"):
+            stats = train_epoch(self.model, self.train_loader, self.precision)
         self._tick("end_epoch")
         self.epoch += 1
         terms = {"val_accuracy_delta": 0.0, "rent": self._rent(), "illegal_penalty": 0.0 if legal else
                  self.config.illegal_penalty, "nonfinite_penalty": 0.0}
-        val = self._evaluate(self.val_loader) if stats.finite else None
+        with self._timed("validate"):
+            val = self._evaluate(self.val_loader) if stats.finite else None
         nonfinite = val is None or not val.finite
         if nonfinite:
             terms["nonfinite_penalty"] = self.config.nonfinite_penalty
@@ -374,21 +392,40 @@ class EsperEnv(gym.Env):
             self._flops["eval"] += self.model.flops_per_image(alpha) * loader.samples_per_epoch
         return evaluate(self.model, loader, self.precision, alpha, batch_stats=batch_stats)
 
+    @contextmanager
+    def _timed(self, part: str):
+        """Add the block's wall time to ``self.timings[part]`` (seconds this episode; see the class doc)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if hasattr(self, "timings"):
+                self.timings[part] += time.perf_counter() - start
+
     def _counterfactuals(self) -> list[tuple[float, float]]:
         """(contribution, potential) of each slot's seed on the validation split, measured with batch
-        statistics on every side (see :func:`esper_env.training.evaluate`)."""
+        statistics on every side (see :func:`esper_env.training.evaluate`): current alphas, each seed at
+        alpha 0 and at alpha 1 -- one pass over the data that shares the network's common prefix."""
         if all(s.seed is None for s in self.model.slots):
             return [(0.0, 0.0)] * len(self.model.slots)
-        acc = lambda alpha: self._evaluate(self.val_loader, alpha, batch_stats=True).accuracy  # noqa: E731
-        current = acc(None)
+        variants: list[dict[int, float]] = [{}]
+        index: dict[tuple[int, float], int] = {}
+        for slot in self.model.slots:
+            for a in (0.0, 1.0):
+                if slot.seed is not None and slot.alpha != a:
+                    index[slot.index, a] = len(variants)
+                    variants.append({slot.index: a})
+        self._flops["eval"] += self.model.variants_flops_per_image(variants) * self.val_loader.samples_per_epoch
+        with self._timed("counterfactuals"):
+            accs = [r.accuracy for r in evaluate_variants(self.model, self.val_loader, self.precision, variants,
+                                                          batch_stats=True)]
         out = []
         for slot in self.model.slots:
             if slot.seed is None:
                 out.append((0.0, 0.0))
                 continue
-            without = current if slot.alpha == 0.0 else acc({slot.index: 0.0})
-            full = current if slot.alpha == 1.0 else acc({slot.index: 1.0})
-            out.append((current - without, full - without))
+            without, full = (accs[index.get((slot.index, a), 0)] for a in (0.0, 1.0))
+            out.append((accs[0] - without, full - without))
         return out
 
     def _record_epoch(self, val_loss: float, val_acc: float) -> float:

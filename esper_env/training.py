@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -18,6 +19,17 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def set_threads(threads: int = 0) -> int:
+    """Set this process's torch CPU threads; 0 = one thread in a worker process (a SubprocVecEnv or
+    ``esper compare`` worker: several envs share the cores, and two 2-thread processes on 2 cores ran ~10x
+    slower than two 1-thread ones), else leave torch's default (all cores). Returns the count in use."""
+    if threads == 0 and multiprocessing.parent_process() is not None:
+        threads = 1
+    if threads and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -56,12 +68,15 @@ class EpochStats:
 def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str = "fp32") -> EpochStats:
     """One pass over ``loader``: host loss + each TRAINING seed's shadow loss; blending ramps per batch.
 
-    Stops early (``finite=False``) on a non-finite loss instead of raising.
+    A non-finite loss gives ``finite=False``. It is checked once, at the end of the epoch, from a flag
+    kept on the device: a per-batch check would synchronise device and host every batch. (After a
+    non-finite loss the weights are not usable; the env ends the episode.)
     """
     model.train()
     device = loader.device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    finite = torch.ones((), device=device, dtype=torch.bool)
     seen = 0
     steps = len(loader)
     for x, y in loader:
@@ -69,8 +84,7 @@ def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str 
             logits, shadows = model.forward_train(x)
             host_loss = F.cross_entropy(logits.float(), y)
             loss = host_loss + sum((F.cross_entropy(s.float(), y) for s in shadows), torch.zeros((), device=device))
-        if not torch.isfinite(loss):
-            return EpochStats(float("nan"), 0.0, finite=False)
+        finite &= torch.isfinite(loss)
         model.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         model.optimizer.step()
@@ -78,6 +92,8 @@ def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str 
         total_loss += host_loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
+    if not finite.item():
+        return EpochStats(float("nan"), 0.0, finite=False)
     return EpochStats(total_loss.item() / seen, correct.item() / seen)
 
 
@@ -101,7 +117,6 @@ def batch_statistics(model: torch.nn.Module):
                 m.num_batches_tracked.copy_(count)
 
 
-@torch.no_grad()
 def evaluate(model: MorphogeneticModel, loader: DeviceLoader, precision: str = "fp32",
              alpha: dict[int, float] | None = None, batch_stats: bool = False) -> EpochStats:
     """Mean loss and accuracy over ``loader``; ``alpha`` overrides slot alphas.
@@ -110,21 +125,27 @@ def evaluate(model: MorphogeneticModel, loader: DeviceLoader, precision: str = "
     passes use it, because the host's running statistics have never seen a seed that is not yet blended,
     and would make any seed that shifts activation scale look harmful.
     """
+    return evaluate_variants(model, loader, precision, [alpha or {}], batch_stats=batch_stats)[0]
+
+
+def evaluate_variants(model: MorphogeneticModel, loader: DeviceLoader, precision: str = "fp32",
+                      variants: list[dict[int, float]] = ({},), batch_stats: bool = False) -> list[EpochStats]:
+    """:func:`evaluate` under each alpha override in ``variants``, in one pass over ``loader`` that
+    computes the network's shared prefix once per batch (:meth:`MorphogeneticModel.forward_variants`).
+    Equal to separate :func:`evaluate` calls (tested); runs under ``torch.inference_mode``."""
     model.eval()
-    with batch_statistics(model) if batch_stats else nullcontext():
-        return _evaluate(model, loader, precision, alpha)
-
-
-def _evaluate(model, loader, precision, alpha) -> EpochStats:
-    device = loader.device
-    total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
-    for x, y in loader:
-        with autocast(device, precision):
-            logits = model(x, alpha).float()
-        total_loss += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
-        seen += len(y)
-    loss = total_loss.item() / seen
-    return EpochStats(loss, correct.item() / seen, finite=math.isfinite(loss))
+    with batch_statistics(model) if batch_stats else nullcontext(), torch.inference_mode():
+        device = loader.device
+        losses = torch.zeros(len(variants), device=device)
+        correct = torch.zeros(len(variants), device=device, dtype=torch.long)
+        seen = 0
+        for x, y in loader:
+            with autocast(device, precision):
+                outs = model.forward_variants(x, list(variants))
+            for i, logits in enumerate(outs):
+                logits = logits.float()
+                losses[i] += F.cross_entropy(logits, y, reduction="sum")
+                correct[i] += (logits.argmax(1) == y).sum()
+            seen += len(y)
+        losses, correct = losses.tolist(), correct.tolist()
+    return [EpochStats(loss / seen, c / seen, finite=math.isfinite(loss / seen)) for loss, c in zip(losses, correct)]

@@ -157,6 +157,47 @@ class MorphogeneticModel(nn.Module):
                 h = slot(h, alpha.get(slot.index))
         return self.host.head(h), [self._shadow(b, t) for b, t in taps]
 
+    def forward_variants(self, x: torch.Tensor, variants: list[dict[int, float]]) -> list[torch.Tensor]:
+        """Logits under each alpha override (as :meth:`forward` takes them), sharing the computation the
+        variants have in common: the blocks before the first slot a variant changes run once.
+
+        Exactly equal to ``[self(x, v) for v in variants]`` (the shared activations are the same tensors
+        the separate forwards would compute); the saving is the repeated prefix of the network.
+        """
+        taps: dict[int, torch.Tensor] = {}  # block -> its output before its slot (the shared prefix)
+        h, cache, out = x, {}, []
+        first = {i: self._first_change(v) for i, v in enumerate(variants)}
+        deepest = max((b for b in first.values() if b is not None), default=-1)
+        for b, block in enumerate(self.host.blocks):  # the unchanged pass, keeping the taps variants need
+            if b > deepest and None not in first.values():
+                break
+            h = block(h)
+            if b in self._slot_after:
+                taps[b] = h
+                h = self._slot_after[b](h)
+        else:
+            cache["base"] = self.host.head(h)
+        for i, v in enumerate(variants):
+            b = first[i]
+            if b is None:
+                out.append(cache["base"])
+                continue
+            h = taps[b]
+            for k in range(b, len(self.host.blocks)):
+                if k > b:
+                    h = self.host.blocks[k](h)
+                slot = self._slot_after.get(k)
+                if slot is not None:
+                    h = slot(h, v.get(slot.index))
+            out.append(self.host.head(h))
+        return out
+
+    def _first_change(self, alpha: dict[int, float]) -> int | None:
+        """The first block whose slot ``alpha`` changes (its effective alpha differs), or None."""
+        changed = [self.slot_blocks[k] for k, a in alpha.items()
+                   if self.slots[k].seed is not None and a != self.slots[k].alpha]
+        return min(changed, default=None)
+
     def _shadow(self, block: int, h: torch.Tensor) -> torch.Tensor:
         """Seed at ``block`` at alpha 1, then the downstream network frozen (see module docstring)."""
         s = h.detach()
@@ -225,6 +266,25 @@ class MorphogeneticModel(nn.Module):
         t, alpha = self.flop_table(), alpha or {}
         return sum(t.blocks) + t.head + sum(f for k, f in t.seeds.items()
                                             if alpha.get(k, self.slots[k].alpha) > 0)
+
+    def variants_flops_per_image(self, variants: list[dict[int, float]]) -> int:
+        """FLOPs of one image through :meth:`forward_variants` (the shared prefix counted once)."""
+        t = self.flop_table()
+        firsts = [self._first_change(v) for v in variants]
+
+        def seeds(v: dict[int, float], blocks) -> int:
+            return sum(f for k, f in t.seeds.items()
+                       if self.slot_blocks[k] in blocks and v.get(k, self.slots[k].alpha) > 0)
+        n = len(t.blocks)
+        if None in firsts:
+            total = self.flops_per_image()
+        else:
+            deepest = max(firsts)
+            total = sum(t.blocks[:deepest + 1]) + seeds({}, range(deepest + 1))
+        for v, b in zip(variants, firsts):
+            if b is not None:
+                total += sum(t.blocks[b + 1:]) + t.head + seeds(v, range(b, n))
+        return total
 
     def train_flops_per_image(self) -> int:
         """Training FLOPs of one image in the epoch about to run (backward counted as twice the forward).

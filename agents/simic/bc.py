@@ -1,0 +1,172 @@
+"""Behaviour cloning: a MaskablePPO policy trained to give the teacher's command the highest probability.
+
+The loss is the class-weighted negative log-likelihood of the teacher's commands under the *masked*
+distribution (through the policy's public ``evaluate_actions``), plus a value loss on the recorded
+discounted returns so that PPO starts with a critic. Held-out *episodes* (every ``holdout_every``-th in seed
+order) measure agreement: overall and balanced accuracy, and recall per command kind.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from esper_env.fileio import atomic_path
+from esper_env.leyline import ActionCodec, Op
+
+from ..base import save_policy
+from .dataset import Demonstrations, Episode
+from .dataset import load as load_demonstrations
+
+
+@dataclass
+class BCConfig:
+    """Behaviour-cloning settings (and the PPO settings stored in the model it writes)."""
+
+    data: Path = Path("runs/demos.npz")
+    """Demonstration file from ``esper collect``."""
+    out: Path = Path("runs/bc.zip")
+    """Where to save the cloned policy (an SB3 zip with the Esper schema inside)."""
+    holdout_every: int = 5
+    """Every n-th episode (in seed order) is held out to measure agreement, never trained on."""
+    epochs: int = 200
+    """Passes over the training steps."""
+    batch_size: int = 256
+    """Steps per gradient step."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden layers of the policy and of the value network (separate networks)."""
+    class_weight_power: float = 0.5
+    """Weight of a command = (its frequency)^-power, normalised: WAIT dominates the data, 0 = unweighted."""
+    vf_coef: float = 0.5
+    """Weight of the value loss (fits the critic on the recorded discounted returns)."""
+    gamma: float = 0.99
+    """Discount of the returns the critic is fitted to (the PPO run uses the same)."""
+    seed: int = 0
+    """Initialisation and minibatch order."""
+    ppo: dict = field(default_factory=lambda: dict(n_steps=24, batch_size=24, n_epochs=4, learning_rate=1e-4,
+                                                   clip_range=0.1, ent_coef=0.01, target_kl=0.03))
+    """MaskablePPO settings stored in the model (``esper ppo`` may override them)."""
+
+
+@dataclass
+class Agreement:
+    """How often the policy's most likely legal command equals the teacher's, on held-out episodes."""
+
+    steps: int
+    accuracy: float
+    balanced_accuracy: float
+    """Mean recall over the teacher's commands present (each (command, slot, blueprint) a class)."""
+    recall_by_kind: dict[str, float]
+    """Recall over steps whose teacher command is WAIT / GERMINATE / ADVANCE / CULL."""
+    recall_by_action: dict[str, float]
+
+    def lines(self) -> list[str]:
+        kinds = "  ".join(f"{k} {v:.1%}" for k, v in self.recall_by_kind.items())
+        return [f"held-out steps {self.steps}: accuracy {self.accuracy:.1%}, balanced accuracy "
+                f"{self.balanced_accuracy:.1%}", f"recall by command: {kinds}"]
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    out, g = np.zeros(len(rewards), np.float32), 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        g = float(rewards[t]) + gamma * g
+        out[t] = g
+    return out
+
+
+def split(demos: Demonstrations, every: int) -> tuple[list[Episode], list[Episode]]:
+    """(training, held-out) episodes: every ``every``-th episode in seed order is held out."""
+    eps = [demos.episodes[s] for s in sorted(demos.episodes)]
+    held = [e for i, e in enumerate(eps) if i % every == every - 1]
+    return [e for i, e in enumerate(eps) if i % every != every - 1], held
+
+
+def _tensors(eps: list[Episode], gamma: float):
+    obs = torch.as_tensor(np.concatenate([e.obs for e in eps]), dtype=torch.float32)
+    mask = torch.as_tensor(np.concatenate([e.mask for e in eps]))
+    teacher = torch.as_tensor(np.concatenate([e.teacher for e in eps]), dtype=torch.long)
+    returns = torch.as_tensor(np.concatenate([discounted_returns(e.reward, gamma) for e in eps]))
+    return obs, mask, teacher, returns
+
+
+@torch.no_grad()
+def agreement(policy, eps: list[Episode], codec: ActionCodec) -> Agreement:
+    """The policy's deterministic (most likely legal) command against the teacher's on ``eps``."""
+    obs, mask, teacher, _ = _tensors(eps, 1.0)
+    policy.set_training_mode(False)
+    pred = policy.get_distribution(obs, action_masks=mask.numpy()).mode()
+    hit = (pred == teacher).numpy()
+    teacher = teacher.numpy()
+    by_action = {str(codec.decode(a)): float(hit[teacher == a].mean()) for a in np.unique(teacher)}
+    kinds = np.array([codec.decode(a).op.name for a in teacher])
+    by_kind = {op.name: float(hit[kinds == op.name].mean()) for op in Op if (kinds == op.name).any()}
+    return Agreement(len(hit), float(hit.mean()), float(np.mean(list(by_action.values()))), by_kind, by_action)
+
+
+def class_weights(labels: torch.Tensor, n: int, power: float) -> torch.Tensor:
+    counts = torch.bincount(labels, minlength=n).float()
+    w = torch.where(counts > 0, (counts / counts.sum()).clamp_min(1e-12) ** -power, torch.zeros(()))
+    return w / (w * counts).sum() * counts.sum()  # mean weight per step = 1
+
+
+def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agreement, dict]:
+    """Train, save ``cfg.out`` (and ``<out>.json`` with the agreement), return (model, held-out agreement,
+    report)."""
+    import gymnasium as gym
+    from sb3_contrib import MaskablePPO
+    from tqdm import trange
+
+    import esper_env  # noqa: F401
+
+    demos = load_demonstrations(cfg.data)
+    env = gym.make(demos.meta["env_id"], config=demos.meta["config"])
+    demos.check_env(env.unwrapped.schema, f"dataset {cfg.data}")
+    train_eps, held_eps = split(demos, cfg.holdout_every)
+    if not train_eps or not held_eps:
+        raise ValueError(f"{cfg.data} has {len(demos.episodes)} episodes; behaviour cloning needs at least "
+                         f"{cfg.holdout_every} (every {cfg.holdout_every}-th is held out); collect more")
+    torch.manual_seed(cfg.seed)
+    arch = list(cfg.net_arch)
+    model = MaskablePPO("MlpPolicy", env, policy_kwargs=dict(net_arch=dict(pi=arch, vf=arch)), gamma=cfg.gamma,
+                        seed=cfg.seed, device="cpu", verbose=0, **cfg.ppo)
+    policy = model.policy
+    policy.set_training_mode(True)
+    obs, mask, teacher, returns = _tensors(train_eps, cfg.gamma)
+    weights = class_weights(teacher, env.action_space.n, cfg.class_weight_power)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    n = len(teacher)
+    codec = env.unwrapped.codec
+    bar = trange(cfg.epochs, desc="bc", unit="epoch", disable=not progress)
+    for _ in bar:
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            values, logp, _ = policy.evaluate_actions(obs[idx], teacher[idx], action_masks=mask[idx].numpy())
+            w = weights[teacher[idx]]
+            nll = -(w * logp).sum() / w.sum()
+            value_loss = F.mse_loss(values.flatten(), returns[idx])
+            loss = nll + cfg.vf_coef * value_loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        bar.set_postfix(nll=f"{nll.item():.3f}", value=f"{value_loss.item():.4f}")
+    train_agree = agreement(policy, train_eps, codec)
+    held = agreement(policy, held_eps, codec)
+    policy.set_training_mode(False)
+    report = dict(config={k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+                  train_episodes=len(train_eps), held_out_episodes=len(held_eps),
+                  train=asdict(train_agree), held_out=asdict(held), data_meta={k: demos.meta.get(k) for k in (
+                      "env_id", "teacher", "explore", "machine", "date")})
+    out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"])
+    with atomic_path(out.with_suffix(".json"), suffix=".json") as tmp, open(tmp, "w") as f:
+        json.dump(report, f, indent=1)
+    env.close()
+    return model, held, report

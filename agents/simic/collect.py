@@ -1,0 +1,161 @@
+"""Collect demonstrations: a teacher (the heuristic) plays episodes; every visited state is labelled.
+
+Exploration beyond the teacher's own states: at a fraction ``explore`` of the steps a random legal command
+other than the teacher's is executed instead, so the episode moves into states the teacher would not have
+reached. The teacher is stateless (it decides from the current report alone), so every state, explored or
+not, still gets the teacher's label -- in the spirit of DAgger, without a learner in the loop.
+
+Each episode depends only on (env config, teacher, explore, seed), so the file's content does not depend on
+the number of worker processes or on interruptions: the file is rewritten atomically after every finished
+episode, and a rerun with the same settings continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+import esper_env
+from esper_env.config import make_config
+
+from .dataset import DatasetError, Demonstrations, Episode
+from .dataset import load as load_demonstrations
+
+TRAIN_SEEDS_START = 1000
+"""Learned controllers train on seeds from here up; evaluation uses seeds below (README: "Seeds")."""
+
+
+@dataclass
+class CollectConfig:
+    """What to collect."""
+
+    env_id: str = "Esper-Fast-v0"
+    """Registered env id."""
+    overrides: dict = field(default_factory=dict)
+    """EsperConfig fields replaced for every episode."""
+    teacher: str = "heuristic"
+    """A built-in controller that labels every state (it must decide from the current report alone)."""
+    seeds: tuple[int, ...] = tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + 100))
+    """Episode seeds (keep them >= 1000: evaluation seeds are below)."""
+    explore: float = 0.2
+    """Fraction of steps that execute a random legal command other than the teacher's."""
+    out: Path = Path("runs/demos.npz")
+    """The demonstration file (rewritten atomically after every episode; resumed if it exists)."""
+    workers: int = 1
+    """Worker processes, one torch thread each (the file does not depend on the number)."""
+
+
+def _check(cfg: CollectConfig) -> None:
+    from .. import AGENTS
+
+    if cfg.env_id not in esper_env.PRESET_OF:
+        raise ValueError(f"unknown env id {cfg.env_id!r}; choose one of {', '.join(esper_env.ENV_IDS)}")
+    make_config(esper_env.PRESET_OF[cfg.env_id], **cfg.overrides)
+    if cfg.teacher not in AGENTS or cfg.teacher == "random":
+        raise ValueError(f"teacher must be a built-in rule controller ({', '.join(a for a in AGENTS if a != 'random')})"
+                         f", got {cfg.teacher!r}")
+    if not 0.0 <= cfg.explore < 1.0:
+        raise ValueError(f"explore must be in [0, 1), got {cfg.explore}")
+    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds) or any(s < 0 for s in cfg.seeds):
+        raise ValueError("seeds must be distinct non-negative integers")
+    if cfg.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {cfg.workers}")
+    out = Path(cfg.out)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'demos.npz'}")
+
+
+def collect_episode(env_id: str, config: dict, teacher: str, explore: float, seed: int) -> Episode:
+    """Play one episode (in this process, one torch thread) and label every state with the teacher."""
+    import gymnasium as gym
+    import torch
+
+    from .. import make_agent
+
+    torch.set_num_threads(1)
+    env = gym.make(env_id, config=config)
+    agent = make_agent(teacher)
+    rng = np.random.default_rng([seed, 7919])
+    obs, info = env.reset(seed=seed)
+    agent.reset(seed)
+    rows: dict[str, list] = {k: [] for k in ("obs", "mask", "action", "teacher", "reward")}
+    done = False
+    while not done:
+        mask = np.asarray(info["action_mask"], dtype=bool)
+        label = int(agent.act(obs, info))
+        action = label
+        others = np.flatnonzero(mask)
+        others = others[others != label]
+        if len(others) and rng.random() < explore:
+            action = int(rng.choice(others))
+        rows["obs"].append(np.asarray(obs, np.float32))
+        rows["mask"].append(mask)
+        rows["teacher"].append(label)
+        rows["action"].append(action)
+        obs, reward, terminated, truncated, info = env.step(action)
+        rows["reward"].append(float(reward))
+        done = terminated or truncated
+    env.close()
+    return Episode(seed, np.stack(rows["obs"]), np.stack(rows["mask"]), np.array(rows["action"]),
+                   np.array(rows["teacher"]), np.array(rows["reward"], np.float32), info["final"].test_accuracy)
+
+
+def collect(cfg: CollectConfig, progress: bool = True,
+            on_episode: Callable[[Episode], None] | None = None) -> Demonstrations:
+    """Collect ``cfg.seeds`` (those not already in ``cfg.out``), saving after every finished episode."""
+    import gymnasium as gym
+    from tqdm import tqdm
+
+    from ..records import run_metadata
+
+    _check(cfg)
+    out = Path(cfg.out)
+    config = make_config(esper_env.PRESET_OF[cfg.env_id], **cfg.overrides)
+    schema = gym.make(cfg.env_id, config=config).unwrapped.schema
+    made = dict(env_id=cfg.env_id, config=config.to_dict(), teacher=cfg.teacher, explore=cfg.explore)
+    if out.exists():
+        demos = load_demonstrations(out)
+        old = {k: demos.meta.get(k) for k in made}
+        if old != made:
+            diff = [k for k in made if old[k] != made[k]]
+            raise DatasetError(f"{out} was collected with other settings ({', '.join(diff)} differ); "
+                               "give another --out, or delete it to start again")
+        demos.check_env(schema, f"dataset {out}")
+    else:
+        demos = Demonstrations(dict(made, schema=schema.to_dict(), **run_metadata()))
+    todo = [s for s in cfg.seeds if s not in demos.episodes]
+    bar = tqdm(total=len(cfg.seeds), initial=len(cfg.seeds) - len(todo), unit="episode", desc="collect",
+               disable=not progress)
+
+    def finished(ep: Episode) -> None:
+        demos.episodes[ep.seed] = ep
+        demos.meta["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        demos.save(out)
+        bar.update(1)
+        if on_episode is not None:
+            on_episode(ep)
+
+    args = (cfg.env_id, config.to_dict(), cfg.teacher, cfg.explore)
+    try:
+        if cfg.workers == 1 or len(todo) <= 1:
+            for seed in todo:
+                finished(collect_episode(*args, seed))
+        else:
+            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(collect_episode, *args, s): s for s in todo}
+                try:
+                    for fut in as_completed(futures):
+                        finished(fut.result())
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        bar.close()
+    return demos

@@ -1,0 +1,120 @@
+"""The demonstration file: one compressed ``.npz`` of plain arrays plus a JSON header (no pickles).
+
+Arrays, one row per step (``N`` steps over ``E`` episodes):
+
+* ``obs`` float32 [N, D] -- the observation the command was chosen from;
+* ``mask`` bool [N, A] -- the action mask there;
+* ``action`` int16 [N] -- the command that was executed;
+* ``teacher`` int16 [N] -- the teacher's command at that state (equal to ``action`` except where an
+  exploration step executed another legal command);
+* ``reward`` float32 [N]; ``episode`` int32 [N] (row of the episode arrays); ``step`` int16 [N];
+* ``episode_seed`` int64 [E], ``episode_return`` float32 [E], ``episode_test_accuracy`` float32 [E].
+
+``meta`` is a JSON string: env id, env config, observation schema (version, fields, codec), teacher,
+exploration settings, package version, machine and date. Loading uses ``allow_pickle=False``: a dataset is
+data, never code.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from esper_env.fileio import atomic_path
+from esper_env.leyline import ObservationSchema
+
+from ..base import check_schema
+
+STEP_ARRAYS = ("obs", "mask", "action", "teacher", "reward", "episode", "step")
+EPISODE_ARRAYS = ("episode_seed", "episode_return", "episode_test_accuracy")
+
+
+class DatasetError(ValueError):
+    """A demonstration file that cannot be read, or that does not fit the env it is used with."""
+
+
+@dataclass
+class Episode:
+    """One collected episode (the unit a collection saves and resumes by)."""
+
+    seed: int
+    obs: np.ndarray
+    mask: np.ndarray
+    action: np.ndarray
+    teacher: np.ndarray
+    reward: np.ndarray
+    test_accuracy: float
+
+
+@dataclass
+class Demonstrations:
+    """Every collected episode, ordered by seed, and the header that says what they are."""
+
+    meta: dict
+    episodes: dict[int, Episode] = field(default_factory=dict)
+    """seed -> episode."""
+
+    @property
+    def schema(self) -> ObservationSchema:
+        return ObservationSchema.from_dict(self.meta["schema"])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The file's arrays (episodes in seed order)."""
+        eps = [self.episodes[s] for s in sorted(self.episodes)]
+        d, a = len(self.schema.fields), len(self.schema.actions)
+        cat = lambda name, dtype, shape=(): (np.concatenate([getattr(e, name) for e in eps]).astype(dtype)  # noqa: E731
+                                            if eps else np.zeros((0, *shape), dtype))
+        return dict(
+            obs=cat("obs", np.float32, (d,)), mask=cat("mask", bool, (a,)), action=cat("action", np.int16),
+            teacher=cat("teacher", np.int16), reward=cat("reward", np.float32),
+            episode=np.concatenate([np.full(len(e.action), i, np.int32) for i, e in enumerate(eps)]) if eps
+            else np.zeros(0, np.int32),
+            step=np.concatenate([np.arange(len(e.action), dtype=np.int16) for e in eps]) if eps
+            else np.zeros(0, np.int16),
+            episode_seed=np.array([e.seed for e in eps], np.int64),
+            episode_return=np.array([e.reward.sum() for e in eps], np.float32),
+            episode_test_accuracy=np.array([e.test_accuracy for e in eps], np.float32))
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (a temporary file renamed over ``path``)."""
+        path = Path(path)
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, meta=np.array(json.dumps(self.meta)), **self.arrays())
+        return path
+
+    def check_env(self, schema: ObservationSchema, what: str = "") -> None:
+        """Refuse (:class:`~agents.base.SchemaMismatchError`) an env whose observations or actions differ."""
+        check_schema(self.schema, schema, what or "this dataset")
+
+
+def load(path: str | Path) -> Demonstrations:
+    """Read a demonstration file; :class:`DatasetError` names the path and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no demonstration file at {path}; make one with `esper collect --out {path}`")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        meta = json.loads(str(data.pop("meta")))
+        missing = [k for k in (*STEP_ARRAYS, *EPISODE_ARRAYS) if k not in data]
+        if missing or "schema" not in meta:
+            raise DatasetError(f"{path} is not an Esper demonstration file (missing {missing or 'schema'})")
+        ObservationSchema.from_dict(meta["schema"])
+    except DatasetError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+        raise DatasetError(f"{path} is not a readable demonstration file ({type(e).__name__}: {e}); "
+                           "collect it again") from None
+    demos = Demonstrations(meta)
+    n = len(data["episode_seed"])
+    for i in range(n):
+        rows = data["episode"] == i
+        demos.episodes[int(data["episode_seed"][i])] = Episode(
+            int(data["episode_seed"][i]), data["obs"][rows], data["mask"][rows], data["action"][rows].astype(np.int64),
+            data["teacher"][rows].astype(np.int64), data["reward"][rows], float(data["episode_test_accuracy"][i]))
+    return demos

@@ -1,0 +1,244 @@
+"""PPO fine-tuning of a cloned policy (MaskablePPO), with the warm start protected and every run resumable.
+
+Protecting the warm start (an earlier system's PPO collapsed its value and entropy within a few updates):
+
+* the critic is fitted during cloning, and the first ``vf_warmup_updates`` PPO updates train the critic only
+  (the actor's parameters are frozen), so the first policy gradients use a critic fitted on-policy;
+* a small learning rate, a small clip range and an early stop on the approximate KL (``target_kl``);
+* TensorBoard shows the agreement with the heuristic (``simic/agreement_greedy``: the policy's most likely
+  command equals the heuristic's at the visited state) and the entropy next to SB3's losses.
+
+Episodes of training env ``i`` (of ``n_envs``) use seeds ``seed_start + i, seed_start + i + n_envs, ...``:
+disjoint from the evaluation seeds (< 1000) and the collection seeds (1000-1999) with the default 2000.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import esper_env
+from esper_env.config import make_config
+from esper_env.fileio import atomic_path
+
+from ..base import read_policy_schema, save_policy
+
+PPO_SEEDS_START = 2000
+"""First episode seed of PPO training (evaluation: 0-999; collection: 1000-1999)."""
+
+
+@dataclass
+class PPOConfig:
+    """A PPO fine-tuning run."""
+
+    init: Path = Path("runs/bc.zip")
+    """The policy to start from (``esper bc`` output); its schema must match the env."""
+    env_id: str = "Esper-Fast-v0"
+    """Registered env id."""
+    overrides: dict = field(default_factory=dict)
+    """EsperConfig fields replaced in every training env."""
+    timesteps: int = 2400
+    """Env steps (epochs) to train for, over all envs."""
+    out: Path = Path("runs/ppo")
+    """Run folder: checkpoint.zip (+ .json), final.zip, tensorboard/."""
+    n_envs: int = 2
+    """Training envs (SubprocVecEnv when > 1; each process one torch thread)."""
+    seed_start: int = PPO_SEEDS_START
+    """Episode seeds: env i plays seed_start + i, then + n_envs each episode."""
+    n_steps: int = 24
+    """Steps per env per rollout (an env step is a whole training epoch: keep it small)."""
+    batch_size: int = 24
+    """Minibatch size."""
+    n_epochs: int = 4
+    """Passes over each rollout."""
+    learning_rate: float = 1e-4
+    """Adam learning rate (small: the policy starts from cloning)."""
+    clip_range: float = 0.1
+    """PPO clip range."""
+    ent_coef: float = 0.01
+    """Entropy bonus."""
+    target_kl: float | None = 0.03
+    """Stop an update's epochs early when the approximate KL to the rollout policy passes this."""
+    vf_warmup_updates: int = 2
+    """First updates that train only the critic (actor frozen)."""
+    checkpoint_every: int = 1
+    """Save checkpoint.zip every this many updates (and on Ctrl-C / SIGTERM)."""
+    seed: int = 0
+    """PPO's own randomness (sampling, minibatches)."""
+
+
+class SeedSchedule(gym.Wrapper):
+    """Each reset without a seed plays the next seed of ``start, start + step, ...`` (resumable)."""
+
+    def __init__(self, env: gym.Env, start: int, step: int, episodes_started: int = 0):
+        super().__init__(env)
+        self.start, self.step_size, self.episodes_started = start, step, episodes_started
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None:
+            seed = self.start + self.step_size * self.episodes_started
+        self.episodes_started += 1
+        return self.env.reset(seed=seed, options=options)
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.unwrapped.action_masks()
+
+
+def _make_env(env_id: str, config: dict, start: int, step: int, started: int):
+    def make():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # in workers: the main process handles Ctrl-C
+        return SeedSchedule(gym.make(env_id, config=config), start, step, started)
+
+    def make_local():
+        return SeedSchedule(gym.make(env_id, config=config), start, step, started)
+    return make, make_local
+
+
+def _callbacks(cfg: PPOConfig, state: dict):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from .. import HeuristicTamiyo
+    from ..callbacks import EpisodeSummaryCallback
+
+    class Simic(BaseCallback):
+        """Agreement with the heuristic, critic warm-up, periodic checkpoints."""
+
+        def _on_training_start(self) -> None:
+            self.heuristic = HeuristicTamiyo()
+            self.prev_infos = list(self.training_env.reset_infos)
+            self._freeze(state["updates"] < cfg.vf_warmup_updates)
+
+        def _freeze(self, frozen: bool) -> None:
+            p = self.model.policy
+            for module in (p.action_net, p.mlp_extractor.policy_net):
+                for param in module.parameters():
+                    param.requires_grad_(not frozen)
+            self.logger.record("simic/actor_frozen", float(frozen))
+
+        def _on_step(self) -> bool:
+            loc = self.locals
+            actions, dones, infos = loc["actions"], loc["dones"], loc["infos"]
+            greedy = self.model.policy.get_distribution(loc["obs_tensor"], action_masks=loc["action_masks"]).mode()
+            for i, info in enumerate(infos):
+                prev = self.prev_infos[i]
+                if prev and "report" in prev:
+                    teacher = self.heuristic.act(None, prev)
+                    self.logger.record_mean("simic/agreement_sampled", float(int(actions[i]) == teacher))
+                    self.logger.record_mean("simic/agreement_greedy", float(int(greedy[i]) == teacher))
+                self.prev_infos[i] = self.training_env.reset_infos[i] if dones[i] else info
+            return True
+
+        def _on_rollout_end(self) -> None:
+            # Called before the update that follows this rollout.
+            self._freeze(state["updates"] < cfg.vf_warmup_updates)
+
+        def _on_rollout_start(self) -> None:
+            if self.num_timesteps > state["timesteps"]:  # an update has just finished
+                state["updates"] += 1
+                state["timesteps"] = self.num_timesteps
+                if state["updates"] % cfg.checkpoint_every == 0:
+                    save_checkpoint(cfg, self.model, state)
+
+    return [Simic(), EpisodeSummaryCallback()]
+
+
+def checkpoint_path(out: Path) -> Path:
+    return Path(out) / "checkpoint.zip"
+
+
+def save_checkpoint(cfg: PPOConfig, model, state: dict) -> None:
+    """The model (an SB3 zip with the schema) and the run state, each written atomically; the state file
+    is written last and names the timesteps the model holds."""
+    out = Path(cfg.out)
+    env = model.get_env()
+    started = env.get_attr("episodes_started") if env is not None else state.get("episodes_started")
+    state = dict(state, episodes_started=[int(s) for s in started], timesteps=int(model.num_timesteps))
+    save_policy(model, checkpoint_path(out), state["schema_obj"], config=state["config"])
+    with atomic_path(out / "checkpoint.json", suffix=".json") as tmp, open(tmp, "w") as f:
+        json.dump({k: v for k, v in state.items() if k != "schema_obj"}, f, indent=1)
+
+
+def _check(cfg: PPOConfig) -> None:
+    if cfg.env_id not in esper_env.PRESET_OF:
+        raise ValueError(f"unknown env id {cfg.env_id!r}; choose one of {', '.join(esper_env.ENV_IDS)}")
+    for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every"):
+        v = getattr(cfg, name)
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if cfg.vf_warmup_updates < 0 or cfg.seed_start < 0:
+        raise ValueError("vf_warmup_updates and seed_start must be >= 0")
+    if Path(cfg.out).is_file():
+        raise ValueError(f"--out {cfg.out} is a file; give a folder for the run")
+
+
+def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
+    """Fine-tune ``cfg.init`` (or continue ``cfg.out``'s checkpoint with ``resume``); returns the model.
+
+    Ctrl-C or SIGTERM saves a checkpoint first and then raises KeyboardInterrupt."""
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    _check(cfg)
+    out = Path(cfg.out)
+    config = make_config(esper_env.PRESET_OF[cfg.env_id], **cfg.overrides)
+    probe = gym.make(cfg.env_id, config=config)
+    schema = probe.unwrapped.schema
+    probe.close()
+    if resume:
+        meta = checkpoint_path(out).with_suffix(".json")
+        if not meta.is_file() or not checkpoint_path(out).is_file():
+            raise FileNotFoundError(f"no checkpoint in {out} to resume; run without --resume first")
+        state = json.loads(meta.read_text())
+        if state["config"] != config.to_dict() or state["n_envs"] != cfg.n_envs:
+            raise ValueError(f"{out} holds a run with other env settings or n_envs; resume it with the same ones")
+        init = checkpoint_path(out)
+    else:
+        if checkpoint_path(out).exists():
+            raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+        state = dict(updates=0, timesteps=0, episodes_started=[0] * cfg.n_envs, config=config.to_dict(),
+                     n_envs=cfg.n_envs, init=str(cfg.init), ppo=_jsonable(asdict(cfg)))
+        init = Path(cfg.init)
+    from ..base import check_schema
+    check_schema(read_policy_schema(init), schema, f"policy {init}")
+    state["schema_obj"] = schema
+    factories = [_make_env(cfg.env_id, config.to_dict(), cfg.seed_start + i, cfg.n_envs,
+                           state["episodes_started"][i]) for i in range(cfg.n_envs)]
+    venv = (SubprocVecEnv([f[0] for f in factories]) if cfg.n_envs > 1
+            else DummyVecEnv([f[1] for f in factories]))
+    model = MaskablePPO.load(str(init), env=venv, device="cpu", n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+                             n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate, clip_range=cfg.clip_range,
+                             ent_coef=cfg.ent_coef, target_kl=cfg.target_kl, seed=cfg.seed,
+                             tensorboard_log=str(out / "tensorboard"))
+    model.set_random_seed(cfg.seed + state["updates"])
+    remaining = cfg.timesteps - state["timesteps"]
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if remaining > 0:
+            model.learn(remaining, callback=_callbacks(cfg, state), reset_num_timesteps=not resume,
+                        tb_log_name="ppo", progress_bar=progress)
+        state["updates"] += int(model.num_timesteps > state["timesteps"])
+        save_checkpoint(cfg, model, state)
+        save_policy(model, out / "final.zip", schema, config=config.to_dict())
+    except KeyboardInterrupt:
+        save_checkpoint(cfg, model, state)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        try:
+            venv.close()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            pass
+    return model
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
