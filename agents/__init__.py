@@ -15,7 +15,10 @@ from .base import (
     RuleAgent,
     SchemaMismatchError,
     StepRecord,
+    UntrustedPolicyError,
+    load_policy,
     play,
+    read_policy_entry,
     read_policy_schema,
     run_episode,
     save_policy,
@@ -27,11 +30,11 @@ AGENTS = {"heuristic": HeuristicTamiyo, "no-growth": NoGrowth, "fixed": FixedSch
 """Built-in controllers by name (``esper run --agent NAME``)."""
 
 
-def make_agent(name: str, schema: ObservationSchema | None = None) -> Agent:
+def make_agent(name: str, schema: ObservationSchema | None = None, trust: bool = False) -> Agent:
     """A built-in controller by name, or ``policy:PATH.zip`` for a saved MaskablePPO model (checked against
     ``schema``, the env's :class:`~esper_env.leyline.ObservationSchema`, when given)."""
     if name.startswith("policy:"):
-        return PolicyAgent.load(name.split(":", 1)[1], expected=schema)
+        return PolicyAgent.load(name.split(":", 1)[1], expected=schema, trust=trust)
     try:
         return AGENTS[name]()
     except KeyError:
@@ -40,4 +43,5 @@ def make_agent(name: str, schema: ObservationSchema | None = None) -> Agent:
 
 __all__ = ["AGENTS", "Agent", "EpisodeRecord", "FixedSchedule", "FixedScheduleConfig", "HeuristicTamiyo",
            "NoGrowth", "PolicyAgent", "RandomLegal", "RuleAgent", "SchemaMismatchError", "StepRecord", "TamiyoConfig",
-           "make_agent", "play", "read_policy_schema", "run_episode", "save_policy"]
+           "UntrustedPolicyError", "load_policy", "make_agent", "play", "read_policy_entry", "read_policy_schema",
+           "run_episode", "save_policy"]

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the result (outcome, config, version, machine, date) as JSON")
     run.add_argument("--checkpoint", default=None, metavar="FILE",
                      help="save the episode's state after every epoch (env snapshot + record so far)")
+    run.add_argument("--trust-policy-file", action="store_true",
+                     help="allow a policy file that can only be loaded by unpickling (it could run code)")
     run.add_argument("--resume", action="store_true",
                      help="continue the episode saved in --checkpoint (same agent, env, settings and seed)")
 
@@ -112,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.data_root:
         kwargs["data_root"] = args.data_root
     env = gym.make(args.env, **kwargs)
-    agent = make_agent(args.agent, schema=env.unwrapped.schema)
+    agent = make_agent(args.agent, schema=env.unwrapped.schema, trust=args.trust_policy_file)
     total = env.unwrapped.max_epochs
     print(f"{args.env} | agent {agent.name} | seed {args.seed} | {total} epochs | "
           f"device {env.unwrapped.device} ({env.unwrapped.precision})")

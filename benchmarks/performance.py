@@ -38,7 +38,7 @@ import torch
 from agents.compare import CompareConfig, mean_ci, paired, run_comparison
 from agents.records import run_metadata
 from esper_env.leyline import Command, Op
-from esper_env.training import train_epoch
+from esper_env.training import evaluate, evaluate_variants, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_ID = "Esper-Fast-v0"
@@ -70,6 +70,18 @@ def overhead(env_id: str, seed: int = 0) -> dict:
         *_, terminated, _, info = env.step(plan[epoch] if epoch < len(plan) else 0)
     t_env = time.perf_counter() - t0
     timings = dict(u.timings)
+    # The counterfactual passes at the episode's end: shared prefix vs one whole forward per variant.
+    m = u.model
+    variants = [{}] + [{s.index: a} for s in m.slots for a in (0.0, 1.0) if s.seed is not None and s.alpha != a]
+    t0 = time.perf_counter()
+    for _ in range(3):
+        evaluate_variants(m, u.val_loader, u.precision, variants, batch_stats=True)
+    t_shared = (time.perf_counter() - t0) / 3
+    t0 = time.perf_counter()
+    for _ in range(3):
+        for v in variants:
+            evaluate(m, u.val_loader, u.precision, v, batch_stats=True)
+    t_naive = (time.perf_counter() - t0) / 3
     # Bare training: the same model from the same start, the same commands, only train_epoch per epoch.
     env.reset(seed=seed)
     u._set_lrs(u._host_lr())
@@ -88,11 +100,14 @@ def overhead(env_id: str, seed: int = 0) -> dict:
     out = dict(env_id=env_id, episode_s=t_env, bare_training_s=t_bare, ratio=t_env / t_bare, reset_s=t_reset,
                train_s=timings["train"], validate_s=timings["validate"],
                counterfactuals_s=timings["counterfactuals"], reports_masks_lifecycle_s=step_rest,
-               final_test_and_rest_s=other)
+               final_test_and_rest_s=other, counterfactual_variants=len(variants),
+               counterfactual_shared_s=t_shared, counterfactual_separate_s=t_naive)
     print(f"\n## Env overhead ({env_id}, a seed in every slot, {u.max_epochs} epochs)")
     print(f"episode {t_env:.2f} s vs bare training {t_bare:.2f} s: ratio {t_env / t_bare:.3f} (target <= 1.10)")
     for k in ("reset_s", "train_s", "validate_s", "counterfactuals_s", "reports_masks_lifecycle_s"):
         print(f"  {k:28s} {out[k]:7.3f} s  ({out[k] / t_env:6.1%})")
+    print(f"counterfactual passes ({len(variants)} alpha variants, one epoch): shared prefix {t_shared:.3f} s vs "
+          f"separate forwards {t_naive:.3f} s ({t_naive / t_shared:.2f}x)")
     return out
 
 

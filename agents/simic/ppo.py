@@ -26,7 +26,7 @@ import esper_env
 from esper_env.config import make_config
 from esper_env.fileio import atomic_path
 
-from ..base import read_policy_schema, save_policy
+from ..base import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
 
 PPO_SEEDS_START = 2000
 """First episode seed of PPO training (evaluation: 0-999; collection: 1000-1999)."""
@@ -73,29 +73,39 @@ class PPOConfig:
 
 
 class SeedSchedule(gym.Wrapper):
-    """Each reset without a seed plays the next seed of ``start, start + step, ...`` (resumable)."""
+    """Each reset without a seed plays the next seed of ``start, start + step, ...``.
 
-    def __init__(self, env: gym.Env, start: int, step: int, episodes_started: int = 0):
+    ``episodes_done`` counts finished episodes; a run resumed from it replays an interrupted episode's seed
+    from its start (an episode cannot be continued from the middle of a rollout)."""
+
+    def __init__(self, env: gym.Env, start: int, step: int, episodes_done: int = 0):
         super().__init__(env)
-        self.start, self.step_size, self.episodes_started = start, step, episodes_started
+        self.start, self.step_size = start, step
+        self.episodes_done = self._next = episodes_done
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is None:
-            seed = self.start + self.step_size * self.episodes_started
-        self.episodes_started += 1
+            seed = self.start + self.step_size * self._next
+        self._next += 1
         return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.episodes_done += 1
+        return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         return self.env.unwrapped.action_masks()
 
 
-def _make_env(env_id: str, config: dict, start: int, step: int, started: int):
+def _make_env(env_id: str, config: dict, start: int, step: int, done: int):
     def make():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # in workers: the main process handles Ctrl-C
-        return SeedSchedule(gym.make(env_id, config=config), start, step, started)
+        return SeedSchedule(gym.make(env_id, config=config), start, step, done)
 
     def make_local():
-        return SeedSchedule(gym.make(env_id, config=config), start, step, started)
+        return SeedSchedule(gym.make(env_id, config=config), start, step, done)
     return make, make_local
 
 
@@ -156,8 +166,8 @@ def save_checkpoint(cfg: PPOConfig, model, state: dict) -> None:
     is written last and names the timesteps the model holds."""
     out = Path(cfg.out)
     env = model.get_env()
-    started = env.get_attr("episodes_started") if env is not None else state.get("episodes_started")
-    state = dict(state, episodes_started=[int(s) for s in started], timesteps=int(model.num_timesteps))
+    done = env.get_attr("episodes_done") if env is not None else state["episodes_done"]
+    state = dict(state, episodes_done=[int(d) for d in done], timesteps=int(model.num_timesteps))
     save_policy(model, checkpoint_path(out), state["schema_obj"], config=state["config"])
     with atomic_path(out / "checkpoint.json", suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump({k: v for k, v in state.items() if k != "schema_obj"}, f, indent=1)
@@ -180,7 +190,6 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     """Fine-tune ``cfg.init`` (or continue ``cfg.out``'s checkpoint with ``resume``); returns the model.
 
     Ctrl-C or SIGTERM saves a checkpoint first and then raises KeyboardInterrupt."""
-    from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     _check(cfg)
@@ -200,20 +209,18 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     else:
         if checkpoint_path(out).exists():
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-        state = dict(updates=0, timesteps=0, episodes_started=[0] * cfg.n_envs, config=config.to_dict(),
+        state = dict(updates=0, timesteps=0, episodes_done=[0] * cfg.n_envs, config=config.to_dict(),
                      n_envs=cfg.n_envs, init=str(cfg.init), ppo=_jsonable(asdict(cfg)))
         init = Path(cfg.init)
-    from ..base import check_schema
     check_schema(read_policy_schema(init), schema, f"policy {init}")
     state["schema_obj"] = schema
     factories = [_make_env(cfg.env_id, config.to_dict(), cfg.seed_start + i, cfg.n_envs,
-                           state["episodes_started"][i]) for i in range(cfg.n_envs)]
+                           state["episodes_done"][i]) for i in range(cfg.n_envs)]
     venv = (SubprocVecEnv([f[0] for f in factories]) if cfg.n_envs > 1
             else DummyVecEnv([f[1] for f in factories]))
-    model = MaskablePPO.load(str(init), env=venv, device="cpu", n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-                             n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate, clip_range=cfg.clip_range,
-                             ent_coef=cfg.ent_coef, target_kl=cfg.target_kl, seed=cfg.seed,
-                             tensorboard_log=str(out / "tensorboard"))
+    model = _model_for(init, venv, cfg, resume)
+    if resume:
+        model.num_timesteps = state["timesteps"]
     model.set_random_seed(cfg.seed + state["updates"])
     remaining = cfg.timesteps - state["timesteps"]
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -233,6 +240,31 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
             venv.close()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             pass
+    return model
+
+
+def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool):
+    """A MaskablePPO on ``venv`` with ``path``'s architecture and weights (and, resuming, its optimizer
+    state), built from the file's JSON entry and tensors only: no unpickling (see ``agents.load_policy``)."""
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    entry = read_policy_entry(path)
+    build_policy(entry)  # validates the recorded architecture
+    spec = entry["policy"]
+    kwargs = dict(net_arch=spec["net_arch"], activation_fn=getattr(torch.nn, spec["activation_fn"]),
+                  share_features_extractor=spec["share_features_extractor"])
+    model = MaskablePPO("MlpPolicy", venv, device="cpu", seed=cfg.seed, verbose=0, n_steps=cfg.n_steps,
+                        batch_size=cfg.batch_size, n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate,
+                        clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, target_kl=cfg.target_kl,
+                        tensorboard_log=str(Path(cfg.out) / "tensorboard"),
+                        policy_kwargs=kwargs)
+    try:
+        model.policy.load_state_dict(read_tensors(path, "policy.pth"))
+        if resume:
+            model.policy.optimizer.load_state_dict(read_tensors(path, "policy.optimizer.pth"))
+    except RuntimeError as e:
+        raise ValueError(f"{path}: the weights do not fit the recorded architecture ({e})") from None
     return model
 
 
