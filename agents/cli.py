@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import shlex
+import signal
 import sys
-
-import esper_env
+from pathlib import Path
 
 
 def _env_arg(text: str) -> tuple[str, object]:
@@ -20,7 +21,56 @@ def _env_arg(text: str) -> tuple[str, object]:
         return key, value  # a plain string such as dataset=cifar10
 
 
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_file(path: str | None, flag: str, formats: tuple[str, ...] | None = None) -> None:
+    """Refuse, before any work, an output file that is a folder, in a folder that cannot be written, or
+    (``formats``) whose extension is not one of those that can be written."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {p} is a folder; give a file name inside it")
+    base = _nearest_existing(p.parent if str(p.parent) else Path("."))
+    if not base.is_dir():
+        raise ValueError(f"{flag} {p}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK):
+        raise ValueError(f"{flag} {p}: {base} is not writable; choose another location")
+    if formats is not None and p.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(f"{flag} {p}: cannot write a {p.suffix or 'extension-less'} file; use one of "
+                         + ", ".join("." + f for f in formats))
+
+
+def check_output_dir(path: str | None, flag: str) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be written."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{flag} {p} is a file; give a folder")
+    base = _nearest_existing(p)
+    if not base.is_dir():
+        raise ValueError(f"{flag} {p}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK):
+        raise ValueError(f"{flag} {p}: {base} is not writable; choose another location")
+
+
+def plot_formats() -> tuple[str, ...]:
+    """File extensions matplotlib can write here."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(FigureCanvasBase.get_supported_filetypes())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import esper_env
+
     p = argparse.ArgumentParser(prog="esper", description="Morphogenetic training as a Gymnasium environment.")
     p.add_argument("--version", action="version", version=f"esper {esper_env.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -110,6 +160,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint:
         raise ValueError("--resume needs --checkpoint FILE (the file the interrupted run was saving)")
+    check_output_file(args.json, "--json")
+    check_output_file(args.checkpoint, "--checkpoint")
+    check_output_file(args.plot, "--plot", plot_formats())
     kwargs = dict(args.env_args)
     if args.data_root:
         kwargs["data_root"] = args.data_root
@@ -162,6 +215,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cfg = CompareConfig(env_id=args.env, overrides=overrides, rows=tuple(args.agents), seeds=tuple(args.seeds),
                         scratch=not args.no_scratch, out=args.out, workers=args.workers, executor=args.executor,
                         command=" ".join(["esper", *map(shlex.quote, sys.argv[1:])]))
+    check_output_dir(args.out, "--out")
     cfg.env_config()  # validate before any run starts
     comp = run_comparison(cfg, progress=not args.quiet)
     print(comp.table)
@@ -174,6 +228,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     if args.seeds is None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    check_output_file(args.out, "--out")
     seeds = tuple(args.seeds) if args.seeds else tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + args.episodes))
     cfg = CollectConfig(env_id=args.env, overrides=dict(args.env_args), teacher=args.agent, seeds=seeds,
                         explore=args.explore, out=args.out, workers=args.workers)
@@ -187,6 +242,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_bc(args: argparse.Namespace) -> int:
     from .simic import BCConfig, behaviour_clone
 
+    check_output_file(args.out, "--out", ("zip",))
     cfg = BCConfig(data=args.data, out=args.out, epochs=args.epochs, seed=args.seed)
     _, held, report = behaviour_clone(cfg, progress=not args.quiet)
     t = report["train"]
@@ -208,6 +264,7 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     unknown = sorted(set(extra) - fields)
     if unknown:
         raise ValueError(f"unknown --ppo setting(s) {', '.join(unknown)}; the settings are {', '.join(sorted(fields))}")
+    check_output_dir(args.out, "--out")
     if args.init is None and not args.resume:
         raise ValueError("--init POLICY.zip is needed (the `esper bc` output), or --resume to continue --out")
     cfg = PPOConfig(init=args.init or "", env_id=args.env, overrides=dict(args.env_args), timesteps=args.timesteps,
@@ -221,21 +278,28 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM takes Ctrl-C's path: finished work and checkpoints are saved
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
         commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "ppo": cmd_ppo}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("esper: interrupted", file=sys.stderr)
+        print("esper: interrupted (finished work is saved; rerun the same command to continue)", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ EVENT_STYLE = {"germinate": ("tab:green", "^"), "training": ("tab:olive", "."), 
 
 
 def plot_episode(record: EpisodeRecord, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Save a PNG of train/val accuracy per epoch with germinate/blend/fossilize/cull marks (atomically)."""
+    """Save a figure (format from the name's extension) of train/val accuracy per epoch, with germinate /
+    blend / fossilize / cull marks (atomically)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -44,8 +45,8 @@ def plot_episode(record: EpisodeRecord, path: str | os.PathLike, title: str | No
     ax.legend(loc="lower right", fontsize=8)
     path = Path(path)
     try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=(path.suffix[1:] or "png"))
     finally:
         plt.close(fig)
     return path

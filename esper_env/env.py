@@ -319,7 +319,7 @@ class EsperEnv(gym.Env):
         splits = make_splits(self.pool, seed=split_seed, train_size=c.train_size, val_size=c.val_size,
                              test_size=c.test_size)
         self.train_loader = DeviceLoader(splits.train_x, splits.train_y, c.batch_size, train=True,
-                                         generator=torch.Generator(), device=self.device)
+                                         generator=torch.Generator(self.device), device=self.device)
         self.val_loader = DeviceLoader(splits.val_x, splits.val_y, c.eval_batch_size, train=False,
                                        device=self.device)
         self.test_loader = DeviceLoader(splits.test_x, splits.test_y, c.eval_batch_size, train=False,

@@ -24,10 +24,10 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = PAD
     """
     b, c, h, w = x.shape
     padded = F.pad(x if x.is_floating_point() else x.float(), (pad,) * 4, mode="reflect")
-    dev = x.device
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
-    flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+    dev, gdev = x.device, generator.device  # a generator on the data's device: no per-batch transfer
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=gdev).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=gdev).to(dev)
+    flip = (torch.rand(b, generator=generator, device=gdev) < 0.5).to(dev)
     rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(b, c, h, w + 2 * pad)
     cols = torch.arange(w, device=dev).expand(b, w)
     cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]
@@ -52,7 +52,7 @@ class DeviceLoader:
         self.labels = labels.to(self.device)
         self.batch_size = batch_size
         self.train = train
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.generator = generator if generator is not None else torch.Generator(self.device).manual_seed(0)
         self.channels_last = channels_last
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
         self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255
@@ -74,7 +74,7 @@ class DeviceLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.images)
         if self.train:
-            order = torch.randperm(n, generator=self.generator).to(self.device)
+            order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
         else:
             order = torch.arange(n, device=self.device)
         for i in range(len(self)):
