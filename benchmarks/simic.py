@@ -1,0 +1,83 @@
+"""Simic end to end on the RL-scale env: collect -> behaviour cloning -> PPO -> comparison on held-out seeds.
+
+    python benchmarks/simic.py                        # everything, ~1 h on 2 CPU cores; resumable
+    python benchmarks/simic.py --only compare         # just the comparison (uses the saved policies)
+
+Every stage is the same function as its ``esper`` command, with the sizes below; outputs go to
+``benchmarks/results/simic/`` (demonstrations, policies, PPO TensorBoard run, comparison table and curves,
+``stages.json`` with each stage's wall time). Each stage skips work that is already on disk, so an
+interrupted run continues where it stopped.
+
+Seeds: demonstrations 1000-1199, PPO training 2000 and up, evaluation 0-9 (never used in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from agents.compare import CompareConfig, paired, run_comparison
+from agents.simic import BCConfig, CollectConfig, PPOConfig, behaviour_clone, collect, train_ppo
+from esper_env.fileio import atomic_path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks/results/simic"
+ENV = "Esper-Fast-v0"
+
+# The sizes, in one place.
+COLLECT = CollectConfig(ENV, seeds=tuple(range(1000, 1200)), explore=0.2, out=OUT / "demos.npz", workers=2)
+BC = BCConfig(data=OUT / "demos.npz", out=OUT / "bc.zip", epochs=200)
+PPO = PPOConfig(init=OUT / "bc.zip", env_id=ENV, timesteps=3200, out=OUT / "ppo", n_envs=2)
+EVAL_SEEDS = tuple(range(10))
+
+
+def _test(r: dict) -> float:
+    return 100 * r["outcome"]["test_accuracy"]
+
+
+def _return(r: dict) -> float:
+    return r["episode_return"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", nargs="+", choices=["collect", "bc", "ppo", "compare"],
+                   default=["collect", "bc", "ppo", "compare"])
+    args = p.parse_args()
+    stages_file = OUT / "stages.json"
+    stages = json.loads(stages_file.read_text()) if stages_file.is_file() else {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        result = fn()
+        stages[name] = dict(stages.get(name, {}), wall_s=round(time.perf_counter() - t, 1))
+        with atomic_path(stages_file, suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps(stages, indent=1))
+        return result
+
+    if "collect" in args.only:
+        timed("collect", lambda: collect(COLLECT))
+    if "bc" in args.only and not BC.out.is_file():
+        _, held, report = timed("bc", lambda: behaviour_clone(BC))
+        print("\n".join(held.lines()))
+        stages["bc"]["held_out"] = report["held_out"]
+    if "ppo" in args.only:
+        resume = (PPO.out / "checkpoint.json").is_file()
+        if not resume or json.loads((PPO.out / "checkpoint.json").read_text())["timesteps"] < PPO.timesteps:
+            timed("ppo", lambda: train_ppo(PPO, resume=resume))
+    if "compare" in args.only:
+        rows = ("no-growth", "fixed", "heuristic", f"policy:{BC.out}", f"policy:{PPO.out / 'final.zip'}")
+        cfg = CompareConfig(ENV, rows=rows, seeds=EVAL_SEEDS, out=OUT / "compare", workers=2,
+                            command="python benchmarks/simic.py --only compare")
+        comp = timed("compare", lambda: run_comparison(cfg))
+        print(comp.table)
+        for name, row in (("BC", rows[3]), ("PPO", rows[4])):
+            for metric, fn in (("episode return", _return), ("test accuracy, points", _test)):
+                m, lo, hi = paired(comp.rows, row, "heuristic", fn)
+                print(f"{name} - heuristic, {metric}: {m:+.4f} [{lo:+.4f}, {hi:+.4f}] (paired 95% CI)")
+
+
+if __name__ == "__main__":
+    main()
