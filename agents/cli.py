@@ -220,7 +220,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comp = run_comparison(cfg, progress=not args.quiet)
     print(comp.table)
     print(f"outputs: {cfg.out}/table.md, runs.jsonl, curves.png, flops.png")
-    return 0
+    return 1 if comp.failed else 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -236,6 +236,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     a = demos.arrays()
     print(f"{len(demos.episodes)} episodes, {len(a['action'])} steps ({(a['action'] != a['teacher']).mean():.1%} "
           f"explored); teacher's mean return {a['episode_return'].mean():+.4f} -> {args.out}")
+    if demos.failed:
+        print(f"esper: {len(demos.failed)} episode(s) failed (their worker process died): seeds "
+              f"{', '.join(map(str, demos.failed))}; rerun the same command to try them again", file=sys.stderr)
+        return 1
     return 0
 
 

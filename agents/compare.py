@@ -22,9 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,8 @@ import numpy as np
 
 from esper_env.config import EsperConfig, make_config
 from esper_env.fileio import atomic_path
+
+from .parallel import WorkerDied, run_tasks
 
 SCRATCH = "scratch:"
 BUILTIN_GROWING = ("fixed", "heuristic", "random")
@@ -77,8 +77,10 @@ def run_one(spec: RunSpec) -> dict:
     import esper_env  # noqa: F401 (registers the ids)
 
     from . import make_agent, run_episode
+    from .parallel import maybe_crash
     from .records import episode_result
 
+    maybe_crash(f"{spec.row}:{spec.seed}")
     torch.set_num_threads(1)
     env = gym.make(spec.env_id, config=spec.config)
     agent = make_agent(spec.agent, schema=env.unwrapped.schema)
@@ -118,6 +120,8 @@ class Executor:
             raise ValueError(f"executor must be 'process' or 'ray', got {executor!r}")
         self.runs = out / "runs"
         self.workers, self.executor, self.progress = workers, executor, progress
+        self.failed: list[tuple[RunSpec, str]] = []
+        """Runs whose worker process died even when they ran alone (not cached: a rerun tries them again)."""
 
     def path(self, spec: RunSpec) -> Path:
         return self.runs / f"{spec.key}.json"
@@ -145,8 +149,11 @@ class Executor:
         if todo:
             run = self._ray if self.executor == "ray" else self._processes
             for spec, result in run(list(todo.values())):
-                self._save(spec, result)
-                results[spec.key] = result
+                if isinstance(result, WorkerDied):
+                    self.failed.append((spec, result.message))
+                else:
+                    self._save(spec, result)
+                    results[spec.key] = result
                 self._tick()
         return results
 
@@ -156,13 +163,8 @@ class Executor:
 
     def _processes(self, specs: list[RunSpec]):
         # Each run sets one torch thread itself (run_one), so results do not depend on the worker count.
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=get_context("spawn"))
-        try:
-            futures = {pool.submit(run_one, s): s for s in specs}
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
-        finally:  # on Ctrl-C or an error: finished runs are on disk already; drop the queued ones
-            pool.shutdown(wait=True, cancel_futures=True)
+        # A worker that dies is retried, then isolated (agents.parallel); finished runs are on disk already.
+        yield from run_tasks(run_one, specs, self.workers)
 
     def _ray(self, specs: list[RunSpec]):
         try:
@@ -226,6 +228,8 @@ class Comparison:
     config: CompareConfig
     rows: dict[str, list[dict]]
     table: str = ""
+    failed: list[str] = field(default_factory=list)
+    """Runs whose worker process died even alone ("row, seed N: why"); left out of the table."""
 
 
 def _check(cfg: CompareConfig) -> None:
@@ -250,7 +254,7 @@ def scratch_specs(cfg: CompareConfig, first: dict[str, dict]) -> list[RunSpec]:
     """The second phase: each growing row's final architecture, from the start, same seed and epochs."""
     specs = []
     for spec in plan(cfg):
-        if spec.row in BUILTIN_GROWING or spec.row.startswith("policy:"):
+        if (spec.row in BUILTIN_GROWING or spec.row.startswith("policy:")) and spec.key in first:
             arch = final_architecture(first[spec.key])
             specs.append(RunSpec(spec.env_id, spec.config, "no-growth", spec.seed, arch, row=SCRATCH + spec.row))
     return specs
@@ -278,9 +282,13 @@ def run_comparison(cfg: CompareConfig, progress: bool = True) -> Comparison:
         bar.close()
     rows: dict[str, list[dict]] = {}
     for spec in specs:
-        rows.setdefault(spec.row, []).append({**results[spec.key], "row": spec.row})
-    comp = Comparison(cfg, rows)
+        if spec.key in results:
+            rows.setdefault(spec.row, []).append({**results[spec.key], "row": spec.row})
+    comp = Comparison(cfg, rows, failed=[f"{s.row}, seed {s.seed}: {why}" for s, why in ex.failed])
     comp.table = markdown_table(comp)
+    if comp.failed:
+        comp.table += "\n\nFailed runs (not in the table; a rerun tries them again):\n" + "\n".join(
+            f"- {f}" for f in comp.failed)
     write_outputs(comp)
     return comp
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 import esper_env
 from esper_env.config import make_config
 
+from ..parallel import WorkerDied, maybe_crash, run_tasks
 from .dataset import DatasetError, Demonstrations, Episode
 from .dataset import load as load_demonstrations
 
@@ -78,6 +78,7 @@ def collect_episode(env_id: str, config: dict, teacher: str, explore: float, see
 
     from .. import make_agent
 
+    maybe_crash(f"collect:{seed}")
     torch.set_num_threads(1)
     env = gym.make(env_id, config=config)
     agent = make_agent(teacher)
@@ -146,16 +147,13 @@ def collect(cfg: CollectConfig, progress: bool = True,
         if cfg.workers == 1 or len(todo) <= 1:
             for seed in todo:
                 finished(collect_episode(*args, seed))
-        else:
-            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(collect_episode, *args, s): s for s in todo}
-                try:
-                    for fut in as_completed(futures):
-                        finished(fut.result())
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+        else:  # a worker that dies is retried, then isolated; its episode is reported, the rest completes
+            for seed, ep in run_tasks(partial(collect_episode, *args), todo, cfg.workers):
+                if isinstance(ep, WorkerDied):
+                    demos.failed.append(seed)
+                    bar.update(1)
+                else:
+                    finished(ep)
     finally:
         bar.close()
     return demos

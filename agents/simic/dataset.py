@@ -57,6 +57,8 @@ class Demonstrations:
     meta: dict
     episodes: dict[int, Episode] = field(default_factory=dict)
     """seed -> episode."""
+    failed: list[int] = field(default_factory=list)
+    """Seeds whose worker process died in this collection (not saved: a rerun tries them again)."""
 
     @property
     def schema(self) -> ObservationSchema:
