@@ -2,46 +2,35 @@
 
 Agents see observations, reports and action masks only (never the env's model), so hand-written and
 learned controllers are compared on equal terms.
+
+The names below are imported on first use (PEP 562), so that ``esper`` starts without importing torch
+before its own error and Ctrl-C handling is in place.
 """
 
 from __future__ import annotations
 
-from esper_env.leyline import ObservationSchema
+import importlib
+from typing import Any
 
-from .base import (
-    Agent,
-    EpisodeRecord,
-    PolicyAgent,
-    RuleAgent,
-    SchemaMismatchError,
-    StepRecord,
-    UntrustedPolicyError,
-    load_policy,
-    play,
-    read_policy_entry,
-    read_policy_schema,
-    run_episode,
-    save_policy,
-)
-from .baselines import FixedSchedule, FixedScheduleConfig, NoGrowth, RandomLegal
-from .tamiyo import HeuristicTamiyo, TamiyoConfig
+_WHERE = {
+    **dict.fromkeys(("Agent", "EpisodeRecord", "PolicyAgent", "RuleAgent", "SchemaMismatchError", "StepRecord",
+                     "UntrustedPolicyError", "load_policy", "play", "read_policy_entry", "read_policy_schema",
+                     "run_episode", "save_policy"), "base"),
+    **dict.fromkeys(("FixedSchedule", "FixedScheduleConfig", "NoGrowth", "RandomLegal"), "baselines"),
+    **dict.fromkeys(("HeuristicTamiyo", "TamiyoConfig"), "tamiyo"),
+    **dict.fromkeys(("AGENTS", "make_agent"), "registry"),
+}
 
-AGENTS = {"heuristic": HeuristicTamiyo, "no-growth": NoGrowth, "fixed": FixedSchedule, "random": RandomLegal}
-"""Built-in controllers by name (``esper run --agent NAME``)."""
+__all__ = sorted(_WHERE)
 
 
-def make_agent(name: str, schema: ObservationSchema | None = None, trust: bool = False) -> Agent:
-    """A built-in controller by name, or ``policy:PATH.zip`` for a saved MaskablePPO model (checked against
-    ``schema``, the env's :class:`~esper_env.leyline.ObservationSchema`, when given)."""
-    if name.startswith("policy:"):
-        return PolicyAgent.load(name.split(":", 1)[1], expected=schema, trust=trust)
-    try:
-        return AGENTS[name]()
-    except KeyError:
-        raise ValueError(f"unknown agent {name!r}; choose one of {sorted(AGENTS)} or policy:PATH.zip") from None
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'agents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
 
-__all__ = ["AGENTS", "Agent", "EpisodeRecord", "FixedSchedule", "FixedScheduleConfig", "HeuristicTamiyo",
-           "NoGrowth", "PolicyAgent", "RandomLegal", "RuleAgent", "SchemaMismatchError", "StepRecord", "TamiyoConfig",
-           "UntrustedPolicyError", "load_policy", "make_agent", "play", "read_policy_entry", "read_policy_schema",
-           "run_episode", "save_policy"]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -141,6 +141,7 @@ def _callbacks(cfg: PPOConfig, state: dict):
                     self.logger.record_mean("simic/agreement_sampled", float(int(actions[i]) == teacher))
                     self.logger.record_mean("simic/agreement_greedy", float(int(greedy[i]) == teacher))
                 self.prev_infos[i] = self.training_env.reset_infos[i] if dones[i] else info
+                state["episodes_done"][i] += int(dones[i])
             return True
 
         def _on_rollout_end(self) -> None:
@@ -165,9 +166,9 @@ def save_checkpoint(cfg: PPOConfig, model, state: dict) -> None:
     """The model (an SB3 zip with the schema) and the run state, each written atomically; the state file
     is written last and names the timesteps the model holds."""
     out = Path(cfg.out)
-    env = model.get_env()
-    done = env.get_attr("episodes_done") if env is not None else state["episodes_done"]
-    state = dict(state, episodes_done=[int(d) for d in done], timesteps=int(model.num_timesteps))
+    # Episode counts come from the callback (this process), never from the workers: after an interrupt in
+    # the middle of a step their pipes may still hold that step's answer.
+    state = dict(state, timesteps=int(model.num_timesteps))
     save_policy(model, checkpoint_path(out), state["schema_obj"], config=state["config"])
     with atomic_path(out / "checkpoint.json", suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump({k: v for k, v in state.items() if k != "schema_obj"}, f, indent=1)

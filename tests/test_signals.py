@@ -1,0 +1,117 @@
+"""SIGINT / SIGTERM sent to the real CLI in a subprocess: one line, exit 130, finished work on disk, and the
+same command continues where it stopped."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ["--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32", "--set", "host=tiny"]
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "agents.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for the command to make progress")
+        time.sleep(0.1)
+
+
+def interrupt(proc: subprocess.Popen, sig: int) -> str:
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    return err
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_compare_keeps_finished_runs_and_resumes(tmp_path, sig):
+    out = tmp_path / "cmp"
+    args = ["compare", "--env", "Esper-Tiny-v0", "--agents", "no-growth", "random", "--seeds", "0", "1", "2",
+            "--no-scratch", "--out", str(out), "--quiet", *SETS, "--set", "max_epochs=4"]
+    proc = start(*args)
+    wait_for(lambda: len(list((out / "runs").glob("*.json"))) >= 1 if (out / "runs").is_dir() else False)
+    interrupt(proc, sig)
+    done = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert done and all(json.loads((out / "runs" / n).read_text())["outcome"] for n in done)
+    assert not list((out / "runs").glob(".*tmp*"))  # no half-written file left behind
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert len(after) == 6 and all(after[n] == t for n, t in done.items())  # finished runs were not redone
+
+
+def test_collect_keeps_finished_episodes_and_resumes(tmp_path):
+    out = tmp_path / "d.npz"
+    args = ["collect", "--env", "Esper-Tiny-v0", "--episodes", "4", "--out", str(out), "--quiet", *SETS,
+            "--set", "max_epochs=4"]
+    proc = start(*args)
+    wait_for(out.is_file)
+    interrupt(proc, signal.SIGTERM)
+    from agents.simic import load
+    first = load(out)
+    assert 1 <= len(first.episodes) < 4
+    assert run(*args).returncode == 0
+    full = load(out)
+    assert len(full.episodes) == 4
+    for seed, ep in first.episodes.items():
+        assert np.array_equal(ep.obs, full.episodes[seed].obs)
+
+
+def test_ppo_saves_a_checkpoint_on_interrupt_and_resumes(tmp_path):
+    import gymnasium as gym
+    from sb3_contrib import MaskablePPO
+
+    from agents import save_policy
+    env = gym.make("Esper-Tiny-v0", train_size=64, val_size=32, test_size=32, host="tiny", max_epochs=4)
+    init = save_policy(MaskablePPO("MlpPolicy", env, seed=0, device="cpu"), tmp_path / "init.zip",
+                       env.unwrapped.schema)
+    out = tmp_path / "ppo"
+    def args(timesteps: int) -> list[str]:
+        return ["ppo", "--init", str(init), "--env", "Esper-Tiny-v0", "--timesteps", str(timesteps), "--n-envs",
+                "2", "--out", str(out), "--quiet", *SETS, "--set", "max_epochs=4", "--ppo", "n_steps=4",
+                "--ppo", "batch_size=8"]
+    proc = start(*args(400))
+    wait_for(lambda: (out / "checkpoint.json").is_file())
+    err = interrupt(proc, signal.SIGINT)
+    assert "--resume" in err
+    state = json.loads((out / "checkpoint.json").read_text())
+    assert 0 < state["timesteps"] < 400
+    res = run(*args(state["timesteps"] + 16), "--resume")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "checkpoint.json").read_text())["timesteps"] >= state["timesteps"] + 16
+
+
+def test_run_with_a_checkpoint_resumes_after_sigterm(tmp_path):
+    ckpt = tmp_path / "episode.ckpt"
+    args = ["run", "--env", "Esper-Tiny-v0", "--agent", "heuristic", "--checkpoint", str(ckpt), "--quiet",
+            "--json", str(tmp_path / "r.json"), *SETS, "--set", "max_epochs=30"]
+    proc = start(*args)
+    wait_for(ckpt.is_file)
+    interrupt(proc, signal.SIGTERM)
+    res = run(*args, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["outcome"]["epochs"] == 30
+
+
+def test_interrupt_during_start_up_is_one_line(tmp_path):
+    proc = start("run", "--env", "Esper-Tiny-v0", "--quiet", *SETS)
+    time.sleep(0.3)  # importing torch and gymnasium
+    interrupt(proc, signal.SIGINT)
