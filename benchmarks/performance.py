@@ -37,12 +37,15 @@ import torch
 
 from agents.compare import CompareConfig, mean_ci, paired, run_comparison
 from agents.records import run_metadata
+from esper_env.data import DeviceLoader
 from esper_env.leyline import Command, Op
 from esper_env.training import evaluate, evaluate_variants, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_ID = "Esper-Fast-v0"
-FAST_SEEDS = (0, 1, 2, 3, 4)
+FAST_SEEDS = (5, 6, 7, 8, 9)
+"""Fresh seeds: the preset's sizes were chosen by a sweep of 7 candidates on seeds 0-4 (README), so its
+checks are confirmed on seeds that played no part in the choice."""
 FULL_SIZE = dict(dataset="synthetic", train_size=45_000, val_size=5_000, test_size=10_000)
 
 
@@ -82,6 +85,15 @@ def overhead(env_id: str, seed: int = 0) -> dict:
         for v in variants:
             evaluate(m, u.val_loader, u.precision, v, batch_stats=True)
     t_naive = (time.perf_counter() - t0) / 3
+    # One validation pass (inference_mode) at several evaluation batch sizes.
+    eval_ms = {}
+    for bs in (100, 250, 500, 1000):
+        loader = DeviceLoader(u.val_loader.images, u.val_loader.labels, bs, train=False)
+        evaluate(m, loader, u.precision)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            evaluate(m, loader, u.precision)
+        eval_ms[bs] = 1000 * (time.perf_counter() - t0) / 3
     # Bare training: the same model from the same start, the same commands, only train_epoch per epoch.
     env.reset(seed=seed)
     u._set_lrs(u._host_lr())
@@ -101,13 +113,16 @@ def overhead(env_id: str, seed: int = 0) -> dict:
                train_s=timings["train"], validate_s=timings["validate"],
                counterfactuals_s=timings["counterfactuals"], reports_masks_lifecycle_s=step_rest,
                final_test_and_rest_s=other, counterfactual_variants=len(variants),
-               counterfactual_shared_s=t_shared, counterfactual_separate_s=t_naive)
+               counterfactual_shared_s=t_shared, counterfactual_separate_s=t_naive, eval_pass_ms_by_batch=eval_ms)
     print(f"\n## Env overhead ({env_id}, a seed in every slot, {u.max_epochs} epochs)")
     print(f"episode {t_env:.2f} s vs bare training {t_bare:.2f} s: ratio {t_env / t_bare:.3f} (target <= 1.10)")
     for k in ("reset_s", "train_s", "validate_s", "counterfactuals_s", "reports_masks_lifecycle_s"):
         print(f"  {k:28s} {out[k]:7.3f} s  ({out[k] / t_env:6.1%})")
     print(f"counterfactual passes ({len(variants)} alpha variants, one epoch): shared prefix {t_shared:.3f} s vs "
           f"separate forwards {t_naive:.3f} s ({t_naive / t_shared:.2f}x)")
+    print(f"one validation pass of {len(u.val_loader.images)} images by evaluation batch size: "
+          + ", ".join(f"{bs}: {ms:.1f} ms" for bs, ms in eval_ms.items())
+          + f" (the env uses {u.config.eval_batch_size})")
     return out
 
 
