@@ -322,9 +322,21 @@ def plateau_epochs(previous: int, val_history: tuple[float, ...] | list[float], 
 # Observation vector
 # --------------------------------------------------------------------------------------------------
 
-OBS_VERSION = 2
+OBS_VERSION = 3
 """Bumped whenever :func:`report_to_vector` changes meaning; saved policies record it.
-2: GERMINATED observable, embargo semantics, seeds germinated, epochs since cull, training compute."""
+2: GERMINATED observable, embargo semantics, seeds germinated, epochs since cull, training compute.
+3: each slot's contribution and potential also on a fine (symmetric-log) scale."""
+
+FINE_SCALE = 1000.0
+""":func:`symlog`'s resolution: an accuracy difference of 1/FINE_SCALE (0.1 point) is ~0.1 of the range."""
+
+
+def symlog(x: float, scale: float = FINE_SCALE) -> float:
+    """``sign(x) * log1p(scale |x|) / log1p(scale)``: resolves differences of a fraction of a point near 0
+    (where decisions are made: 0.5 point of potential maps to ~0.26) and still spans +-100%."""
+    if not math.isfinite(x):
+        return 0.0
+    return math.copysign(math.log1p(scale * abs(x)) / math.log1p(scale), x)
 
 
 def observation_fields(num_slots: int, blueprints: tuple[str, ...] | list[str]) -> list[str]:
@@ -342,7 +354,7 @@ def observation_fields(num_slots: int, blueprints: tuple[str, ...] | list[str]) 
         names += [f"slot{s}_bp_{b}" for b in blueprints]
         names += [f"slot{s}_{n}" for n in (
             "alpha", "epochs_in_stage", "params_ratio", "embargo", "blend_complete",
-            "contribution", "potential")]
+            "contribution", "potential", "contribution_fine", "potential_fine")]
     return names
 
 
@@ -357,7 +369,8 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
     Fractions stay as they are; epoch counts are divided by ``max_epochs``; losses by ``ln(classes)``
     then halved; accuracy deltas, contributions and potentials are scaled by 10 (so a 10-point change
     spans the range); parameter ratios are relative to the host and divided by 4; training compute is
-    relative to the bare host's budget and halved; "epochs since cull" is 1 for never. Stages and
+    relative to the bare host's budget and halved; "epochs since cull" is 1 for never; contribution and
+    potential also appear on a fine scale (:func:`symlog`), where fractions of a point are visible. Stages and
     blueprints are one-hot per slot. :func:`observation_fields` names every entry.
     """
     T = max(report.max_epochs, 1)
@@ -384,7 +397,7 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
         v += [
             slot.alpha, slot.epochs_in_stage / T, slot.seed_params / host / 4,
             slot.embargo_left / T, float(slot.blend_complete),
-            10 * slot.contribution, 10 * slot.potential,
+            10 * slot.contribution, 10 * slot.potential, symlog(slot.contribution), symlog(slot.potential),
         ]
     out = np.nan_to_num(np.asarray(v, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     return np.clip(out, -1.0, 1.0)

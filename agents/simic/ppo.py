@@ -27,6 +27,7 @@ from esper_env.config import make_config
 from esper_env.fileio import atomic_path
 
 from ..base import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
+from ..callbacks import ProgressCallback
 
 PPO_SEEDS_START = 2000
 """First episode seed of PPO training (evaluation: 0-999; collection: 1000-1999)."""
@@ -227,8 +228,8 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if remaining > 0:
-            model.learn(remaining, callback=_callbacks(cfg, state), reset_num_timesteps=not resume,
-                        tb_log_name="ppo", progress_bar=progress)
+            callbacks = _callbacks(cfg, state) + ([ProgressCallback(remaining)] if progress else [])
+            model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume, tb_log_name="ppo")
         state["updates"] += int(model.num_timesteps > state["timesteps"])
         save_checkpoint(cfg, model, state)
         save_policy(model, out / "final.zip", schema, config=config.to_dict())
