@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
     bc.add_argument("--data", required=True, help="demonstration file from `esper collect`")
     bc.add_argument("--out", default="runs/bc.zip", help="the policy zip to write (default runs/bc.zip)")
-    bc.add_argument("--epochs", type=int, default=200, help="passes over the training steps (default 200)")
+    bc.add_argument("--epochs", type=int, default=300, help="passes over the training steps (default 300)")
     bc.add_argument("--seed", type=int, default=0)
     bc.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -34,13 +34,13 @@ class BCConfig:
     """Where to save the cloned policy (an SB3 zip with the Esper schema inside)."""
     holdout_every: int = 5
     """Every n-th episode (in seed order) is held out to measure agreement, never trained on."""
-    epochs: int = 200
+    epochs: int = 300
     """Passes over the training steps."""
     batch_size: int = 256
     """Steps per gradient step."""
     lr: float = 1e-3
     """Adam learning rate."""
-    net_arch: tuple[int, ...] = (64, 64)
+    net_arch: tuple[int, ...] = (128, 128)
     """Hidden layers of the policy and of the value network (separate networks)."""
     class_weight_power: float = 0.5
     """Weight of a command = (its frequency)^-power, normalised: WAIT dominates the data, 0 = unweighted."""
