@@ -46,6 +46,8 @@ class BCConfig:
     """Weight of a command = (its frequency)^-power, normalised: WAIT dominates the data, 0 = unweighted."""
     vf_coef: float = 0.5
     """Weight of the value loss (fits the critic on the recorded discounted returns)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus: > 0 keeps probability on the other legal commands, so that PPO can still explore."""
     gamma: float = 0.99
     """Discount of the returns the critic is fitted to (the PPO run uses the same)."""
     seed: int = 0
@@ -149,11 +151,11 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            values, logp, _ = policy.evaluate_actions(obs[idx], teacher[idx], action_masks=mask[idx].numpy())
+            values, logp, entropy = policy.evaluate_actions(obs[idx], teacher[idx], action_masks=mask[idx].numpy())
             w = weights[teacher[idx]]
             nll = -(w * logp).sum() / w.sum()
             value_loss = F.mse_loss(values.flatten(), returns[idx])
-            loss = nll + cfg.vf_coef * value_loss
+            loss = nll + cfg.vf_coef * value_loss - cfg.entropy_coef * entropy.mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
