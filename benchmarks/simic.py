@@ -8,13 +8,16 @@ Every stage is the same function as its ``esper`` command, with the sizes below;
 ``stages.json`` with each stage's wall time). Each stage skips work that is already on disk, so an
 interrupted run continues where it stopped.
 
-Seeds: demonstrations 1000-1249, PPO training 2000 and up, evaluation 0-9 (never used in training).
+Seeds: demonstrations 1000-1249, PPO training 2000 and up, evaluation 0-9 and, for the learned rows
+against the heuristic, a confirmation set 10-19 (never used in training). ``first-attempt/`` holds the
+same pipeline with a clone trained without the entropy bonus.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -28,9 +31,18 @@ ENV = "Esper-Fast-v0"
 
 # The sizes, in one place.
 COLLECT = CollectConfig(ENV, seeds=tuple(range(1000, 1250)), explore=0.2, out=OUT / "demos.npz", workers=2)
-BC = BCConfig(data=OUT / "demos.npz", out=OUT / "bc.zip", epochs=300, net_arch=(128, 128))
+# An entropy bonus of 1.0 regularises the clone: on a validation split of the training episodes it lifted
+# balanced accuracy from ~0.70 to ~0.92 at the same plain accuracy (first-attempt/ used 0.0).
+BC = BCConfig(data=OUT / "demos.npz", out=OUT / "bc.zip", epochs=300, net_arch=(128, 128), entropy_coef=1.0)
 PPO = PPOConfig(init=OUT / "bc.zip", env_id=ENV, timesteps=3200, out=OUT / "ppo", n_envs=2)
 EVAL_SEEDS = tuple(range(10))
+CONFIRM_SEEDS = tuple(range(10, 20))
+"""A second, independent set of held-out seeds for the learned rows against the heuristic."""
+
+
+def rel(p: Path) -> Path:
+    """Short row names: policy paths relative to the repository."""
+    return p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
 
 
 def _test(r: dict) -> float:
@@ -43,9 +55,10 @@ def _return(r: dict) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", nargs="+", choices=["collect", "bc", "ppo", "compare"],
-                   default=["collect", "bc", "ppo", "compare"])
+    p.add_argument("--only", nargs="+", choices=["collect", "bc", "ppo", "compare", "confirm"],
+                   default=["collect", "bc", "ppo", "compare", "confirm"])
     args = p.parse_args()
+    os.chdir(ROOT)  # policy rows are named by paths relative to the repository
     stages_file = OUT / "stages.json"
     stages = json.loads(stages_file.read_text()) if stages_file.is_file() else {}
 
@@ -67,15 +80,26 @@ def main() -> None:
         if not resume or json.loads((PPO.out / "checkpoint.json").read_text())["timesteps"] < PPO.timesteps:
             timed("ppo", lambda: train_ppo(PPO, resume=resume))
     if "compare" in args.only:
-        rows = ("no-growth", "fixed", "heuristic", f"policy:{BC.out}", f"policy:{PPO.out / 'final.zip'}")
+        rows = ("no-growth", "fixed", "heuristic", f"policy:{rel(BC.out)}", f"policy:{rel(PPO.out / 'final.zip')}")
         cfg = CompareConfig(ENV, rows=rows, seeds=EVAL_SEEDS, out=OUT / "compare", workers=2,
                             command="python benchmarks/simic.py --only compare")
         comp = timed("compare", lambda: run_comparison(cfg))
         print(comp.table)
-        for name, row in (("BC", rows[3]), ("PPO", rows[4])):
-            for metric, fn in (("episode return", _return), ("test accuracy, points", _test)):
-                m, lo, hi = paired(comp.rows, row, "heuristic", fn)
-                print(f"{name} - heuristic, {metric}: {m:+.4f} [{lo:+.4f}, {hi:+.4f}] (paired 95% CI)")
+        report(comp, rows[3], rows[4])
+    if "confirm" in args.only:
+        rows = ("heuristic", f"policy:{rel(BC.out)}", f"policy:{rel(PPO.out / 'final.zip')}")
+        cfg = CompareConfig(ENV, rows=rows, seeds=CONFIRM_SEEDS, scratch=False, out=OUT / "confirm", workers=2,
+                            command="python benchmarks/simic.py --only confirm")
+        comp = timed("confirm", lambda: run_comparison(cfg))
+        print(comp.table)
+        report(comp, rows[1], rows[2])
+
+
+def report(comp, bc_row: str, ppo_row: str) -> None:
+    for name, row in (("BC", bc_row), ("PPO", ppo_row)):
+        for metric, fn in (("episode return", _return), ("test accuracy, points", _test)):
+            m, lo, hi = paired(comp.rows, row, "heuristic", fn)
+            print(f"{name} - heuristic, {metric}: {m:+.4f} [{lo:+.4f}, {hi:+.4f}] (paired 95% CI)")
 
 
 if __name__ == "__main__":
