@@ -59,6 +59,13 @@ def check_output_dir(path: str | None, flag: str) -> None:
         raise ValueError(f"{flag} {p}: {base} is not writable; choose another location")
 
 
+def check_env_id(env_id: str) -> None:
+    import esper_env
+
+    if env_id not in esper_env.ENV_IDS:
+        raise ValueError(f"unknown env id {env_id!r}; choose one of {', '.join(esper_env.ENV_IDS)}")
+
+
 def plot_formats() -> tuple[str, ...]:
     """File extensions matplotlib can write here."""
     import matplotlib
@@ -163,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_output_file(args.json, "--json")
     check_output_file(args.checkpoint, "--checkpoint")
     check_output_file(args.plot, "--plot", plot_formats())
+    check_env_id(args.env)
     kwargs = dict(args.env_args)
     if args.data_root:
         kwargs["data_root"] = args.data_root

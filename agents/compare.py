@@ -240,8 +240,23 @@ def _check(cfg: CompareConfig) -> None:
     for row in cfg.rows:
         if row not in AGENTS and not row.startswith("policy:"):
             raise ValueError(f"unknown controller {row!r}; choose from {sorted(AGENTS)} or policy:PATH.zip")
-        if row.startswith("policy:") and not Path(row[7:]).is_file():
-            raise FileNotFoundError(f"no saved policy at {row[7:]}")
+        if row.startswith("policy:"):
+            if not Path(row[7:]).is_file():
+                raise FileNotFoundError(f"no saved policy at {row[7:]}")
+            _check_policy(Path(row[7:]), cfg)
+
+
+def _check_policy(path: Path, cfg: CompareConfig) -> None:
+    """Before any run: the file loads as data (architecture and tensors) and fits this env's schema."""
+    from esper_env.leyline import ObservationSchema
+
+    from .base import check_schema, load_policy
+
+    config = cfg.env_config()
+    _, entry = load_policy(path)
+    check_schema(ObservationSchema.from_dict(entry["schema"]), ObservationSchema.build(len(config.slots),
+                                                                                      config.blueprints),
+                 f"policy {path}")
 
 
 def plan(cfg: CompareConfig) -> list[RunSpec]:
