@@ -73,7 +73,7 @@ def main() -> None:
     if "collect" in args.only:
         timed("collect", lambda: collect(COLLECT))
     if "bc" in args.only and not BC.out.is_file():
-        _, held, report = timed("bc", lambda: behaviour_clone(BC))
+        _, held, _ = timed("bc", lambda: behaviour_clone(BC))
         print("\n".join(held.lines()))
     if "ppo" in args.only:
         resume = (PPO.out / "checkpoint.json").is_file()
