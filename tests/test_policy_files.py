@@ -99,3 +99,21 @@ def test_empty_and_corrupt_policy_files(tmp_path, capsys):
         assert cli_main(["run", "--agent", f"policy:{f}", "--env", "Esper-Tiny-v0", "--quiet"]) == 2
         err = capsys.readouterr().err
         assert f.name in err and "Traceback" not in err
+
+
+def test_crafted_dataset_and_checkpoint_files_do_not_run(tmp_path, capsys):
+    from agents.simic import DatasetError, load
+
+    marker = tmp_path / "pwned"
+    demos = tmp_path / "demos.npz"
+    np.savez(demos, meta=np.array([Marker(marker)], dtype=object), obs=np.zeros((1, 2), np.float32))
+    with pytest.raises(DatasetError, match="demos.npz"):
+        load(demos)
+    assert cli_main(["bc", "--data", str(demos), "--out", str(tmp_path / "p.zip")]) == 2
+    ckpt = tmp_path / "episode.ckpt"
+    ckpt.write_bytes(pickle.dumps({"snapshot": Marker(marker)}))
+    assert cli_main(["run", "--env", "Esper-Tiny-v0", "--checkpoint", str(ckpt), "--resume", "--quiet",
+                     "--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32"]) == 2
+    err = capsys.readouterr().err
+    assert "episode.ckpt" in err and "Traceback" not in err
+    assert not marker.exists()
