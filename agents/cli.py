@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--data", required=True, help="demonstration file from `esper collect`")
     bc.add_argument("--out", default="runs/bc.zip", help="the policy zip to write (default runs/bc.zip)")
     bc.add_argument("--epochs", type=int, default=300, help="passes over the training steps (default 300)")
+    bc.add_argument("--entropy-coef", type=float, default=0.0,
+                    help="entropy bonus: keeps probability on other legal commands (benchmarks/simic.py uses 1.0)")
     bc.add_argument("--seed", type=int, default=0)
     bc.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -255,7 +257,9 @@ def cmd_bc(args: argparse.Namespace) -> int:
     from .simic import BCConfig, behaviour_clone
 
     check_output_file(args.out, "--out", ("zip",))
-    cfg = BCConfig(data=args.data, out=args.out, epochs=args.epochs, seed=args.seed)
+    if not 0.0 <= args.entropy_coef < 100:
+        raise ValueError(f"--entropy-coef must be in [0, 100), got {args.entropy_coef}")
+    cfg = BCConfig(data=args.data, out=args.out, epochs=args.epochs, seed=args.seed, entropy_coef=args.entropy_coef)
     _, held, report = behaviour_clone(cfg, progress=not args.quiet)
     t = report["train"]
     print(f"trained on {report['train_episodes']} episodes (accuracy {t['accuracy']:.1%}, balanced "
