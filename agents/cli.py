@@ -27,6 +27,14 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def _check_writable(p: Path, base: Path, flag: str) -> None:
+    base = _nearest_existing(base)
+    if not base.is_dir():
+        raise ValueError(f"{flag} {p}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK):
+        raise ValueError(f"{flag} {p}: {base} is not writable; choose another location")
+
+
 def check_output_file(path: str | None, flag: str, formats: tuple[str, ...] | None = None) -> None:
     """Refuse, before any work, an output file that is a folder, in a folder that cannot be written, or
     (``formats``) whose extension is not one of those that can be written."""
@@ -35,11 +43,7 @@ def check_output_file(path: str | None, flag: str, formats: tuple[str, ...] | No
     p = Path(path)
     if p.is_dir():
         raise ValueError(f"{flag} {p} is a folder; give a file name inside it")
-    base = _nearest_existing(p.parent if str(p.parent) else Path("."))
-    if not base.is_dir():
-        raise ValueError(f"{flag} {p}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK):
-        raise ValueError(f"{flag} {p}: {base} is not writable; choose another location")
+    _check_writable(p, p.parent if str(p.parent) else Path("."), flag)
     if formats is not None and p.suffix.lower().lstrip(".") not in formats:
         raise ValueError(f"{flag} {p}: cannot write a {p.suffix or 'extension-less'} file; use one of "
                          + ", ".join("." + f for f in formats))
@@ -52,11 +56,7 @@ def check_output_dir(path: str | None, flag: str) -> None:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise ValueError(f"{flag} {p} is a file; give a folder")
-    base = _nearest_existing(p)
-    if not base.is_dir():
-        raise ValueError(f"{flag} {p}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK):
-        raise ValueError(f"{flag} {p}: {base} is not writable; choose another location")
+    _check_writable(p, p, flag)
 
 
 def check_env_id(env_id: str) -> None:

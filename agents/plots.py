@@ -43,13 +43,7 @@ def plot_episode(record: EpisodeRecord, path: str | os.PathLike, title: str | No
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    path = Path(path)
-    try:
-        with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=(path.suffix[1:] or "png"))
-    finally:
-        plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _save(fig, path: str | os.PathLike) -> Path:

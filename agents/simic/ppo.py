@@ -74,15 +74,13 @@ class PPOConfig:
 
 
 class SeedSchedule(gym.Wrapper):
-    """Each reset without a seed plays the next seed of ``start, start + step, ...``.
-
-    ``episodes_done`` counts finished episodes; a run resumed from it replays an interrupted episode's seed
-    from its start (an episode cannot be continued from the middle of a rollout)."""
+    """Each reset without a seed plays the next seed of ``start, start + step, ...``, from the
+    ``episodes_done``-th on: a resumed run replays an interrupted episode's seed from its start (an episode
+    cannot be continued from the middle of a rollout). Finished episodes are counted by the PPO callback."""
 
     def __init__(self, env: gym.Env, start: int, step: int, episodes_done: int = 0):
         super().__init__(env)
-        self.start, self.step_size = start, step
-        self.episodes_done = self._next = episodes_done
+        self.start, self.step_size, self._next = start, step, episodes_done
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is None:
@@ -90,24 +88,16 @@ class SeedSchedule(gym.Wrapper):
         self._next += 1
         return self.env.reset(seed=seed, options=options)
 
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated or truncated:
-            self.episodes_done += 1
-        return obs, reward, terminated, truncated, info
-
     def action_masks(self) -> np.ndarray:
         return self.env.unwrapped.action_masks()
 
 
-def _make_env(env_id: str, config: dict, start: int, step: int, done: int):
+def _make_env(env_id: str, config: dict, start: int, step: int, done: int, worker: bool):
     def make():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # in workers: the main process handles Ctrl-C
+        if worker:  # in SubprocVecEnv workers the main process handles Ctrl-C
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         return SeedSchedule(gym.make(env_id, config=config), start, step, done)
-
-    def make_local():
-        return SeedSchedule(gym.make(env_id, config=config), start, step, done)
-    return make, make_local
+    return make
 
 
 def _callbacks(cfg: PPOConfig, state: dict):
@@ -217,9 +207,8 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     check_schema(read_policy_schema(init), schema, f"policy {init}")
     state["schema_obj"] = schema
     factories = [_make_env(cfg.env_id, config.to_dict(), cfg.seed_start + i, cfg.n_envs,
-                           state["episodes_done"][i]) for i in range(cfg.n_envs)]
-    venv = (SubprocVecEnv([f[0] for f in factories]) if cfg.n_envs > 1
-            else DummyVecEnv([f[1] for f in factories]))
+                           state["episodes_done"][i], worker=cfg.n_envs > 1) for i in range(cfg.n_envs)]
+    venv = SubprocVecEnv(factories) if cfg.n_envs > 1 else DummyVecEnv(factories)
     model = _model_for(init, venv, cfg, resume)
     if resume:
         model.num_timesteps = state["timesteps"]
