@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--epochs", type=int, default=300, help="passes over the training steps (default 300)")
     bc.add_argument("--entropy-coef", type=float, default=0.0,
                     help="entropy bonus: keeps probability on other legal commands (benchmarks/simic.py uses 1.0)")
+    bc.add_argument("--sharpen-entropy", type=float, default=None, metavar="NATS",
+                    help="after fitting, scale the logits (same most likely commands) down to this mean entropy, "
+                         "so PPO starts nearly deterministic (benchmarks/simic.py uses 0.1)")
     bc.add_argument("--seed", type=int, default=0)
     bc.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -259,13 +262,21 @@ def cmd_bc(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out", ("zip",))
     if not 0.0 <= args.entropy_coef < 100:
         raise ValueError(f"--entropy-coef must be in [0, 100), got {args.entropy_coef}")
-    cfg = BCConfig(data=args.data, out=args.out, epochs=args.epochs, seed=args.seed, entropy_coef=args.entropy_coef)
+    if args.sharpen_entropy is not None and not args.sharpen_entropy > 0:
+        raise ValueError(f"--sharpen-entropy must be > 0 nats, got {args.sharpen_entropy}")
+    cfg = BCConfig(data=args.data, out=args.out, epochs=args.epochs, seed=args.seed, entropy_coef=args.entropy_coef,
+                   sharpen_entropy=args.sharpen_entropy)
     _, held, report = behaviour_clone(cfg, progress=not args.quiet)
     t = report["train"]
     print(f"trained on {report['train_episodes']} episodes (accuracy {t['accuracy']:.1%}, balanced "
           f"{t['balanced_accuracy']:.1%}); held out {report['held_out_episodes']} episodes:")
     for line in held.lines():
         print("  " + line)
+    e = report["entropy"]
+    if "sharpened" in e:
+        print(f"policy entropy {e['fitted']:.3f} -> {e['sharpened']:.3f} nats (logits x{e['logit_scale']:.2f})")
+    else:
+        print(f"policy entropy {e['fitted']:.3f} nats")
     print(f"policy: {args.out} (report: {args.out.removesuffix('.zip')}.json)")
     return 0
 

@@ -84,6 +84,30 @@ def test_bc_helpers():
     assert w[2] == 0 and w[1] > w[0] and torch.isclose((w[torch.tensor([0, 0, 0, 1])]).mean(), torch.tensor(1.0))
 
 
+def test_sharpen_keeps_the_most_likely_command(demos_file):
+    import gymnasium as gym
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    from agents.simic.bc import _tensors, mean_entropy, sharpen
+
+    demos = load(demos_file)
+    obs, mask, _, _ = _tensors(list(demos.episodes.values()), 1.0)
+    env = gym.make(ENV, **SMALL)
+    policy = MaskablePPO("MlpPolicy", env, seed=0, device="cpu").policy  # initialised near uniform
+    policy.set_training_mode(False)
+    with torch.no_grad():
+        before = policy.get_distribution(obs, action_masks=mask.numpy()).mode()
+        values = policy.predict_values(obs)
+    assert mean_entropy(policy, obs, mask) > 0.5
+    k = sharpen(policy, obs, mask, 0.1)
+    assert k > 1 and 0.09 < mean_entropy(policy, obs, mask) <= 0.1
+    with torch.no_grad():
+        assert torch.equal(policy.get_distribution(obs, action_masks=mask.numpy()).mode(), before)
+        assert torch.equal(policy.predict_values(obs), values)
+    assert sharpen(policy, obs, mask, 5.0) == 1.0  # already below: left as it is
+
+
 def test_collect_bc_ppo_load_act_compare_end_to_end(demos_file, tmp_path):
     from agents.compare import CompareConfig, run_comparison
 
@@ -124,6 +148,12 @@ def test_cli_simic_commands(demos_file, tmp_path, capsys):
     assert cli_main(["bc", "--data", str(demos_file), "--out", str(tmp_path / "p.zip"), "--epochs", "2",
                      "--quiet"]) == 0
     assert "balanced accuracy" in capsys.readouterr().out
+    assert cli_main(["bc", "--data", str(demos_file), "--out", str(tmp_path / "s.zip"), "--epochs", "2",
+                     "--sharpen-entropy", "0.05", "--quiet"]) == 0
+    assert "nats (logits x" in capsys.readouterr().out
+    assert json.loads((tmp_path / "s.json").read_text())["entropy"]["sharpened"] <= 0.05
+    assert cli_main(["bc", "--data", str(demos_file), "--sharpen-entropy", "0"]) == 2
+    assert "--sharpen-entropy" in capsys.readouterr().err
     assert cli_main(["bc", "--data", str(tmp_path / "none.npz")]) == 2
     assert "esper collect" in capsys.readouterr().err
     assert cli_main(["collect", "--env", "Esper-Nope-v0", "--out", str(tmp_path / "x.npz")]) == 2

@@ -48,6 +48,10 @@ class BCConfig:
     """Weight of the value loss (fits the critic on the recorded discounted returns)."""
     entropy_coef: float = 0.0
     """Entropy bonus: > 0 keeps probability on the other legal commands, so that PPO can still explore."""
+    sharpen_entropy: float | None = None
+    """After fitting, divide the action logits by a temperature (the most likely command never changes) until
+    the policy's mean entropy over the training states is at most this many nats: the entropy bonus decides
+    which command is ranked first, and PPO still starts from a nearly deterministic policy. None = as fitted."""
     gamma: float = 0.99
     """Discount of the returns the critic is fitted to (the PPO run uses the same)."""
     seed: int = 0
@@ -112,6 +116,36 @@ def agreement(policy, eps: list[Episode], codec: ActionCodec) -> Agreement:
     return Agreement(len(hit), float(hit.mean()), float(np.mean(list(by_action.values()))), by_kind, by_action)
 
 
+@torch.no_grad()
+def mean_entropy(policy, obs: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean entropy (nats) of the masked action distribution over ``obs``."""
+    return float(policy.get_distribution(obs, action_masks=mask.numpy()).entropy().mean())
+
+
+@torch.no_grad()
+def sharpen(policy, obs: torch.Tensor, mask: torch.Tensor, target: float) -> float:
+    """Scale the action head (logits times k >= 1, so the argmax is unchanged) until the mean entropy over
+    ``obs`` is at most ``target``; returns k. Entropy falls monotonically as k grows, so k is bisected."""
+    head = policy.action_net
+    w, b = head.weight.clone(), head.bias.clone()
+
+    def entropy_at(k: float) -> float:
+        head.weight.copy_(k * w)
+        head.bias.copy_(k * b)
+        return mean_entropy(policy, obs, mask)
+
+    if entropy_at(1.0) <= target:
+        return 1.0
+    lo, hi = 1.0, 2.0
+    while entropy_at(hi) > target and hi < 1e6:
+        lo, hi = hi, 2 * hi
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if entropy_at(mid) > target else (lo, mid)
+    entropy_at(hi)
+    return hi
+
+
 def class_weights(labels: torch.Tensor, n: int, power: float) -> torch.Tensor:
     counts = torch.bincount(labels, minlength=n).float()
     w = torch.where(counts > 0, (counts / counts.sum()).clamp_min(1e-12) ** -power, torch.zeros(()))
@@ -160,13 +194,18 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
             loss.backward()
             opt.step()
         bar.set_postfix(nll=f"{nll.item():.3f}", value=f"{value_loss.item():.4f}")
+    policy.set_training_mode(False)
+    entropy = dict(fitted=mean_entropy(policy, obs, mask))
+    if cfg.sharpen_entropy is not None:
+        entropy["logit_scale"] = sharpen(policy, obs, mask, cfg.sharpen_entropy)
+        entropy["sharpened"] = mean_entropy(policy, obs, mask)
     train_agree = agreement(policy, train_eps, codec)
     held = agreement(policy, held_eps, codec)
     policy.set_training_mode(False)
     report = dict(config={k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
                   train_episodes=len(train_eps), held_out_episodes=len(held_eps),
-                  train=asdict(train_agree), held_out=asdict(held), data_meta={k: demos.meta.get(k) for k in (
-                      "env_id", "teacher", "explore", "machine", "date")})
+                  train=asdict(train_agree), held_out=asdict(held), entropy=entropy,
+                  data_meta={k: demos.meta.get(k) for k in ("env_id", "teacher", "explore", "machine", "date")})
     out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"])
     with atomic_path(out.with_suffix(".json"), suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(report, f, indent=1)
