@@ -31,9 +31,12 @@ ENV = "Esper-Fast-v0"
 
 # The sizes, in one place.
 COLLECT = CollectConfig(ENV, seeds=tuple(range(1000, 1700)), explore=0.2, out=OUT / "demos.npz", workers=2)
-# An entropy bonus of 1.0 regularises the clone: on a validation split of the training episodes it lifted
-# balanced accuracy from ~0.70 to ~0.92 at the same plain accuracy (first-attempt/ used 0.0).
-BC = BCConfig(data=OUT / "demos.npz", out=OUT / "bc.zip", epochs=300, net_arch=(128, 128), entropy_coef=1.0)
+# An entropy bonus of 1.0 regularises the clone (held-out balanced accuracy 76% -> 86% with 250 demonstration
+# episodes, first vs second attempt); sharpening its logits afterwards to 0.1 nats of mean entropy keeps those
+# greedy commands but lets PPO start nearly deterministic (the second attempt's PPO, from the unsharpened
+# clone at ~1.3 nats, sampled so broadly that it never left the clone).
+BC = BCConfig(data=OUT / "demos.npz", out=OUT / "bc.zip", epochs=300, net_arch=(128, 128), entropy_coef=1.0,
+              sharpen_entropy=0.1)
 PPO = PPOConfig(init=OUT / "bc.zip", env_id=ENV, timesteps=4800, out=OUT / "ppo", n_envs=2)
 EVAL_SEEDS = tuple(range(20))
 """Held-out seeds, fixed before the third attempt ran (the earlier attempts' two sets of ten, pooled)."""
