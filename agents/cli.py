@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="run controllers on several seeds, paired; print a table with 95%% CIs")
     cmp.add_argument("--env", default="Esper-Synthetic-v0", help=f"one of {', '.join(esper_env.ENV_IDS)}")
     cmp.add_argument("--agents", nargs="+", default=["no-growth", "fixed", "heuristic", "random"], metavar="AGENT",
-                     help="rows: heuristic | no-growth | fixed | random | policy:PATH.zip (default: all built-ins)")
+                     help="rows: heuristic | no-growth | fixed | random | policy:PATH.zip, each optionally NAME=ROW "
+                          "(e.g. ppo=policy:runs/ppo/final.zip; default: all built-ins)")
     cmp.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N",
                      help="evaluation seeds, paired across rows (default 0 1 2; policies train on seeds >= 1000)")
     cmp.add_argument("--no-scratch", action="store_true",

@@ -3,7 +3,8 @@
 Each run is one episode of the same env config. The same seed gives every row the same split, host
 initialisation and data order, so differences between rows are paired by seed. Rows:
 
-* the controllers asked for (``no-growth``, ``fixed``, ``heuristic``, ``random``, ``policy:PATH.zip``);
+* the controllers asked for (``no-growth``, ``fixed``, ``heuristic``, ``random``, ``policy:PATH.zip``), each
+  optionally named ``NAME=CONTROLLER`` (e.g. ``ppo=policy:runs/ppo/final.zip``: the table says ``ppo``);
 * for each growing controller, ``scratch:<controller>``: its final architecture (every seed at alpha 1 at
   the end: fossilized, or blended to alpha 1) built fossilized from the start and trained for the same epochs
   with the same seed -- the comparison growth papers make.
@@ -20,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +40,19 @@ BUILTIN_GROWING = ("fixed", "heuristic", "random")
 DEFAULT_ROWS = ("no-growth", "fixed", "heuristic", "random")
 DEFAULT_SEEDS = (0, 1, 2)
 """Evaluation seeds. Learned policies train on seeds from 1000 up (README: "Seeds"), so these never overlap."""
+
+
+ROW_NAME = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
+
+
+def split_row(row: str) -> tuple[str, str]:
+    """``NAME=CONTROLLER`` -> (NAME, CONTROLLER); a bare controller is its own name."""
+    m = ROW_NAME.match(row)
+    return (m.group(1), m.group(2)) if m else (row, row)
+
+
+def is_growing(agent: str) -> bool:
+    return agent in BUILTIN_GROWING or agent.startswith("policy:")
 
 
 NO_EFFECT = ("threads",)
@@ -237,13 +252,20 @@ def _check(cfg: CompareConfig) -> None:
 
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {list(cfg.seeds)}")
+    names = [split_row(row)[0] for row in cfg.rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"row names must be distinct, got {names}; name rows with NAME=CONTROLLER")
     for row in cfg.rows:
-        if row not in AGENTS and not row.startswith("policy:"):
-            raise ValueError(f"unknown controller {row!r}; choose from {sorted(AGENTS)} or policy:PATH.zip")
-        if row.startswith("policy:"):
-            if not Path(row[7:]).is_file():
-                raise FileNotFoundError(f"no saved policy at {row[7:]}")
-            _check_policy(Path(row[7:]), cfg)
+        name, agent = split_row(row)
+        if name.startswith(SCRATCH):
+            raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} are kept for the scratch rows")
+        if agent not in AGENTS and not agent.startswith("policy:"):
+            raise ValueError(f"unknown controller {agent!r}; choose from {sorted(AGENTS)} or policy:PATH.zip "
+                             "(optionally named: NAME=CONTROLLER)")
+        if agent.startswith("policy:"):
+            if not Path(agent[7:]).is_file():
+                raise FileNotFoundError(f"no saved policy at {agent[7:]}")
+            _check_policy(Path(agent[7:]), cfg)
 
 
 def _check_policy(path: Path, cfg: CompareConfig) -> None:
@@ -262,14 +284,15 @@ def _check_policy(path: Path, cfg: CompareConfig) -> None:
 def plan(cfg: CompareConfig) -> list[RunSpec]:
     """The first-phase runs (every row on every seed)."""
     config = cfg.env_config().to_dict()
-    return [RunSpec(cfg.env_id, config, row, seed, row=row) for row in cfg.rows for seed in cfg.seeds]
+    return [RunSpec(cfg.env_id, config, split_row(row)[1], seed, row=split_row(row)[0])
+            for row in cfg.rows for seed in cfg.seeds]
 
 
 def scratch_specs(cfg: CompareConfig, first: dict[str, dict]) -> list[RunSpec]:
     """The second phase: each growing row's final architecture, from the start, same seed and epochs."""
     specs = []
     for spec in plan(cfg):
-        if (spec.row in BUILTIN_GROWING or spec.row.startswith("policy:")) and spec.key in first:
+        if is_growing(spec.agent) and spec.key in first:
             arch = final_architecture(first[spec.key])
             specs.append(RunSpec(spec.env_id, spec.config, "no-growth", spec.seed, arch, row=SCRATCH + spec.row))
     return specs
@@ -282,7 +305,7 @@ def run_comparison(cfg: CompareConfig, progress: bool = True) -> Comparison:
     _check(cfg)
     cfg.out = Path(cfg.out)
     first = plan(cfg)
-    growing = sum(1 for s in first if s.row in BUILTIN_GROWING or s.row.startswith("policy:"))
+    growing = sum(1 for s in first if is_growing(s.agent))
     n_total = len(first) + (growing if cfg.scratch else 0)
     bar = tqdm(total=n_total, unit="run", disable=not progress, desc="compare")
     try:
@@ -346,15 +369,17 @@ def _fmt_ci(m: float, lo: float, hi: float, signed: bool = False) -> str:
 
 def markdown_table(comp: Comparison) -> str:
     rows = comp.rows
-    base = rows.get("no-growth")
+    name_of = {agent: name for name, agent in map(split_row, comp.config.rows)}  # the reference rows, however named
+    base_row, heur_row = name_of.get("no-growth", "no-growth"), name_of.get("heuristic", "heuristic")
+    base = rows.get(base_row)
     base_flops = np.mean([r["outcome"]["train_flops"] for r in base]) if base else None
     head = ("| controller | test acc. % (95% CI) | Δ vs no-growth, pts [95% CI] | Δ vs heuristic, pts [95% CI] | "
             "val acc. % | params added | train FLOPs | wall s | germ. / foss. / culled |")
     lines = [head, "|" + "---|" * 9]
     for name, rs in rows.items():
         o = [r["outcome"] for r in rs]
-        d_base = paired(rows, name, "no-growth", _test) if name != "no-growth" else None
-        d_heur = paired(rows, name, "heuristic", _test) if name != "heuristic" else None
+        d_base = paired(rows, name, base_row, _test) if name != base_row else None
+        d_heur = paired(rows, name, heur_row, _test) if name != heur_row else None
         flops = np.mean([x["train_flops"] for x in o])
         rel = f" ({flops / base_flops:.2f}×)" if base_flops else ""
         lines.append(
@@ -374,6 +399,10 @@ def markdown_table(comp: Comparison) -> str:
             f_g, f_s = (np.mean([r["outcome"]["train_flops"] for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
+    named = [split_row(r) for r in comp.config.rows if split_row(r)[0] != split_row(r)[1]]
+    if named:
+        lines.append("")
+        lines.append("Rows: " + "; ".join(f"{name} = `{agent}`" for name, agent in named) + ".")
     n = len(comp.config.seeds)
     lines.append("")
     lines.append(f"Mean over {n} seeds ({', '.join(map(str, comp.config.seeds))}); intervals are Student-t 95% "

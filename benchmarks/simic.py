@@ -43,7 +43,7 @@ EVAL_SEEDS = tuple(range(20))
 
 
 def rel(p: Path) -> Path:
-    """Short row names: policy paths relative to the repository."""
+    """Policy paths relative to the repository (recorded in the table)."""
     return p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
 
 
@@ -82,12 +82,13 @@ def main() -> None:
         if not resume or json.loads((PPO.out / "checkpoint.json").read_text())["timesteps"] < PPO.timesteps:
             timed("ppo", lambda: train_ppo(PPO, resume=resume))
     if "compare" in args.only:
-        rows = ("no-growth", "fixed", "heuristic", f"policy:{rel(BC.out)}", f"policy:{rel(PPO.out / 'final.zip')}")
+        rows = ("no-growth", "fixed", "heuristic", f"bc=policy:{rel(BC.out)}",
+                f"ppo=policy:{rel(PPO.out / 'final.zip')}")
         cfg = CompareConfig(ENV, rows=rows, seeds=EVAL_SEEDS, out=OUT / "compare", workers=2,
                             command="python benchmarks/simic.py --only compare")
         comp = timed("compare", lambda: run_comparison(cfg))
         print(comp.table)
-        report(comp, rows[3], rows[4])
+        report(comp, "bc", "ppo")
 
 
 def report(comp, bc_row: str, ppo_row: str) -> None:

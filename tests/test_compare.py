@@ -122,3 +122,18 @@ def test_a_saved_policy_is_a_row_with_its_scratch_row(tmp_path):
     comp = run_comparison(cfg, progress=False)
     assert list(comp.rows) == ["no-growth", f"policy:{path}", f"scratch:policy:{path}"]
     assert all(len(rs) == 2 for rs in comp.rows.values())
+
+
+def test_named_rows_reuse_the_cache_and_name_the_table(two_workers, tmp_path):
+    comp, out = two_workers
+    named = run_comparison(CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=("base=no-growth", "rand=random"),
+                                         seeds=(0, 1), out=out, workers=2), progress=False)
+    assert list(named.rows) == ["base", "rand", "scratch:rand"]
+    assert [r["outcome"] for r in named.rows["rand"]] == [r["outcome"] for r in comp.rows["random"]]  # cached
+    assert "| rand |" in named.table and "rand = `random`" in named.table
+    assert "| base | " in named.table and "| rand | " in named.table
+    assert named.table.split("| rand | ")[1].split(" | ")[1] != "—"  # Δ vs no-growth found under its new name
+    for rows, match in ((("a=random", "a=fixed"), "distinct"), (("scratch:heuristic",), "kept for the scratch")):
+        with pytest.raises(ValueError, match=match):
+            run_comparison(CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=rows, seeds=(0,), out=tmp_path),
+                           progress=False)
