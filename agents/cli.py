@@ -302,7 +302,8 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"esper: interrupted; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
         return 130
-    print(f"policy: {args.out}/final.zip; TensorBoard: tensorboard --logdir {args.out}/tensorboard")
+    print(f"policy: {args.out}/final.zip; curves: {args.out}/curves.png; "
+          f"TensorBoard: tensorboard --logdir {args.out}/tensorboard")
     return 0
 
 

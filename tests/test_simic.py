@@ -125,6 +125,7 @@ def test_collect_bc_ppo_load_act_compare_end_to_end(demos_file, tmp_path):
     state = json.loads((out / "checkpoint.json").read_text())
     assert state["updates"] == 2 and state["timesteps"] == 10 and state["episodes_done"] == [1]
     assert (out / "final.zip").is_file() and list((out / "tensorboard").glob("ppo_1/events.*"))
+    assert (out / "curves.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="--resume"):
         train_ppo(cfg, progress=False)
     train_ppo(replace(cfg, timesteps=20), resume=True, progress=False)

@@ -46,7 +46,7 @@ class PPOConfig:
     timesteps: int = 2400
     """Env steps (epochs) to train for, over all envs."""
     out: Path = Path("runs/ppo")
-    """Run folder: checkpoint.zip (+ .json), final.zip, tensorboard/."""
+    """Run folder: checkpoint.zip (+ .json), final.zip, curves.png (agreement, entropy, critic), tensorboard/."""
     n_envs: int = 2
     """Training envs (SubprocVecEnv when > 1; each process one torch thread)."""
     seed_start: int = PPO_SEEDS_START
@@ -222,6 +222,9 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
         state["updates"] += int(model.num_timesteps > state["timesteps"])
         save_checkpoint(cfg, model, state)
         save_policy(model, out / "final.zip", schema, config=config.to_dict())
+        from ..plots import plot_training_curves
+
+        plot_training_curves(out / "tensorboard", out / "curves.png", title=f"PPO on {cfg.env_id} from {cfg.init}")
     except KeyboardInterrupt:
         save_checkpoint(cfg, model, state)
         raise
