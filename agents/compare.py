@@ -401,7 +401,7 @@ def markdown_table(comp: Comparison) -> str:
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
     named = [split_row(r) for r in comp.config.rows if split_row(r)[0] != split_row(r)[1]]
     if named:
-        lines.append("")
+        lines += [""] if lines[-1] else []
         lines.append("Rows: " + "; ".join(f"{name} = `{agent}`" for name, agent in named) + ".")
     n = len(comp.config.seeds)
     lines.append("")
