@@ -224,7 +224,8 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
         save_policy(model, out / "final.zip", schema, config=config.to_dict())
         from ..plots import plot_training_curves
 
-        plot_training_curves(out / "tensorboard", out / "curves.png", title=f"PPO on {cfg.env_id} from {Path(cfg.init).name}")
+        plot_training_curves(out / "tensorboard", out / "curves.png",
+                             title=f"PPO on {cfg.env_id} from {Path(cfg.init).name}")
     except KeyboardInterrupt:
         save_checkpoint(cfg, model, state)
         raise
