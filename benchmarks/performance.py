@@ -39,7 +39,7 @@ from agents.compare import CompareConfig, mean_ci, paired, run_comparison
 from agents.records import run_metadata
 from esper_env.data import DeviceLoader
 from esper_env.leyline import Command, Op
-from esper_env.training import evaluate, evaluate_variants, train_epoch
+from esper_env.training import evaluate, evaluate_variants
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_ID = "Esper-Fast-v0"
@@ -96,16 +96,8 @@ def overhead(env_id: str, seed: int = 0) -> dict:
         eval_ms[bs] = 1000 * (time.perf_counter() - t0) / 3
     # Bare training: the same model from the same start, the same commands, only train_epoch per epoch.
     env.reset(seed=seed)
-    u._set_lrs(u._host_lr())
     t0 = time.perf_counter()
-    for epoch in range(u.max_epochs):
-        if epoch < len(plan):
-            u._apply(u.codec.decode(plan[epoch]))
-        u.epoch = epoch
-        u._set_lrs(u._host_lr())
-        u.model.start_epoch()
-        train_epoch(u.model, u.train_loader, u.precision)
-        u.model.end_epoch()
+    u.train_without_reports(plan)
     t_bare = time.perf_counter() - t0
     other = t_env - t_reset - timings["step"]
     step_rest = timings["step"] - timings["train"] - timings["validate"] - timings["counterfactuals"]

@@ -243,6 +243,25 @@ class EsperEnv(gym.Env):
             info["final"] = self._outcome(nonfinite)
         return ly.report_to_vector(self.report), float(reward), terminated, False, info
 
+    def train_without_reports(self, actions) -> None:
+        """Benchmark hook: play the rest of the episode doing only what bare training does -- each epoch's
+        command (``actions[epoch]``, WAIT after the list; illegal ones skipped), the learning rates and the
+        training epoch; no validation, counterfactuals, reports or rewards. ``benchmarks/performance.py``
+        measures the env's overhead against it. The episode is over afterwards: call reset()."""
+        if self.model is None or self._ended:
+            raise RuntimeError("call reset() before train_without_reports()")
+        actions = [self._to_action(a) for a in actions]
+        while self.epoch < self.max_epochs:
+            action = actions[self.epoch] if self.epoch < len(actions) else 0
+            if self.action_masks()[action]:
+                self._apply(self.codec.decode(action))
+            self._set_lrs(self._host_lr())
+            self._tick("start_epoch")
+            train_epoch(self.model, self.train_loader, self.precision)
+            self._tick("end_epoch")
+            self.epoch += 1
+        self._ended = True
+
     def action_masks(self) -> np.ndarray:
         """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""
         if self.model is None:

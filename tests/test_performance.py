@@ -85,3 +85,29 @@ def test_env_uses_one_thread_in_a_worker_process():
     assert queue.get(timeout=5) == 1
     before = torch.get_num_threads()
     assert set_threads(0) == before  # the main process keeps its own setting
+
+
+def test_bare_training_hook_trains_the_same_model_without_reports():
+    import gymnasium as gym
+
+    import esper_env  # noqa: F401
+
+    small = dict(train_size=64, val_size=32, test_size=32, max_epochs=3, blend_epochs=1)
+    env = gym.make("Esper-Tiny-v0", **small)
+    u = env.unwrapped
+    germinate = u.codec.encode(Command(Op.GERMINATE, 0, u.config.blueprints[0]))
+    env.reset(seed=0)
+    for a in (germinate, 0, 0):
+        env.step(a)
+    stepped = {k: v.clone() for k, v in u.model.state_dict().items()}
+    env.reset(seed=0)
+    report = u.report
+    u.train_without_reports([germinate])
+    assert u.report is report  # nothing reported
+    assert u.model.slots[0].stage == SeedStage.TRAINING and u.epoch == 3
+    bare = u.model.state_dict()
+    assert stepped.keys() == bare.keys() and all(torch.equal(stepped[k], bare[k]) for k in bare)  # same training
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+    with pytest.raises(RuntimeError, match="reset"):
+        u.train_without_reports([])
