@@ -284,8 +284,8 @@ def _check_policy(path: Path, cfg: CompareConfig) -> None:
 def plan(cfg: CompareConfig) -> list[RunSpec]:
     """The first-phase runs (every row on every seed)."""
     config = cfg.env_config().to_dict()
-    return [RunSpec(cfg.env_id, config, split_row(row)[1], seed, row=split_row(row)[0])
-            for row in cfg.rows for seed in cfg.seeds]
+    return [RunSpec(cfg.env_id, config, agent, seed, row=name)
+            for name, agent in map(split_row, cfg.rows) for seed in cfg.seeds]
 
 
 def scratch_specs(cfg: CompareConfig, first: dict[str, dict]) -> list[RunSpec]:
@@ -399,7 +399,7 @@ def markdown_table(comp: Comparison) -> str:
             f_g, f_s = (np.mean([r["outcome"]["train_flops"] for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
-    named = [split_row(r) for r in comp.config.rows if split_row(r)[0] != split_row(r)[1]]
+    named = [(name, agent) for name, agent in map(split_row, comp.config.rows) if name != agent]
     if named:
         lines += [""] if lines[-1] else []
         lines.append("Rows: " + "; ".join(f"{name} = `{agent}`" for name, agent in named) + ".")

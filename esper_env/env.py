@@ -213,14 +213,7 @@ class EsperEnv(gym.Env):
         else:
             self._counts["illegal"] += 1
         prev = self.report
-        lr = self._host_lr()
-        self._set_lrs(lr)
-        self._tick("start_epoch")
-        self._flops["train"] += self.model.train_flops_per_image() * self.train_loader.samples_per_epoch
-        with self._timed("train"):
-            stats = train_epoch(self.model, self.train_loader, self.precision)
-        self._tick("end_epoch")
-        self.epoch += 1
+        lr, stats = self._train_one_epoch()
         terms = {"val_accuracy_delta": 0.0, "rent": self._rent(), "illegal_penalty": 0.0 if legal else
                  self.config.illegal_penalty, "nonfinite_penalty": 0.0}
         with self._timed("validate"):
@@ -255,12 +248,21 @@ class EsperEnv(gym.Env):
             action = actions[self.epoch] if self.epoch < len(actions) else 0
             if self.action_masks()[action]:
                 self._apply(self.codec.decode(action))
-            self._set_lrs(self._host_lr())
-            self._tick("start_epoch")
-            train_epoch(self.model, self.train_loader, self.precision)
-            self._tick("end_epoch")
-            self.epoch += 1
+            self._train_one_epoch()
         self._ended = True
+
+    def _train_one_epoch(self):
+        """The learning rates, the model's automatic moves around the epoch, one training epoch (FLOPs
+        counted, timed); returns (host learning rate, training stats)."""
+        lr = self._host_lr()
+        self._set_lrs(lr)
+        self._tick("start_epoch")
+        self._flops["train"] += self.model.train_flops_per_image() * self.train_loader.samples_per_epoch
+        with self._timed("train"):
+            stats = train_epoch(self.model, self.train_loader, self.precision)
+        self._tick("end_epoch")
+        self.epoch += 1
+        return lr, stats
 
     def action_masks(self) -> np.ndarray:
         """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""

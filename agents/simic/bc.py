@@ -201,7 +201,6 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
         entropy["sharpened"] = mean_entropy(policy, obs, mask)
     train_agree = agreement(policy, train_eps, codec)
     held = agreement(policy, held_eps, codec)
-    policy.set_training_mode(False)
     report = dict(config={k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
                   train_episodes=len(train_eps), held_out_episodes=len(held_eps),
                   train=asdict(train_agree), held_out=asdict(held), entropy=entropy,
