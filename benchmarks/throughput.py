@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from data_throughput import PerSampleDataset  # the same per-sample reference Dataset
 
 from esper_env.data import DeviceLoader, load_splits
-from esper_env.kasmina import MorphogeneticModel, host_widths
+from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.training import evaluate, resolve_precision, train_epoch
 
 SUBSET = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset"
@@ -118,7 +118,7 @@ def main() -> None:
     for host in args.hosts:
         ref_rates, ref_acc, ref_model = run_reference(host, sp, args.epochs)
         ref = statistics.median(ref_rates[1:] or ref_rates)
-        flops_per_image = ref_model.train_flops_per_image()
+        flops_per_image = flops.training(ref_model)
         variants = [("env path (auto precision, channels_last)", dict())]
         variants += [("  lever: NCHW instead of channels_last", dict(channels_last=False)),
                      ("  lever: batch 512, lr x4", dict(batch=512, lr=0.2))]

@@ -6,7 +6,7 @@ Importing this package registers the environment ids (``Esper-CIFAR10-v0``, ``Es
 
 import gymnasium as gym
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0")
 
@@ -25,7 +25,8 @@ def _register() -> None:
 _register()
 
 from .config import ConfigError, EsperConfig  # noqa: E402
-from .env import EnvSnapshot, EsperEnv, load_snapshot, save_snapshot  # noqa: E402
+from .env import EsperEnv  # noqa: E402
+from .snapshot import EnvSnapshot, load_snapshot, save_snapshot  # noqa: E402
 
 __all__ = ["ENV_IDS", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
            "load_snapshot", "save_snapshot"]

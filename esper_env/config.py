@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .data import DATASETS
-from .kasmina import BLEND_SCHEDULES, BLUEPRINTS, DEFAULT_BLUEPRINTS
+from .kasmina import BLUEPRINTS
+from .kasmina import MODEL_DEFAULTS as M
 from .kasmina import PRESETS as HOST_PRESETS
+from .kasmina.settings import SETTING_NAMES as MODEL_SETTINGS
+from .kasmina.settings import check_lifecycle
 from .leyline import HISTORY_LEN
 
 IMAGE_BYTES = 3 * 32 * 32
@@ -60,29 +63,29 @@ class EsperConfig:
     """Host CNN preset: "default" (32-64-128), "small" (16-32-64) or "tiny" (8-16-32)."""
     width: float = 1.0
     """Multiplier on the host preset's channel widths (4.0 = a 4x wider host)."""
-    slots: tuple[int, ...] = (0, 1, 2)
+    slots: tuple[int, ...] = M.slots
     """Host blocks with a seed slot after them (slot k sits after block slots[k])."""
-    blueprints: tuple[str, ...] = DEFAULT_BLUEPRINTS
+    blueprints: tuple[str, ...] = M.blueprints
     """Blueprints that GERMINATE may use, in action order."""
     batch_size: int = 128
     """Training batch size."""
     eval_batch_size: int = 500
     """Batch size of validation, counterfactual and test passes (counterfactuals use its batch statistics)."""
-    lr: float = 0.05
+    lr: float = M.lr
     """Host SGD learning rate at epoch 0."""
-    seed_lr: float = 0.05
+    seed_lr: float = M.seed_lr
     """A seed's learning rate at germination."""
     lr_schedule: str = "cosine"
     """"cosine": host lr decays to 0 over max_epochs, a seed's from germination to the end; or "constant"."""
-    momentum: float = 0.9
+    momentum: float = M.momentum
     """SGD (Nesterov) momentum, in [0, 1)."""
-    weight_decay: float = 5e-4
+    weight_decay: float = M.weight_decay
     """SGD weight decay."""
-    blend_epochs: int = 3
+    blend_epochs: int = M.blend_epochs
     """Epochs over which a BLENDING seed's alpha ramps from 0 to 1."""
-    blend_schedule: str = "linear"
+    blend_schedule: str = M.blend_schedule
     """Shape of the alpha ramp: "linear" or "cosine"."""
-    embargo_epochs: int = 2
+    embargo_epochs: int = M.embargo_epochs
     """Decisions for which a slot stays CULLED (GERMINATE illegal) after its seed was culled."""
     rent_coef: float = 0.02
     """Reward cost of growth: a seed the size of the host kept all episode costs this much return."""
@@ -125,6 +128,10 @@ class EsperConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EsperConfig:
         return cls().replace(**data)
+
+    def model_settings(self) -> dict[str, Any]:
+        """The fields a :class:`~esper_env.kasmina.MorphogeneticModel` takes (its ``ModelSettings``)."""
+        return {k: getattr(self, k) for k in MODEL_SETTINGS}
 
     def differences(self, other: EsperConfig) -> list[str]:
         """``field: mine vs other`` for every field that differs."""
@@ -176,7 +183,6 @@ def _check_names(c: EsperConfig) -> None:
     _choice(c, "dataset", DATASETS)
     _choice(c, "host", tuple(HOST_PRESETS))
     _choice(c, "lr_schedule", ("cosine", "constant"))
-    _choice(c, "blend_schedule", BLEND_SCHEDULES)
     _choice(c, "precision", ("auto", "bf16", "fp32"))
     if not isinstance(c.download, bool):
         _fail("download", c.download, "True or False")
@@ -205,8 +211,10 @@ def _check_training(c: EsperConfig) -> None:
     _int(c, "max_epochs", 1)
     _int(c, "batch_size", 1)
     _int(c, "eval_batch_size", 1)
-    _int(c, "blend_epochs", 1)
-    _int(c, "embargo_epochs", 0)
+    try:
+        check_lifecycle(c.blend_epochs, c.blend_schedule, c.embargo_epochs)  # the model's own check
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     _real(c, "width", 1e-3, 64)
     _real(c, "lr", 0)
     _real(c, "seed_lr", 0)

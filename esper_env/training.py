@@ -58,6 +58,18 @@ def cosine_lr(base: float, epoch: int, total: int, floor: float = 0.0) -> float:
     return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * p))
 
 
+def set_learning_rates(model: MorphogeneticModel, host_lr: float, seed_lr: float, schedule: str, epoch: int,
+                       max_epochs: int, germinated_at: dict[int, int]) -> None:
+    """The host group at ``host_lr``; each live seed's group on its own schedule from its germination epoch
+    (``germinated_at``) to the end of the budget: cosine, or ``seed_lr`` throughout when ``schedule`` is constant."""
+    for group in model.optimizer.param_groups:
+        if group["name"] == "host":
+            group["lr"] = host_lr
+        else:
+            start = germinated_at[int(group["name"][4:])]
+            group["lr"] = seed_lr if schedule == "constant" else cosine_lr(seed_lr, epoch - start, max_epochs - start)
+
+
 @dataclass(frozen=True)
 class EpochStats:
     loss: float

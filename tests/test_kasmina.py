@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from esper_env.kasmina import BLUEPRINTS, MorphogeneticModel, blend_alpha, host_widths
+from esper_env.kasmina import BLUEPRINTS, MorphogeneticModel, blend_alpha, flops, host_widths
 from esper_env.leyline import Command, IllegalCommandError, IllegalTransitionError, SeedStage
 
 TINY = host_widths("tiny")
@@ -180,15 +180,15 @@ def test_training_flops_count_shadow_passes():
     m = model()
     t = m.flop_table()
     host = sum(t.blocks) + t.head
-    assert m.train_flops_per_image() == 3 * host and m.flops_per_image() == host
+    assert flops.training(m) == 3 * host and m.flops_per_image() == host
     to_training(m, 0, "conv_residual")  # slot 0 sits after block 0
     seed = m.flop_table().seeds[0]
     assert seed > 0
     downstream = t.blocks[1] + t.blocks[2] + t.head
-    assert m.train_flops_per_image() == 3 * host + 3 * seed + 2 * downstream
+    assert flops.training(m) == 3 * host + 3 * seed + 2 * downstream
     assert m.flops_per_image() == host and m.flops_per_image({0: 1.0}) == host + seed
     m.apply(Command.advance(0))  # BLENDING: on the main path, trained with the host
-    assert m.train_flops_per_image() == 3 * (host + seed)
+    assert flops.training(m) == 3 * (host + seed)
 
 
 def test_built_fossilized_matches_grown_architecture():

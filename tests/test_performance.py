@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from esper_env.data import DeviceLoader
-from esper_env.kasmina import MorphogeneticModel, host_widths
+from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.leyline import Command, Op, SeedStage
 from esper_env.training import evaluate, evaluate_variants, set_threads, train_epoch
 
@@ -47,14 +47,14 @@ def test_shared_counterfactual_flops_are_the_prefix_saved():
     m, _ = _grown_model()
     variants = [{}, {0: 0.0}, {1: 1.0}, {2: 0.0}]
     separate = sum(m.flops_per_image(v) for v in variants)
-    shared = m.variants_flops_per_image(variants)
+    shared = flops.variants(m, variants)
     t = m.flop_table()
     # Each variant reuses the unchanged pass up to the block whose slot it changes: block 0 (slot 0),
     # blocks 0-1 and slot 0's seed (slot 1), blocks 0-2 and slot 0's seed (slot 2).
     b0, b1, b2 = t.blocks
     saved = b0 + (b0 + b1 + t.seeds[0]) + (b0 + b1 + b2 + t.seeds[0])
     assert shared == separate - saved
-    assert m.variants_flops_per_image([{}]) == m.flops_per_image()
+    assert flops.variants(m, [{}]) == m.flops_per_image()
 
 
 @pytest.mark.parametrize("channels_last", [True, False])

@@ -32,14 +32,9 @@ def blend_alpha(progress: float, schedule: str = "linear") -> float:
 class SeedSlot(nn.Module):
     """A place after a host block where one seed at a time can live."""
 
-    def __init__(self, index: int, channels: int, *, blend_epochs: int = 3, blend_schedule: str = "linear",
-                 embargo_epochs: int = 2):
+    def __init__(self, index: int, channels: int, *, blend_epochs: int, blend_schedule: str, embargo_epochs: int):
+        """The lifecycle settings come checked from :class:`~esper_env.kasmina.settings.ModelSettings`."""
         super().__init__()
-        if blend_epochs < 1:
-            raise ValueError("blend_epochs must be >= 1")
-        if embargo_epochs < 0:
-            raise ValueError("embargo_epochs must be >= 0")
-        blend_alpha(0.0, blend_schedule)  # validates the name
         self.index = index
         self.channels = channels
         self.blend_epochs = blend_epochs
