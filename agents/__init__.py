@@ -13,9 +13,11 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    **dict.fromkeys(("Agent", "EpisodeRecord", "PolicyAgent", "RuleAgent", "SchemaMismatchError", "StepRecord",
-                     "UntrustedPolicyError", "load_policy", "play", "read_policy_entry", "read_policy_schema",
-                     "run_episode", "save_policy"), "base"),
+    **dict.fromkeys(("Agent", "EpisodeRecord", "PolicyAgent", "RuleAgent", "StepRecord", "play", "run_episode"),
+                    "base"),
+    **dict.fromkeys(("PolicyEntry", "SchemaMismatchError", "UntrustedPolicyError", "load_policy", "read_policy_entry",
+                     "read_policy_schema", "save_policy"), "policy_file"),
+    **dict.fromkeys(("RunRecord",), "records"),
     **dict.fromkeys(("FixedSchedule", "FixedScheduleConfig", "NoGrowth", "RandomLegal"), "baselines"),
     **dict.fromkeys(("HeuristicTamiyo", "TamiyoConfig"), "tamiyo"),
     **dict.fromkeys(("AGENTS", "make_agent"), "registry"),

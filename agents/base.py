@@ -6,9 +6,6 @@ structured Leyline report and the action mask. They never reach into the environ
 
 from __future__ import annotations
 
-import json
-import pickle
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +13,19 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-import esper_env
-from esper_env.fileio import atomic_path
 from esper_env.leyline import ActionCodec, Command, EpisodeOutcome, LifecycleEvent, ObservationSchema, TrainingReport
+
+from .policy_file import (  # noqa: F401 (re-exported: agents.base was their home)
+    SCHEMA_ENTRY,
+    TRUST_HINT,
+    SchemaMismatchError,
+    UntrustedPolicyError,
+    check_schema,
+    load_policy,
+    read_policy_entry,
+    read_policy_schema,
+    save_policy,
+)
 
 
 @runtime_checkable
@@ -128,129 +135,6 @@ def play(env, agent: Agent, obs: np.ndarray, info: dict[str, Any], record: Episo
     return record
 
 
-SCHEMA_ENTRY = "esper_schema.json"
-"""The entry :func:`save_policy` adds to an SB3 zip: observation schema, env config, package version, and the
-policy's architecture (what :func:`load_policy` needs to rebuild it without unpickling anything)."""
-
-SAFE_ACTIVATIONS = ("Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU")
-"""Activation functions a policy file may name (looked up in ``torch.nn`` only from this list)."""
-
-TRUST_HINT = ("loading it needs SB3's unpickling, which can run code from the file; pass --trust-policy-file "
-              "(trust=True) only for a file you made or trust")
-
-
-class SchemaMismatchError(ValueError):
-    """A saved policy or dataset was made for other observations or actions than this env's."""
-
-
-class UntrustedPolicyError(ValueError):
-    """A policy file that can only be loaded by unpickling (which could run code), without trust given."""
-
-
-def policy_spec(model) -> dict:
-    """What rebuilds ``model``'s policy network: algorithm, layer sizes, activation (plain JSON data)."""
-    p = model.policy
-    return dict(algo=type(model).__name__, policy=type(p).__name__, net_arch=p.net_arch,
-                activation_fn=p.activation_fn.__name__, share_features_extractor=p.share_features_extractor)
-
-
-def save_policy(model, path: str | Path, schema: ObservationSchema, config: dict | None = None) -> Path:
-    """``model.save(path)`` plus the schema, env config and policy architecture inside the same zip, atomically."""
-    path = Path(path)
-    if path.suffix != ".zip":
-        path = path.with_suffix(".zip")
-    with atomic_path(path, suffix=".zip") as tmp:
-        model.save(tmp)
-        with zipfile.ZipFile(tmp, "a") as z:
-            z.writestr(SCHEMA_ENTRY, json.dumps({"schema": schema.to_dict(), "config": config,
-                                                  "version": esper_env.__version__, "policy": policy_spec(model)}))
-    return path
-
-
-def read_policy_entry(path: str | Path) -> dict:
-    """The Esper entry of a saved policy (plain JSON); a clear error if the file has none or is not a zip."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            if SCHEMA_ENTRY not in z.namelist():
-                raise SchemaMismatchError(
-                    f"{path} records no Esper observation schema, so it cannot be checked against this env; "
-                    "save policies with agents.save_policy(model, path, env.unwrapped.schema)")
-            entry = json.loads(z.read(SCHEMA_ENTRY))
-            ObservationSchema.from_dict(entry["schema"])
-            return entry
-    except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not a readable saved policy ({type(e).__name__}: {e})") from None
-
-
-def read_policy_schema(path: str | Path) -> ObservationSchema:
-    """The schema recorded in a saved policy."""
-    return ObservationSchema.from_dict(read_policy_entry(path)["schema"])
-
-
-def read_tensors(path: str | Path, entry: str) -> dict:
-    """A state dict stored in a policy zip, read with ``torch.load(weights_only=True)``: tensors and plain
-    containers only; anything else in the file is refused, never executed."""
-    import io
-
-    import torch
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            blob = z.read(entry)
-        return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except KeyError:
-        raise ValueError(f"{path} has no {entry} (not a saved SB3 policy)") from None
-    except pickle.UnpicklingError as e:  # weights_only refused an object: nothing from the file ran
-        raise ValueError(f"{path}: {entry} holds more than tensors; it was not loaded ({e})") from None
-    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as e:
-        raise ValueError(f"{path}: {entry} is not readable tensor data ({type(e).__name__}: {e})") from None
-
-
-def build_policy(entry: dict):
-    """A fresh MaskableActorCriticPolicy with the recorded architecture for the recorded schema's spaces."""
-    import torch
-    from gymnasium import spaces
-    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-
-    spec = entry.get("policy")
-    if not spec or spec.get("algo") != "MaskablePPO":
-        raise UntrustedPolicyError(f"the file records no MaskablePPO architecture; {TRUST_HINT}")
-    if spec.get("activation_fn") not in SAFE_ACTIVATIONS:
-        raise ValueError(f"unsupported activation {spec.get('activation_fn')!r} "
-                         f"(allowed: {', '.join(SAFE_ACTIVATIONS)})")
-    schema = ObservationSchema.from_dict(entry["schema"])
-    obs_space = spaces.Box(-1.0, 1.0, (len(schema.fields),), np.float32)
-    net_arch = spec["net_arch"]
-    if not (isinstance(net_arch, list) and all(isinstance(n, int) for n in net_arch)) and not (
-            isinstance(net_arch, dict) and all(isinstance(v, list) and all(isinstance(n, int) for n in v)
-                                               for v in net_arch.values())):
-        raise ValueError(f"malformed net_arch {net_arch!r} in the policy file")
-    return MaskableActorCriticPolicy(obs_space, spaces.Discrete(len(schema.actions)), lambda _: 0.0,
-                                     net_arch=net_arch, activation_fn=getattr(torch.nn, spec["activation_fn"]),
-                                     share_features_extractor=bool(spec.get("share_features_extractor", True)))
-
-
-def load_policy(path: str | Path):
-    """The policy network of a saved MaskablePPO, rebuilt from the file's JSON entry and its tensors only
-    (no unpickling: a crafted file cannot run code). Returns ``(policy, entry)``."""
-    entry = read_policy_entry(path)
-    policy = build_policy(entry)
-    try:
-        policy.load_state_dict(read_tensors(path, "policy.pth"))
-    except RuntimeError as e:
-        raise ValueError(f"{path}: the weights do not fit the recorded architecture ({e})") from None
-    policy.set_training_mode(False)
-    return policy, entry
-
-
-def check_schema(recorded: ObservationSchema, current: ObservationSchema, what: str) -> None:
-    """Raise :class:`SchemaMismatchError` saying what differs, if anything does."""
-    diff = recorded.differences(current)
-    if diff:
-        raise SchemaMismatchError(f"{what} was made for other observations or actions than this env's: "
-                                  + "; ".join(diff) + ". Use it with the env it was trained on, or retrain.")
-
-
 class PolicyAgent:
     """A trained SB3 / sb3-contrib model behind the :class:`Agent` protocol.
 
@@ -279,11 +163,11 @@ class PolicyAgent:
         if not path.is_file():
             raise FileNotFoundError(f"no saved policy at {path}; train one first (agents.save_policy)")
         entry = read_policy_entry(path)
-        schema = ObservationSchema.from_dict(entry["schema"])
+        schema = entry.schema
         if expected is not None:
             check_schema(schema, expected, f"policy {path}")
         name = kw.pop("name", path.stem)
-        if algo == "MaskablePPO" and (entry.get("policy") or {}).get("algo") == "MaskablePPO":
+        if algo == "MaskablePPO" and entry.policy is not None and entry.policy.algo == "MaskablePPO":
             return cls(load_policy(path)[0], name=name, schema=schema, **kw)
         if not trust:
             raise UntrustedPolicyError(f"{path}: {TRUST_HINT}")

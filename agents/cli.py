@@ -59,13 +59,6 @@ def check_output_dir(path: str | None, flag: str) -> None:
     _check_writable(p, p, flag)
 
 
-def check_env_id(env_id: str) -> None:
-    import esper_env
-
-    if env_id not in esper_env.ENV_IDS:
-        raise ValueError(f"unknown env id {env_id!r}; choose one of {', '.join(esper_env.ENV_IDS)}")
-
-
 def plot_formats() -> tuple[str, ...]:
     """File extensions matplotlib can write here."""
     import matplotlib
@@ -176,11 +169,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_output_file(args.json, "--json")
     check_output_file(args.checkpoint, "--checkpoint")
     check_output_file(args.plot, "--plot", plot_formats())
-    check_env_id(args.env)
+    import esper_env
+
     kwargs = dict(args.env_args)
     if args.data_root:
         kwargs["data_root"] = args.data_root
-    env = gym.make(args.env, **kwargs)
+    env = gym.make(args.env, config=esper_env.config_for(args.env, **kwargs))
     agent = make_agent(args.agent, schema=env.unwrapped.schema, trust=args.trust_policy_file)
     total = env.unwrapped.max_epochs
     print(f"{args.env} | agent {agent.name} | seed {args.seed} | {total} epochs | "
@@ -215,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"plot: {plot_episode(record, args.plot)}")
     if args.json:
         with atomic_path(args.json, suffix=".json") as tmp, open(tmp, "w") as f:
-            json.dump(episode_result(record, env.unwrapped.config, env_id=args.env), f, indent=1)
+            json.dump(episode_result(record, env.unwrapped.config, env_id=args.env).to_dict(), f, indent=1)
         print(f"result: {args.json}")
     return 0
 

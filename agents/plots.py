@@ -8,6 +8,7 @@ from pathlib import Path
 from esper_env.fileio import atomic_path
 
 from .base import EpisodeRecord
+from .records import RunRecord
 
 EVENT_STYLE = {"germinate": ("tab:green", "^"), "training": ("tab:olive", "."), "blending": ("tab:blue", "s"),
                "fossilized": ("tab:purple", "*"), "cull": ("tab:red", "x"), "dormant": ("tab:gray", ".")}
@@ -58,7 +59,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
-def plot_comparison_curves(rows: dict[str, list[dict]], path: str | os.PathLike, title: str = "") -> Path:
+def plot_comparison_curves(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
     """Validation accuracy per epoch per row: mean over seeds with a min-max band; each run's germinate
     (^), fossilize (*) and cull (x) events marked on its row's mean curve."""
     import matplotlib
@@ -69,7 +70,7 @@ def plot_comparison_curves(rows: dict[str, list[dict]], path: str | os.PathLike,
     fig, ax = plt.subplots(figsize=(9, 5))
     marks = {"germinate": "^", "fossilized": "*", "cull": "x"}
     for i, (name, runs) in enumerate(rows.items()):
-        curves = np.array([[100 * v for v in r["val_accuracy"]] for r in runs])
+        curves = np.array([[100 * v for v in r.val_accuracy] for r in runs])
         epochs = np.arange(curves.shape[1])
         mean = curves.mean(0)
         color = f"C{i % 10}"
@@ -77,10 +78,10 @@ def plot_comparison_curves(rows: dict[str, list[dict]], path: str | os.PathLike,
                 ls="--" if name.startswith("scratch:") else "-")
         ax.fill_between(epochs, curves.min(0), curves.max(0), color=color, alpha=0.12)
         for r in runs:
-            for ev in r["outcome"]["history"]:
-                label = {"GERMINATED": "germinate", "FOSSILIZED": "fossilized", "CULLED": "cull"}.get(ev["stage"])
-                if ev["cause"] == "command" and label:
-                    e = min(ev["epoch"], len(mean) - 1)
+            for ev in r.outcome.history:
+                label = {"GERMINATED": "germinate", "FOSSILIZED": "fossilized", "CULLED": "cull"}.get(ev.stage.name)
+                if ev.cause.value == "command" and label:
+                    e = min(ev.epoch, len(mean) - 1)
                     ax.scatter([e], [mean[e]], marker=marks[label], color=color, s=45, zorder=3)
     for label, m in marks.items():
         ax.scatter([], [], marker=m, color="0.3", label=label)
@@ -92,7 +93,7 @@ def plot_comparison_curves(rows: dict[str, list[dict]], path: str | os.PathLike,
     return _save(fig, path)
 
 
-def plot_accuracy_vs_flops(rows: dict[str, list[dict]], path: str | os.PathLike, title: str = "") -> Path:
+def plot_accuracy_vs_flops(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
     """Final test accuracy against training FLOPs, one point per run."""
     import matplotlib
     matplotlib.use("Agg")
@@ -100,7 +101,7 @@ def plot_accuracy_vs_flops(rows: dict[str, list[dict]], path: str | os.PathLike,
 
     fig, ax = plt.subplots(figsize=(7, 5))
     for i, (name, runs) in enumerate(rows.items()):
-        ax.scatter([r["outcome"]["train_flops"] for r in runs], [100 * r["outcome"]["test_accuracy"] for r in runs],
+        ax.scatter([r.outcome.train_flops for r in runs], [100 * r.outcome.test_accuracy for r in runs],
                    color=f"C{i % 10}", marker="o" if not name.startswith("scratch:") else "s", label=name, alpha=0.8)
     ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     ax.set_xlabel("training FLOPs per episode")

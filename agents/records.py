@@ -1,15 +1,23 @@
-"""Result records: one JSON-able dict per episode with everything needed to reproduce it."""
+"""Result records: one typed record per episode with everything needed to reproduce it.
+
+:class:`RunRecord` crosses module boundaries (the comparison's cache, tables, figures, ``esper run --json``,
+benchmark scripts); :meth:`RunRecord.to_dict` is its JSON form (the layout of every committed
+``runs.jsonl``) and :meth:`RunRecord.from_dict` reads it back.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import platform
+from dataclasses import dataclass
 
 import torch
 
 import esper_env
 from esper_env.config import EsperConfig
+from esper_env.leyline import EpisodeOutcome
 
 from .base import EpisodeRecord
 
@@ -29,11 +37,70 @@ def run_metadata() -> dict:
         cpus=torch.get_num_threads(), python=platform.python_version(), torch=torch.__version__)
 
 
-def episode_result(record: EpisodeRecord, config: EsperConfig, **extra) -> dict:
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished episode: who played it, on what, what came of it, and where and when it ran."""
+
+    agent: str
+    """The controller's name (``RunSpec.agent`` in a comparison: ``heuristic``, ``policy:PATH.zip``...)."""
+    seed: int | None
+    config: dict
+    """The env's :class:`~esper_env.config.EsperConfig` as a dict."""
+    version: str
+    date: str
+    machine: str
+    cpus: int
+    """Torch CPU threads the episode ran with."""
+    python: str
+    torch: str
+    episode_return: float
+    outcome: EpisodeOutcome
+    val_accuracy: tuple[float, ...]
+    """Validation accuracy at reset and after every epoch."""
+    env_id: str | None = None
+    row: str | None = None
+    """The comparison row it belongs to (comparisons only, as are the fields below)."""
+    key: str | None = None
+    """The comparison's cache key (``RunSpec.key``)."""
+    fossilized: tuple[tuple[int, str], ...] | None = None
+    """The starting architecture (scratch rows)."""
+    wall_s: float | None = None
+    actions: tuple[str, ...] | None = None
+    """The commands given, one per epoch."""
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.outcome.test_accuracy
+
+    def to_dict(self) -> dict:
+        """Plain JSON data; optional fields that are not set are left out."""
+        d = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "outcome":
+                d[f.name] = v.to_dict()
+            elif v is not None or f.default is not None:
+                d[f.name] = [list(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunRecord:
+        d = dict(data)
+        d["outcome"] = EpisodeOutcome.from_dict(d["outcome"])
+        d["val_accuracy"] = tuple(d["val_accuracy"])
+        if d.get("fossilized") is not None:
+            d["fossilized"] = tuple((int(k), str(b)) for k, b in d["fossilized"])
+        if d.get("actions") is not None:
+            d["actions"] = tuple(d["actions"])
+        return cls(**d)
+
+
+def episode_result(record: EpisodeRecord, config: EsperConfig, **extra) -> RunRecord:
     """The episode's outcome, return and per-epoch validation accuracy, with its config and metadata."""
     if record.outcome is None:
         raise ValueError("the episode has not ended: no outcome to record")
-    return dict(agent=record.agent, seed=record.seed, config=config.to_dict(), **run_metadata(),
-                episode_return=record.episode_return, outcome=record.outcome.to_dict(),
-                val_accuracy=[record.initial_report.val_accuracy] + [s.report.val_accuracy for s in record.steps],
-                **extra)
+    return RunRecord(agent=record.agent, seed=record.seed, config=config.to_dict(), **run_metadata(),
+                     episode_return=record.episode_return, outcome=record.outcome,
+                     val_accuracy=tuple([record.initial_report.val_accuracy] + [s.report.val_accuracy
+                                                                                for s in record.steps]),
+                     **{k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})

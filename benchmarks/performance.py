@@ -177,7 +177,7 @@ def memory() -> dict:
 
 # --------------------------------------------------------------------------------------------------
 def _test(r: dict) -> float:
-    return 100 * r["outcome"]["test_accuracy"]
+    return 100 * r.outcome.test_accuracy
 
 
 def fast(workers: int = 2) -> dict:
@@ -190,7 +190,7 @@ def fast(workers: int = 2) -> dict:
                                         scratch=False, out=out_dir / "wide-host", workers=workers,
                                         command="python benchmarks/performance.py --only fast"), progress=True)
     rows = dict(comp.rows, **{"no-growth, 4x wide host": wide.rows["no-growth"]})
-    walls = [r["wall_s"] for row in comp.rows.values() for r in row]
+    walls = [r.wall_s for row in comp.rows.values() for r in row]
     out = dict(episode_wall_s_mean=float(np.mean(walls)), episode_wall_s_max=float(np.max(walls)))
     print(comp.table)
     print(f"episode wall time (one torch thread, {workers} runs in parallel): mean {np.mean(walls):.2f} s, "

@@ -44,8 +44,7 @@ def reproduce(record: dict) -> list[str]:
     spec = spec_of(record)
     if spec.key != record["key"]:
         return [f"cache key {spec.key} differs from the recorded {record['key']}"]
-    fresh = run_one(spec)
-    fresh = fresh.to_dict() if hasattr(fresh, "to_dict") else fresh
+    fresh = run_one(spec).to_dict()
     return [f"{name} differs" for name in COMPARED if json.dumps(fresh[name]) != json.dumps(record[name])]
 
 

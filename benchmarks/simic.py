@@ -53,11 +53,11 @@ def rel(p: Path) -> Path:
 
 
 def _test(r: dict) -> float:
-    return 100 * r["outcome"]["test_accuracy"]
+    return 100 * r.outcome.test_accuracy
 
 
 def _return(r: dict) -> float:
-    return r["episode_return"]
+    return r.episode_return
 
 
 def main() -> None:

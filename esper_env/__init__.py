@@ -16,6 +16,20 @@ PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "
 """Registered id -> the :data:`esper_env.config.PRESETS` entry it builds."""
 
 
+def check_env_id(env_id: str) -> str:
+    """``env_id`` if it is a registered Esper id, else a ValueError naming the ids (every command's one check)."""
+    if env_id not in PRESET_OF:
+        raise ValueError(f"unknown env id {env_id!r}; choose one of {', '.join(ENV_IDS)}")
+    return env_id
+
+
+def config_for(env_id: str, **overrides):
+    """The :class:`EsperConfig` that ``gym.make(env_id, **overrides)`` builds, checked (ConfigError otherwise)."""
+    from .config import make_config
+
+    return make_config(PRESET_OF[check_env_id(env_id)], **overrides)
+
+
 def _register() -> None:
     for env_id in ENV_IDS:
         if env_id not in gym.registry:
@@ -29,4 +43,4 @@ from .env import EsperEnv  # noqa: E402
 from .snapshot import EnvSnapshot, load_snapshot, save_snapshot  # noqa: E402
 
 __all__ = ["ENV_IDS", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
-           "load_snapshot", "save_snapshot"]
+           "check_env_id", "config_for", "load_snapshot", "save_snapshot"]

@@ -24,7 +24,7 @@ from .kasmina import MODEL_DEFAULTS as M
 from .kasmina import PRESETS as HOST_PRESETS
 from .kasmina.settings import SETTING_NAMES as MODEL_SETTINGS
 from .kasmina.settings import check_lifecycle
-from .leyline import HISTORY_LEN
+from .leyline import HISTORY_LEN, ObservationSchema
 
 IMAGE_BYTES = 3 * 32 * 32
 """Bytes of one uint8 image; datasets are held in memory as such."""
@@ -128,6 +128,10 @@ class EsperConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EsperConfig:
         return cls().replace(**data)
+
+    def schema(self) -> ObservationSchema:
+        """The observation and action layout of an env built from this config."""
+        return ObservationSchema.build(len(self.slots), self.blueprints)
 
     def model_settings(self) -> dict[str, Any]:
         """The fields a :class:`~esper_env.kasmina.MorphogeneticModel` takes (its ``ModelSettings``)."""

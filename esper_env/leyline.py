@@ -556,10 +556,20 @@ class EpisodeOutcome:
         }
 
     def to_dict(self) -> dict:
-        """Plain data for JSON records (stages by name)."""
+        """Plain data for JSON records (stages by name); :meth:`from_dict` reads it back."""
         d = json.loads(json.dumps(asdict(self), default=str))
         for s in d["live_seeds"]:
             s["stage"] = SeedStage(s["stage"]).name
         for e in d["history"]:
             e["stage"] = SeedStage(e["stage"]).name
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EpisodeOutcome:
+        d = dict(data)
+        d["architecture"] = tuple((int(k), str(b)) for k, b in d["architecture"])
+        d["live_seeds"] = tuple(SeedOutcome(s["slot"], s["blueprint"], SeedStage[s["stage"]], s["alpha"])
+                                for s in d["live_seeds"])
+        d["history"] = tuple(LifecycleEvent(e["epoch"], e["slot"], SeedStage[e["stage"]], e["blueprint"],
+                                            EventCause(e["cause"])) for e in d["history"])
+        return cls(**d)

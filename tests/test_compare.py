@@ -2,11 +2,14 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from agents.cli import main as cli_main
 from agents.compare import CompareConfig, final_architecture, mean_ci, paired, run_comparison
+from agents.records import RunRecord
+from esper_env.leyline import SeedOutcome, SeedStage
 
 SMALL = dict(train_size=256, val_size=128, test_size=128, max_epochs=6, blend_epochs=1)
 
@@ -41,23 +44,23 @@ def test_table_rows_columns_and_files(two_workers):
     assert all(len(ln.split("|")) == 11 for ln in body)
     for name in ("table.md", "runs.jsonl", "curves.png", "flops.png"):
         assert (out / name).stat().st_size > 100
-    records = [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines()]
-    assert len(records) == 6 and all(r["config"]["max_epochs"] == 6 and r["version"] and r["machine"]
+    records = [RunRecord.from_dict(json.loads(x)) for x in (out / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all(r.config["max_epochs"] == 6 and r.version and r.machine
                                      for r in records)
 
 
 def test_rows_are_paired_by_seed(two_workers):
     comp, _ = two_workers
     for seed in (0, 1):
-        first = {name: [r for r in rs if r["seed"] == seed][0] for name, rs in comp.rows.items()}
+        first = {name: [r for r in rs if r.seed == seed][0] for name, rs in comp.rows.items()}
         # Same split, host initialisation and data order: the untrained model's report is the same in every row
         # that starts from the bare host.
-        assert first["no-growth"]["val_accuracy"][0] == first["random"]["val_accuracy"][0]
+        assert first["no-growth"].val_accuracy[0] == first["random"].val_accuracy[0]
         arch = final_architecture(first["random"])
-        assert [tuple(f) for f in first["scratch:random"]["fossilized"]] == list(arch)
+        assert [tuple(f) for f in first["scratch:random"].fossilized] == list(arch)
         if not arch:
-            assert first["scratch:random"]["val_accuracy"] == first["no-growth"]["val_accuracy"]
-    assert comp.rows["no-growth"][0]["val_accuracy"] != comp.rows["no-growth"][1]["val_accuracy"]
+            assert first["scratch:random"].val_accuracy == first["no-growth"].val_accuracy
+    assert comp.rows["no-growth"][0].val_accuracy != comp.rows["no-growth"][1].val_accuracy
 
 
 def test_one_and_two_workers_give_identical_numbers_and_resume(two_workers, tmp_path):
@@ -76,19 +79,19 @@ def test_one_and_two_workers_give_identical_numbers_and_resume(two_workers, tmp_
 
 
 def test_final_architecture_counts_fully_blended_seeds():
-    live = [{"slot": 2, "blueprint": "depthwise", "stage": "BLENDING", "alpha": 0.9999999999999986},
-            {"slot": 0, "blueprint": "norm", "stage": "BLENDING", "alpha": 0.5},
-            {"slot": 1, "blueprint": "lowrank", "stage": "TRAINING", "alpha": 0.0}]
-    result = {"outcome": {"architecture": [[1, "conv_residual"]], "live_seeds": live}}
+    live = (SeedOutcome(2, "depthwise", SeedStage.BLENDING, 0.9999999999999986),
+            SeedOutcome(0, "norm", SeedStage.BLENDING, 0.5), SeedOutcome(1, "lowrank", SeedStage.TRAINING, 0.0))
+    result = SimpleNamespace(outcome=SimpleNamespace(architecture=((1, "conv_residual"),), live_seeds=live))
     assert final_architecture(result) == ((1, "conv_residual"), (2, "depthwise"))
 
 
 def test_statistics_use_student_t_and_pair_by_seed():
     m, lo, hi = mean_ci([1.0, 2.0, 3.0])
     assert m == 2.0 and lo == pytest.approx(2 - 4.302653 / 3 ** 0.5) and hi == pytest.approx(2 + 4.302653 / 3 ** 0.5)
-    rows = {"a": [{"seed": s, "outcome": {"test_accuracy": v}} for s, v in [(0, 0.5), (1, 0.7)]],
-            "b": [{"seed": s, "outcome": {"test_accuracy": v}} for s, v in [(1, 0.6), (0, 0.4)]]}
-    m, lo, hi = paired(rows, "a", "b", lambda r: 100 * r["outcome"]["test_accuracy"])
+    def run(seed, acc):
+        return SimpleNamespace(seed=seed, outcome=SimpleNamespace(test_accuracy=acc))
+    rows = {"a": [run(s, v) for s, v in [(0, 0.5), (1, 0.7)]], "b": [run(s, v) for s, v in [(1, 0.6), (0, 0.4)]]}
+    m, lo, hi = paired(rows, "a", "b", lambda r: 100 * r.outcome.test_accuracy)
     assert m == pytest.approx(10.0) and lo == hi == pytest.approx(10.0)  # +10 on both seeds
 
 
@@ -129,7 +132,7 @@ def test_named_rows_reuse_the_cache_and_name_the_table(two_workers, tmp_path):
     named = run_comparison(CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=("base=no-growth", "rand=random"),
                                          seeds=(0, 1), out=out, workers=2), progress=False)
     assert list(named.rows) == ["base", "rand", "scratch:rand"]
-    assert [r["outcome"] for r in named.rows["rand"]] == [r["outcome"] for r in comp.rows["random"]]  # cached
+    assert [r.outcome for r in named.rows["rand"]] == [r.outcome for r in comp.rows["random"]]  # cached
     assert "| rand |" in named.table and "rand = `random`" in named.table
     assert "| base | " in named.table and "| rand | " in named.table
     assert named.table.split("| rand | ")[1].split(" | ")[1] != "—"  # Δ vs no-growth found under its new name

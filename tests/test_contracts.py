@@ -181,9 +181,11 @@ def test_cli_run_checkpoint_and_resume(tmp_path, capsys):
             "--set", "val_size=64", "--set", "test_size=64", "--quiet", "--checkpoint", str(ck), "--json", str(out)]
     assert cli_main(args) == 0 and ck.is_file()
     import json
-    result = json.loads(out.read_text())
-    assert result["config"]["max_epochs"] == 3 and result["version"] and result["date"] and result["machine"]
-    assert len(result["val_accuracy"]) == 4 and 0 <= result["outcome"]["test_accuracy"] <= 1
+
+    from agents.records import RunRecord
+    result = RunRecord.from_dict(json.loads(out.read_text()))  # the file is a RunRecord's JSON form
+    assert result.config["max_epochs"] == 3 and result.version and result.date and result.machine
+    assert len(result.val_accuracy) == 4 and 0 <= result.outcome.test_accuracy <= 1
     capsys.readouterr()
     assert cli_main(args + ["--resume"]) == 2
     assert "already ended" in capsys.readouterr().err

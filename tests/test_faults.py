@@ -18,12 +18,12 @@ def test_a_compare_worker_that_dies_is_reported_and_the_rest_completes(tmp_path,
     monkeypatch.setenv(CRASH_VAR, "random:1")  # that run's worker process exits at once, every time
     comp = run_comparison(cfg, progress=False)
     assert comp.failed and comp.failed[0].startswith("random, seed 1")
-    assert [r["seed"] for r in comp.rows["no-growth"]] == [0, 1] and [r["seed"] for r in comp.rows["random"]] == [0]
+    assert [r.seed for r in comp.rows["no-growth"]] == [0, 1] and [r.seed for r in comp.rows["random"]] == [0]
     assert "Failed runs" in (tmp_path / "table.md").read_text()
     assert len(list((tmp_path / "runs").glob("*.json"))) == 3
     monkeypatch.delenv(CRASH_VAR)
     comp = run_comparison(cfg, progress=False)  # the rerun does only the missing run
-    assert not comp.failed and [r["seed"] for r in comp.rows["random"]] == [0, 1]
+    assert not comp.failed and [r.seed for r in comp.rows["random"]] == [0, 1]
 
 
 def test_a_collect_worker_that_dies_is_reported_and_the_rest_is_saved(tmp_path, monkeypatch):

@@ -47,9 +47,9 @@ def _rewrite(src, dst, replace: dict):
 def test_a_saved_policy_loads_as_data_and_acts_like_the_model(good_policy):
     path, model = good_policy
     policy, entry = load_policy(path)
-    assert entry["policy"]["algo"] == "MaskablePPO" and entry["policy"]["net_arch"] == [16]
-    obs = np.random.default_rng(0).uniform(-1, 1, (8, len(entry["schema"]["fields"]))).astype(np.float32)
-    mask = np.ones((8, len(entry["schema"]["actions"])), bool)
+    assert entry.policy.algo == "MaskablePPO" and entry.policy.net_arch == [16]
+    obs = np.random.default_rng(0).uniform(-1, 1, (8, len(entry.schema.fields))).astype(np.float32)
+    mask = np.ones((8, len(entry.schema.actions)), bool)
     a, _ = policy.predict(obs, deterministic=True, action_masks=mask)
     b, _ = model.predict(obs, deterministic=True, action_masks=mask)
     assert np.array_equal(a, b)

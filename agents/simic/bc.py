@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from esper_env.fileio import atomic_path
 from esper_env.leyline import ActionCodec, Op
 
-from ..base import save_policy
+from ..policy_file import save_policy
 from .dataset import Demonstrations, Episode
 from .dataset import load as load_demonstrations
 

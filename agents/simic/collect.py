@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 import esper_env
-from esper_env.config import make_config
 
 from ..parallel import WorkerDied, maybe_crash, run_tasks
 from .dataset import DatasetError, Demonstrations, Episode
@@ -54,9 +53,7 @@ class CollectConfig:
 def _check(cfg: CollectConfig) -> None:
     from .. import AGENTS
 
-    if cfg.env_id not in esper_env.PRESET_OF:
-        raise ValueError(f"unknown env id {cfg.env_id!r}; choose one of {', '.join(esper_env.ENV_IDS)}")
-    make_config(esper_env.PRESET_OF[cfg.env_id], **cfg.overrides)
+    esper_env.config_for(cfg.env_id, **cfg.overrides)
     if cfg.teacher not in AGENTS or cfg.teacher == "random":
         raise ValueError(f"teacher must be a built-in rule controller ({', '.join(a for a in AGENTS if a != 'random')})"
                          f", got {cfg.teacher!r}")
@@ -117,7 +114,7 @@ def collect(cfg: CollectConfig, progress: bool = True,
 
     _check(cfg)
     out = Path(cfg.out)
-    config = make_config(esper_env.PRESET_OF[cfg.env_id], **cfg.overrides)
+    config = esper_env.config_for(cfg.env_id, **cfg.overrides)
     schema = gym.make(cfg.env_id, config=config).unwrapped.schema
     made = dict(env_id=cfg.env_id, config=config.to_dict(), teacher=cfg.teacher, explore=cfg.explore)
     if out.exists():

@@ -27,7 +27,7 @@ import numpy as np
 from esper_env.fileio import atomic_path
 from esper_env.leyline import ObservationSchema
 
-from ..base import check_schema
+from ..policy_file import check_schema
 
 STEP_ARRAYS = ("obs", "mask", "action", "teacher", "reward", "episode", "step")
 EPISODE_ARRAYS = ("episode_seed", "episode_return", "episode_test_accuracy")

@@ -23,11 +23,10 @@ import gymnasium as gym
 import numpy as np
 
 import esper_env
-from esper_env.config import make_config
 from esper_env.fileio import atomic_path
 
-from ..base import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
 from ..callbacks import ProgressCallback
+from ..policy_file import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
 
 PPO_SEEDS_START = 2000
 """First episode seed of PPO training (evaluation: 0-999; collection: 1000-1999)."""
@@ -166,8 +165,7 @@ def save_checkpoint(cfg: PPOConfig, model, state: dict) -> None:
 
 
 def _check(cfg: PPOConfig) -> None:
-    if cfg.env_id not in esper_env.PRESET_OF:
-        raise ValueError(f"unknown env id {cfg.env_id!r}; choose one of {', '.join(esper_env.ENV_IDS)}")
+    esper_env.check_env_id(cfg.env_id)
     for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every"):
         v = getattr(cfg, name)
         if not isinstance(v, int) or v < 1:
@@ -186,7 +184,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
 
     _check(cfg)
     out = Path(cfg.out)
-    config = make_config(esper_env.PRESET_OF[cfg.env_id], **cfg.overrides)
+    config = esper_env.config_for(cfg.env_id, **cfg.overrides)
     probe = gym.make(cfg.env_id, config=config)
     schema = probe.unwrapped.schema
     probe.close()
@@ -246,9 +244,9 @@ def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool):
 
     entry = read_policy_entry(path)
     build_policy(entry)  # validates the recorded architecture
-    spec = entry["policy"]
-    kwargs = dict(net_arch=spec["net_arch"], activation_fn=getattr(torch.nn, spec["activation_fn"]),
-                  share_features_extractor=spec["share_features_extractor"])
+    spec = entry.policy
+    kwargs = dict(net_arch=spec.net_arch, activation_fn=getattr(torch.nn, spec.activation_fn),
+                  share_features_extractor=spec.share_features_extractor)
     model = MaskablePPO("MlpPolicy", venv, device="cpu", seed=cfg.seed, verbose=0, n_steps=cfg.n_steps,
                         batch_size=cfg.batch_size, n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate,
                         clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, target_kl=cfg.target_kl,

@@ -1,0 +1,112 @@
+"""Running a comparison's episodes: one per worker process (or Ray task), cached, interruptible."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from esper_env.fileio import atomic_path
+
+from ..parallel import WorkerDied, run_tasks
+from ..records import RunRecord
+from .plan import RunSpec
+
+
+def run_one(spec: RunSpec) -> RunRecord:
+    """Play ``spec`` in this process with one torch thread; its record."""
+    import gymnasium as gym
+    import torch
+
+    import esper_env  # noqa: F401 (registers the ids)
+
+    from .. import make_agent, run_episode
+    from ..parallel import maybe_crash
+    from ..records import episode_result
+
+    maybe_crash(f"{spec.row}:{spec.seed}")
+    torch.set_num_threads(1)
+    env = gym.make(spec.env_id, config=spec.config)
+    agent = make_agent(spec.agent, schema=env.unwrapped.schema)
+    start = time.perf_counter()
+    record = run_episode(env, agent, seed=spec.seed,
+                         options={"fossilized": dict(spec.fossilized)} if spec.fossilized else None)
+    wall = time.perf_counter() - start
+    return episode_result(record, env.unwrapped.config, env_id=spec.env_id, row=spec.row, key=spec.key,
+                          fossilized=spec.fossilized, wall_s=wall, actions=[s.command for s in record.steps])
+
+
+class Executor:
+    """Runs specs, skipping those already on disk, writing each finished run as soon as it is done."""
+
+    def __init__(self, out: Path, workers: int = 1, executor: str = "process",
+                 progress: Callable[[int], Any] | None = None):
+        self.runs = out / "runs"
+        self.workers, self.executor, self.progress = workers, executor, progress
+        self.failed: list[tuple[RunSpec, str]] = []
+        """Runs whose worker process died even when they ran alone (not cached: a rerun tries them again)."""
+
+    def path(self, spec: RunSpec) -> Path:
+        return self.runs / f"{spec.key}.json"
+
+    def cached(self, spec: RunSpec) -> RunRecord | None:
+        try:
+            return RunRecord.from_dict(json.loads(self.path(spec).read_text()))
+        except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+            return None
+
+    def _save(self, spec: RunSpec, result: RunRecord) -> None:
+        with atomic_path(self.path(spec), suffix=".json") as tmp, open(tmp, "w") as f:
+            json.dump(result.to_dict(), f)
+
+    def run(self, specs: Iterable[RunSpec]) -> dict[str, RunRecord]:
+        results: dict[str, RunRecord] = {}
+        todo: dict[str, RunSpec] = {}
+        for spec in specs:
+            hit = self.cached(spec)
+            if hit is not None:
+                results[spec.key] = hit
+                self._tick()
+            elif spec.key not in todo:
+                todo[spec.key] = spec
+        if todo:
+            run = self._ray if self.executor == "ray" else self._processes
+            for spec, result in run(list(todo.values())):
+                if isinstance(result, WorkerDied):
+                    self.failed.append((spec, result.message))
+                else:
+                    self._save(spec, result)
+                    results[spec.key] = result
+                self._tick()
+        return results
+
+    def _tick(self) -> None:
+        if self.progress is not None:
+            self.progress(1)
+
+    def _processes(self, specs: list[RunSpec]):
+        # Each run sets one torch thread itself (run_one), so results do not depend on the worker count.
+        # A worker that dies is retried, then isolated (agents.parallel); finished runs are on disk already.
+        yield from run_tasks(run_one, specs, self.workers)
+
+    def _ray(self, specs: list[RunSpec]):
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeError("--executor ray needs Ray: pip install -c constraints.txt -e '.[ray]'") from None
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if os.environ.get("RAY_ADDRESS")
+                     else self.workers, include_dashboard=False, log_to_driver=False)
+        remote = ray.remote(num_cpus=1)(run_one)
+        pending = {remote.remote(s): s for s in specs}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                spec = pending.pop(done[0])
+                yield spec, ray.get(done[0])
+        finally:
+            for ref in pending:
+                ray.cancel(ref)

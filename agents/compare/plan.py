@@ -1,0 +1,144 @@
+"""What a comparison runs: its config, the runs of each row (:class:`RunSpec`) and their cache keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esper_env.config import EsperConfig
+
+from ..records import RunRecord
+
+SCRATCH = "scratch:"
+BUILTIN_GROWING = ("fixed", "heuristic", "random")
+DEFAULT_ROWS = ("no-growth", "fixed", "heuristic", "random")
+DEFAULT_SEEDS = (0, 1, 2)
+"""Evaluation seeds. Learned policies train on seeds from 1000 up (README: "Seeds"), so these never overlap."""
+
+ROW_NAME = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
+
+NO_EFFECT = ("threads",)
+"""Config fields that do not change a run's result, left out of the cache key."""
+
+ALPHA_ONE = 1.0 - 1e-6
+"""A blend that ended within float round-off of alpha 1 (the per-batch ramp sums fractions) counts as done."""
+
+
+def split_row(row: str) -> tuple[str, str]:
+    """``NAME=CONTROLLER`` -> (NAME, CONTROLLER); a bare controller is its own name."""
+    m = ROW_NAME.match(row)
+    return (m.group(1), m.group(2)) if m else (row, row)
+
+
+def is_growing(agent: str) -> bool:
+    return agent in BUILTIN_GROWING or agent.startswith("policy:")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One episode to run: a controller on one seed, optionally from a fossilized starting architecture."""
+
+    env_id: str
+    config: dict
+    """The full :class:`EsperConfig` as a dict."""
+    agent: str
+    seed: int
+    fossilized: tuple[tuple[int, str], ...] = ()
+    row: str = ""
+    """The table row this run belongs to."""
+
+    @property
+    def key(self) -> str:
+        """Cache key: what determines the result (a policy by its file's hash), not the row's name."""
+        agent = self.agent
+        if agent.startswith("policy:"):
+            agent = "policy:" + hashlib.sha256(Path(agent[7:]).read_bytes()).hexdigest()[:16]
+        config = {k: v for k, v in self.config.items() if k not in NO_EFFECT}
+        blob = json.dumps([self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]],
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def final_architecture(result: RunRecord) -> tuple[tuple[int, str], ...]:
+    """Seeds at alpha 1 at the end of a run: fossilized, or fully blended but not yet fossilized."""
+    o = result.outcome
+    seeds = list(o.architecture) + [(s.slot, s.blueprint) for s in o.live_seeds if s.alpha >= ALPHA_ONE]
+    return tuple(sorted((int(k), str(b)) for k, b in seeds))
+
+
+@dataclass
+class CompareConfig:
+    """What to compare. Every run uses the same env config; rows differ only in the controller."""
+
+    env_id: str = "Esper-Synthetic-v0"
+    """Registered env id."""
+    overrides: dict = field(default_factory=dict)
+    """EsperConfig fields replaced for every run (e.g. train_size, max_epochs, data_root)."""
+    rows: tuple[str, ...] = DEFAULT_ROWS
+    """Controllers: built-in names or policy:PATH.zip, each optionally NAME=CONTROLLER."""
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    """Evaluation seeds (paired across rows)."""
+    scratch: bool = True
+    """Add a scratch:<row> for each growing controller (its final architecture trained from the start)."""
+    out: Path = Path("runs/compare")
+    """Output folder: runs/ (one JSON per run, the cache), runs.jsonl, table.md, curves.png, flops.png."""
+    workers: int = 1
+    """Worker processes (one torch thread each); results do not depend on the number."""
+    executor: str = "process"
+    """"process" (local worker processes) or "ray" (a Ray cluster: $RAY_ADDRESS, or a local one)."""
+    command: str = ""
+    """The command line that ran it, recorded in table.md."""
+
+    def env_config(self) -> EsperConfig:
+        import esper_env
+
+        return esper_env.config_for(self.env_id, **self.overrides)
+
+    def check(self) -> None:
+        """Refuse, before any run starts, what cannot be compared (one clear error each)."""
+        from .. import AGENTS
+        from ..policy_file import check_schema, read_policy_entry
+
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.executor not in ("process", "ray"):
+            raise ValueError(f"executor must be 'process' or 'ray', got {self.executor!r}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {list(self.seeds)}")
+        names = [split_row(row)[0] for row in self.rows]
+        if len(set(names)) != len(names):
+            raise ValueError(f"row names must be distinct, got {names}; name rows with NAME=CONTROLLER")
+        config = self.env_config()
+        for name, agent in map(split_row, self.rows):
+            if name.startswith(SCRATCH):
+                raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} are kept for the scratch rows")
+            if agent not in AGENTS and not agent.startswith("policy:"):
+                raise ValueError(f"unknown controller {agent!r}; choose from {sorted(AGENTS)} or policy:PATH.zip "
+                                 "(optionally named: NAME=CONTROLLER)")
+            if agent.startswith("policy:"):  # loads as data (architecture and tensors) and fits this env
+                path = Path(agent[7:])
+                if not path.is_file():
+                    raise FileNotFoundError(f"no saved policy at {path}")
+                from ..policy_file import load_policy
+                load_policy(path)
+                check_schema(read_policy_entry(path).schema, config.schema(), f"policy {path}")
+
+
+def plan(cfg: CompareConfig) -> list[RunSpec]:
+    """The first-phase runs (every row on every seed)."""
+    config = cfg.env_config().to_dict()
+    return [RunSpec(cfg.env_id, config, agent, seed, row=name)
+            for name, agent in map(split_row, cfg.rows) for seed in cfg.seeds]
+
+
+def scratch_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]:
+    """The second phase: each growing row's final architecture, from the start, same seed and epochs."""
+    specs = []
+    for spec in plan(cfg):
+        if is_growing(spec.agent) and spec.key in first:
+            arch = final_architecture(first[spec.key])
+            specs.append(RunSpec(spec.env_id, spec.config, "no-growth", spec.seed, arch, row=SCRATCH + spec.row))
+    return specs

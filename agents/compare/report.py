@@ -1,0 +1,86 @@
+"""The comparison's outputs: the markdown table, runs.jsonl, table.md and the figures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from esper_env.fileio import atomic_path
+
+from .plan import SCRATCH, split_row
+from .stats import mean_ci, paired, test_points
+
+
+def _fmt_ci(m: float, lo: float, hi: float, signed: bool = False) -> str:
+    s = f"{m:+.2f}" if signed else f"{m:.2f}"
+    return s if math.isnan(lo) else f"{s} [{lo:+.2f}, {hi:+.2f}]" if signed else f"{s} ± {(hi - lo) / 2:.2f}"
+
+
+def markdown_table(comp) -> str:
+    """One line per row (means with 95% CIs, paired differences), then grown-vs-scratch lines."""
+    rows = comp.rows
+    name_of = {agent: name for name, agent in map(split_row, comp.config.rows)}  # the reference rows, however named
+    base_row, heur_row = name_of.get("no-growth", "no-growth"), name_of.get("heuristic", "heuristic")
+    base = rows.get(base_row)
+    base_flops = np.mean([r.outcome.train_flops for r in base]) if base else None
+    head = ("| controller | test acc. % (95% CI) | Δ vs no-growth, pts [95% CI] | Δ vs heuristic, pts [95% CI] | "
+            "val acc. % | params added | train FLOPs | wall s | germ. / foss. / culled |")
+    lines = [head, "|" + "---|" * 9]
+    for name, rs in rows.items():
+        o = [r.outcome for r in rs]
+        d_base = paired(rows, name, base_row, test_points) if name != base_row else None
+        d_heur = paired(rows, name, heur_row, test_points) if name != heur_row else None
+        flops = np.mean([x.train_flops for x in o])
+        rel = f" ({flops / base_flops:.2f}×)" if base_flops else ""
+        lines.append(
+            f"| {name} | {_fmt_ci(*mean_ci(test_points(r) for r in rs))} | "
+            f"{_fmt_ci(*d_base, signed=True) if d_base else '—'} | "
+            f"{_fmt_ci(*d_heur, signed=True) if d_heur else '—'} | "
+            f"{np.mean([100 * x.val_accuracy for x in o]):.2f} | "
+            f"{np.mean([x.total_params - x.host_params for x in o]):,.0f} | {flops:.3g}{rel} | "
+            f"{np.mean([r.wall_s for r in rs]):.0f} | "
+            f"{np.mean([x.seeds_germinated for x in o]):.1f} / {np.mean([x.seeds_fossilized for x in o]):.1f} / "
+            f"{np.mean([x.seeds_culled for x in o]):.1f} |")
+    lines.append("")
+    for name in rows:
+        if name.startswith(SCRATCH) and name[len(SCRATCH):] in rows:
+            grown = name[len(SCRATCH):]
+            d = paired(rows, grown, name, test_points)
+            f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
+            lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
+                         f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
+    named = [(name, agent) for name, agent in map(split_row, comp.config.rows) if name != agent]
+    if named:
+        lines += [""] if lines[-1] else []
+        lines.append("Rows: " + "; ".join(f"{name} = `{agent}`" for name, agent in named) + ".")
+    n = len(comp.config.seeds)
+    lines.append("")
+    lines.append(f"Mean over {n} seeds ({', '.join(map(str, comp.config.seeds))}); intervals are Student-t 95% "
+                 "CIs (scipy), differences paired by seed. params, FLOPs, wall and seed counts are means.")
+    return "\n".join(lines)
+
+
+def write_outputs(comp) -> None:
+    """runs.jsonl, table.md (with the command, config, machine and dates), curves.png and flops.png."""
+    from ..plots import plot_accuracy_vs_flops, plot_comparison_curves
+
+    out = comp.config.out
+    runs = [r for rs in comp.rows.values() for r in rs]
+    with atomic_path(out / "runs.jsonl", suffix=".jsonl") as tmp, open(tmp, "w") as f:
+        for r in runs:
+            f.write(json.dumps(r.to_dict()) + "\n")
+    cfg = comp.config
+    dates = sorted(r.date for r in runs)
+    machines = sorted({r.machine for r in runs})
+    versions = sorted({r.version for r in runs})
+    header = (f"# Comparison on {cfg.env_id}\n\n"
+              + (f"Command: `{cfg.command}`\n\n" if cfg.command else "")
+              + f"Config: `{json.dumps(cfg.env_config().to_dict())}`\n\n"
+              f"Seeds {list(cfg.seeds)}; {len(runs)} runs, one torch thread each, made {dates[0]} to {dates[-1]} on "
+              f"{'; '.join(machines)} (esper {', '.join(versions)}).\n\n")
+    with atomic_path(out / "table.md", suffix=".md") as tmp, open(tmp, "w") as f:
+        f.write(header + comp.table + "\n")
+    plot_comparison_curves(comp.rows, out / "curves.png", title=f"{cfg.env_id}: validation accuracy")
+    plot_accuracy_vs_flops(comp.rows, out / "flops.png", title=f"{cfg.env_id}: test accuracy vs training FLOPs")
