@@ -25,6 +25,7 @@ from pathlib import Path
 
 from agents.compare import CompareConfig, paired, run_comparison
 from agents.simic import BCConfig, CollectConfig, PPOConfig, behaviour_clone, collect, load, train_ppo
+from agents.simic.ppo import PPORunState
 from esper_env.fileio import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def main() -> None:
     if "ppo" in args.only:
         for name, run in PPO_RUNS.items():
             resume = (run.out / "checkpoint.json").is_file()
-            if not resume or json.loads((run.out / "checkpoint.json").read_text())["timesteps"] < run.timesteps:
+            if not resume or PPORunState.read(run.out / "checkpoint.json").timesteps < run.timesteps:
                 timed(name, lambda run=run, resume=resume: train_ppo(run, resume=resume))
     if "compare" in args.only:
         rows = ("no-growth", "fixed", "heuristic", f"bc=policy:{rel(BC.out)}",

@@ -15,6 +15,7 @@ import inspect
 import math
 import numbers
 import os
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +193,8 @@ def _check_names(c: EsperConfig) -> None:
         _fail("download", c.download, "True or False")
     if c.data_root is not None and not isinstance(c.data_root, (str, os.PathLike)):
         _fail("data_root", c.data_root, "a folder path or None")
+    if c.data_root is not None and os.path.exists(c.data_root) and not os.path.isdir(c.data_root):
+        _fail("data_root", c.data_root, "a folder (this is a file); give the folder that holds cifar-10-batches-py/")
 
 
 def _check_sizes(c: EsperConfig) -> None:
@@ -315,9 +318,10 @@ def make_config(config: EsperConfig | str | dict | None = None, **overrides: Any
 # Documentation generated from the dataclass
 # --------------------------------------------------------------------------------------------------
 
-def field_docs() -> dict[str, str]:
-    """Each field's one-line docstring, read from this class's source (as CleanRL's tyro does)."""
-    tree = ast.parse(inspect.getsource(EsperConfig))
+def field_docs(cls: type = EsperConfig) -> dict[str, str]:
+    """Each field's docstring (the string under it), read from a dataclass's source (as CleanRL's tyro does);
+    ``esper``'s command-line options take their help from it."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body
     docs = {}
     for node, nxt in zip(body, body[1:]):

@@ -28,6 +28,10 @@ CASES = [
     (lambda p: ["run", *TINY, "--json", str(p["file"] / "r.json")], "not a folder"),
     (lambda p: ["run", *TINY, "--agent", "genius"], "unknown agent"),
     (lambda p: ["run", *TINY, "--resume"], "--checkpoint"),
+    (lambda p: ["run", *TINY, "--seed", "-1"], "seed must be an integer >= 0"),
+    (lambda p: ["run", *TINY, "--data-root", str(p["file"])], "data_root"),
+    (lambda p: ["compare", *TINY, "--seeds", "-1", "--out", str(p["dir"] / "c")], "seeds"),
+    (lambda p: ["bc", "--data", str(p["dir"] / "none.npz"), "--out", str(p["dir"] / "p.zip")], "esper collect"),
     (lambda p: ["compare", *TINY, "--out", str(p["file"])], "is a file"),
     (lambda p: ["compare", *TINY, "--agents", "policy:" + str(p["corrupt"]), "--out", str(p["dir"] / "c")],
      "corrupt.npz"),
@@ -55,7 +59,7 @@ def test_bad_input_is_one_clear_line(argv, words, paths, capsys):
 
 
 @pytest.mark.parametrize("argv", [["run", "--seed", "abc"], ["compare", "--workers", "two"],
-                                  ["collect", "--episodes", "1e3"], ["bc"]])
+                                  ["collect", "--episodes", "1e3"], ["bc", "--epochs", "many"]])
 def test_argument_types_are_checked_by_the_parser(argv, capsys):
     with pytest.raises(SystemExit) as e:
         cli_main(argv)

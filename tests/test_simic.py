@@ -115,7 +115,7 @@ def test_collect_bc_ppo_load_act_compare_end_to_end(demos_file, tmp_path):
     model, held, report = behaviour_clone(BCConfig(data=demos_file, out=bc_path, epochs=300), progress=False)
     assert bc_path.is_file() and json.loads(bc_path.with_suffix(".json").read_text())["held_out"]["steps"] == held.steps
     assert held.steps == SMALL["max_epochs"]  # one of five episodes held out
-    assert report["train"]["accuracy"] >= 0.9  # it fits what it was trained on
+    assert report.train.accuracy >= 0.9  # it fits what it was trained on
     assert set(held.recall_by_kind) <= {"WAIT", "GERMINATE", "ADVANCE", "CULL"}
 
     out = tmp_path / "ppo"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from esper_env.config import EsperConfig
 
+from ..paths import check_output_dir
 from ..records import RunRecord
 
 SCRATCH = "scratch:"
@@ -106,8 +107,9 @@ class CompareConfig:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.executor not in ("process", "ray"):
             raise ValueError(f"executor must be 'process' or 'ray', got {self.executor!r}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct and at least one, got {list(self.seeds)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be distinct integers >= 0, at least one; got {list(self.seeds)}")
+        check_output_dir(self.out, "--out")
         names = [split_row(row)[0] for row in self.rows]
         if len(set(names)) != len(names):
             raise ValueError(f"row names must be distinct, got {names}; name rows with NAME=CONTROLLER")

@@ -19,9 +19,11 @@ import torch.nn.functional as F
 from esper_env.fileio import atomic_path
 from esper_env.leyline import ActionCodec, Op
 
+from ..paths import check_output_file
 from ..policy_file import save_policy
 from .dataset import Demonstrations, Episode
 from .dataset import load as load_demonstrations
+from .ppo import PPOConfig
 
 
 @dataclass
@@ -56,9 +58,24 @@ class BCConfig:
     """Discount of the returns the critic is fitted to (the PPO run uses the same)."""
     seed: int = 0
     """Initialisation and minibatch order."""
-    ppo: dict = field(default_factory=lambda: dict(n_steps=24, batch_size=24, n_epochs=4, learning_rate=1e-4,
-                                                   clip_range=0.1, ent_coef=0.01, target_kl=0.03))
-    """MaskablePPO settings stored in the model (``esper ppo`` may override them)."""
+    ppo: dict = field(default_factory=lambda: PPOConfig().sb3_kwargs())
+    """MaskablePPO settings stored in the model: :class:`PPOConfig`'s defaults (``esper ppo`` may override them)."""
+
+    def check(self) -> None:
+        """Every setting, before any work starts (one clear error each)."""
+        for name in ("epochs", "batch_size", "holdout_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if not 0.0 <= self.entropy_coef < 100:
+            raise ValueError(f"--entropy-coef must be in [0, 100), got {self.entropy_coef}")
+        if self.sharpen_entropy is not None and not self.sharpen_entropy > 0:
+            raise ValueError(f"--sharpen-entropy must be > 0 nats, got {self.sharpen_entropy}")
+        if not self.lr > 0 or self.class_weight_power < 0 or self.vf_coef < 0 or not 0 < self.gamma <= 1:
+            raise ValueError("lr must be > 0, class_weight_power and vf_coef >= 0, gamma in (0, 1]")
+        if not Path(self.data).is_file():
+            raise FileNotFoundError(f"no demonstration file at {self.data}; record one with `esper collect`")
+        check_output_file(self.out, "--out", ("zip",))
 
 
 @dataclass
@@ -77,6 +94,36 @@ class Agreement:
         kinds = "  ".join(f"{k} {v:.1%}" for k, v in self.recall_by_kind.items())
         return [f"held-out steps {self.steps}: accuracy {self.accuracy:.1%}, balanced accuracy "
                 f"{self.balanced_accuracy:.1%}", f"recall by command: {kinds}"]
+
+
+@dataclass(frozen=True)
+class Entropy:
+    """Mean entropy (nats) of the cloned policy over the training states, as fitted and after sharpening."""
+
+    fitted: float
+    logit_scale: float | None = None
+    """The factor the action logits were multiplied by (None: not sharpened)."""
+    sharpened: float | None = None
+
+
+@dataclass(frozen=True)
+class BCReport:
+    """What cloning gave; written beside the policy as ``<out>.json``."""
+
+    config: dict
+    """The :class:`BCConfig` as plain data."""
+    train_episodes: int
+    held_out_episodes: int
+    train: Agreement
+    held_out: Agreement
+    entropy: Entropy
+    data_meta: dict
+    """The demonstration file's env id, teacher, exploration, machine and date."""
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["entropy"] = {k: v for k, v in d["entropy"].items() if v is not None}
+        return d
 
 
 def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
@@ -152,7 +199,7 @@ def class_weights(labels: torch.Tensor, n: int, power: float) -> torch.Tensor:
     return w / (w * counts).sum() * counts.sum()  # mean weight per step = 1
 
 
-def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agreement, dict]:
+def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agreement, BCReport]:
     """Train, save ``cfg.out`` (and ``<out>.json`` with the agreement), return (model, held-out agreement,
     report)."""
     import gymnasium as gym
@@ -161,6 +208,7 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
 
     import esper_env  # noqa: F401
 
+    cfg.check()
     demos = load_demonstrations(cfg.data)
     env = gym.make(demos.meta["env_id"], config=demos.meta["config"])
     demos.check_env(env.unwrapped.schema, f"dataset {cfg.data}")
@@ -195,18 +243,18 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
             opt.step()
         bar.set_postfix(nll=f"{nll.item():.3f}", value=f"{value_loss.item():.4f}")
     policy.set_training_mode(False)
-    entropy = dict(fitted=mean_entropy(policy, obs, mask))
+    entropy = Entropy(fitted=mean_entropy(policy, obs, mask))
     if cfg.sharpen_entropy is not None:
-        entropy["logit_scale"] = sharpen(policy, obs, mask, cfg.sharpen_entropy)
-        entropy["sharpened"] = mean_entropy(policy, obs, mask)
+        scale = sharpen(policy, obs, mask, cfg.sharpen_entropy)
+        entropy = Entropy(entropy.fitted, scale, mean_entropy(policy, obs, mask))
     train_agree = agreement(policy, train_eps, codec)
     held = agreement(policy, held_eps, codec)
-    report = dict(config={k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
-                  train_episodes=len(train_eps), held_out_episodes=len(held_eps),
-                  train=asdict(train_agree), held_out=asdict(held), entropy=entropy,
-                  data_meta={k: demos.meta.get(k) for k in ("env_id", "teacher", "explore", "machine", "date")})
+    report = BCReport(config={k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+                      train_episodes=len(train_eps), held_out_episodes=len(held_eps), train=train_agree,
+                      held_out=held, entropy=entropy,
+                      data_meta={k: demos.meta.get(k) for k in ("env_id", "teacher", "explore", "machine", "date")})
     out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"])
     with atomic_path(out.with_suffix(".json"), suffix=".json") as tmp, open(tmp, "w") as f:
-        json.dump(report, f, indent=1)
+        json.dump(report.to_json(), f, indent=1)
     env.close()
     return model, held, report

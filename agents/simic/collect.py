@@ -23,6 +23,7 @@ import numpy as np
 import esper_env
 
 from ..parallel import WorkerDied, maybe_crash, run_tasks
+from ..paths import check_output_file
 from .dataset import DatasetError, Demonstrations, Episode
 from .dataset import load as load_demonstrations
 
@@ -49,23 +50,24 @@ class CollectConfig:
     workers: int = 1
     """Worker processes, one torch thread each (the file does not depend on the number)."""
 
+    def check(self) -> None:
+        """Every setting, before any work starts (one clear error each)."""
+        from .. import AGENTS
 
-def _check(cfg: CollectConfig) -> None:
-    from .. import AGENTS
-
-    esper_env.config_for(cfg.env_id, **cfg.overrides)
-    if cfg.teacher not in AGENTS or cfg.teacher == "random":
-        raise ValueError(f"teacher must be a built-in rule controller ({', '.join(a for a in AGENTS if a != 'random')})"
-                         f", got {cfg.teacher!r}")
-    if not 0.0 <= cfg.explore < 1.0:
-        raise ValueError(f"explore must be in [0, 1), got {cfg.explore}")
-    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds) or any(s < 0 for s in cfg.seeds):
-        raise ValueError("seeds must be distinct non-negative integers")
-    if cfg.workers < 1:
-        raise ValueError(f"workers must be >= 1, got {cfg.workers}")
-    out = Path(cfg.out)
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'demos.npz'}")
+        esper_env.config_for(self.env_id, **self.overrides)
+        if self.teacher not in AGENTS or self.teacher == "random":
+            rules = ", ".join(a for a in AGENTS if a != "random")
+            raise ValueError(f"teacher must be a built-in rule controller ({rules}), got {self.teacher!r}")
+        if not 0.0 <= self.explore < 1.0:
+            raise ValueError(f"explore must be in [0, 1), got {self.explore}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            raise ValueError("seeds must be distinct non-negative integers")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        out = Path(self.out)
+        if out.is_dir():
+            raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'demos.npz'}")
+        check_output_file(out, "--out")
 
 
 def collect_episode(env_id: str, config: dict, teacher: str, explore: float, seed: int) -> Episode:
@@ -112,7 +114,7 @@ def collect(cfg: CollectConfig, progress: bool = True,
 
     from ..records import run_metadata
 
-    _check(cfg)
+    cfg.check()
     out = Path(cfg.out)
     config = esper_env.config_for(cfg.env_id, **cfg.overrides)
     schema = gym.make(cfg.env_id, config=config).unwrapped.schema

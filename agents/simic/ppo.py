@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import signal
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import gymnasium as gym
@@ -26,6 +26,7 @@ import esper_env
 from esper_env.fileio import atomic_path
 
 from ..callbacks import ProgressCallback
+from ..paths import check_output_dir, portable
 from ..policy_file import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
 
 PPO_SEEDS_START = 2000
@@ -71,6 +72,25 @@ class PPOConfig:
     seed: int = 0
     """PPO's own randomness (sampling, minibatches)."""
 
+    def check(self) -> None:
+        """Every setting, before any work starts (one clear error each)."""
+        esper_env.check_env_id(self.env_id)
+        for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.vf_warmup_updates < 0 or self.seed_start < 0:
+            raise ValueError("vf_warmup_updates and seed_start must be >= 0")
+        if Path(self.out).is_file():
+            raise ValueError(f"--out {self.out} is a file; give a folder for the run")
+        check_output_dir(self.out, "--out")
+
+    def sb3_kwargs(self) -> dict:
+        """The MaskablePPO settings of this config (``esper bc`` stores PPO's defaults in the model it writes)."""
+        return dict(n_steps=self.n_steps, batch_size=self.batch_size, n_epochs=self.n_epochs,
+                    learning_rate=self.learning_rate, clip_range=self.clip_range, ent_coef=self.ent_coef,
+                    target_kl=self.target_kl)
+
 
 class SeedSchedule(gym.Wrapper):
     """Each reset without a seed plays the next seed of ``start, start + step, ...``, from the
@@ -99,7 +119,7 @@ def _make_env(env_id: str, config: dict, start: int, step: int, done: int, worke
     return make
 
 
-def _callbacks(cfg: PPOConfig, state: dict):
+def _callbacks(cfg: PPOConfig, state: PPORunState, schema):
     from stable_baselines3.common.callbacks import BaseCallback
 
     from .. import HeuristicTamiyo
@@ -111,7 +131,7 @@ def _callbacks(cfg: PPOConfig, state: dict):
         def _on_training_start(self) -> None:
             self.heuristic = HeuristicTamiyo()
             self.prev_infos = list(self.training_env.reset_infos)
-            self._freeze(state["updates"] < cfg.vf_warmup_updates)
+            self._freeze(state.updates < cfg.vf_warmup_updates)
 
         def _freeze(self, frozen: bool) -> None:
             p = self.model.policy
@@ -131,49 +151,67 @@ def _callbacks(cfg: PPOConfig, state: dict):
                     self.logger.record_mean("simic/agreement_sampled", float(int(actions[i]) == teacher))
                     self.logger.record_mean("simic/agreement_greedy", float(int(greedy[i]) == teacher))
                 self.prev_infos[i] = self.training_env.reset_infos[i] if dones[i] else info
-                state["episodes_done"][i] += int(dones[i])
+                state.episodes_done[i] += int(dones[i])
             return True
 
         def _on_rollout_end(self) -> None:
             # Called before the update that follows this rollout.
-            self._freeze(state["updates"] < cfg.vf_warmup_updates)
+            self._freeze(state.updates < cfg.vf_warmup_updates)
 
         def _on_rollout_start(self) -> None:
-            if self.num_timesteps > state["timesteps"]:  # an update has just finished
-                state["updates"] += 1
-                state["timesteps"] = self.num_timesteps
-                if state["updates"] % cfg.checkpoint_every == 0:
-                    save_checkpoint(cfg, self.model, state)
+            if self.num_timesteps > state.timesteps:  # an update has just finished
+                state.updates += 1
+                state.timesteps = self.num_timesteps
+                if state.updates % cfg.checkpoint_every == 0:
+                    save_checkpoint(cfg, self.model, state, schema)
 
     return [Simic(), EpisodeSummaryCallback()]
+
+
+@dataclass
+class PPORunState:
+    """A PPO run's progress, saved beside each checkpoint (``checkpoint.json``) and read back by ``--resume``."""
+
+    config: dict
+    """The env's :class:`~esper_env.config.EsperConfig` as a dict (a resume must use the same)."""
+    n_envs: int
+    init: str
+    """The policy the run started from."""
+    ppo: dict
+    """The run's :class:`PPOConfig` as plain data."""
+    updates: int = 0
+    """PPO updates finished."""
+    timesteps: int = 0
+    """Env steps the checkpoint's model has trained on."""
+    episodes_done: list[int] = field(default_factory=list)
+    """Finished episodes per training env (a resumed env continues its seed sequence from there)."""
+
+    def to_json(self) -> dict:
+        return dict(updates=self.updates, timesteps=self.timesteps, episodes_done=list(self.episodes_done),
+                    config=self.config, n_envs=self.n_envs, init=self.init, ppo=self.ppo)
+
+    @classmethod
+    def read(cls, path: Path) -> PPORunState:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError) as e:
+            raise ValueError(f"{path} is not a PPO run state ({type(e).__name__}: {e}); start a new run") from None
 
 
 def checkpoint_path(out: Path) -> Path:
     return Path(out) / "checkpoint.zip"
 
 
-def save_checkpoint(cfg: PPOConfig, model, state: dict) -> None:
+def save_checkpoint(cfg: PPOConfig, model, state: PPORunState, schema) -> None:
     """The model (an SB3 zip with the schema) and the run state, each written atomically; the state file
     is written last and names the timesteps the model holds."""
     out = Path(cfg.out)
     # Episode counts come from the callback (this process), never from the workers: after an interrupt in
     # the middle of a step their pipes may still hold that step's answer.
-    state = dict(state, timesteps=int(model.num_timesteps))
-    save_policy(model, checkpoint_path(out), state["schema_obj"], config=state["config"])
+    state = replace(state, timesteps=int(model.num_timesteps))
+    save_policy(model, checkpoint_path(out), schema, config=state.config)
     with atomic_path(out / "checkpoint.json", suffix=".json") as tmp, open(tmp, "w") as f:
-        json.dump({k: v for k, v in state.items() if k != "schema_obj"}, f, indent=1)
-
-
-def _check(cfg: PPOConfig) -> None:
-    esper_env.check_env_id(cfg.env_id)
-    for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every"):
-        v = getattr(cfg, name)
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if cfg.vf_warmup_updates < 0 or cfg.seed_start < 0:
-        raise ValueError("vf_warmup_updates and seed_start must be >= 0")
-    if Path(cfg.out).is_file():
-        raise ValueError(f"--out {cfg.out} is a file; give a folder for the run")
+        json.dump(state.to_json(), f, indent=1)
 
 
 def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
@@ -182,7 +220,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     Ctrl-C or SIGTERM saves a checkpoint first and then raises KeyboardInterrupt."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    _check(cfg)
+    cfg.check()
     out = Path(cfg.out)
     config = esper_env.config_for(cfg.env_id, **cfg.overrides)
     probe = gym.make(cfg.env_id, config=config)
@@ -192,40 +230,39 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
         meta = checkpoint_path(out).with_suffix(".json")
         if not meta.is_file() or not checkpoint_path(out).is_file():
             raise FileNotFoundError(f"no checkpoint in {out} to resume; run without --resume first")
-        state = json.loads(meta.read_text())
-        if state["config"] != config.to_dict() or state["n_envs"] != cfg.n_envs:
+        state = PPORunState.read(meta)
+        if state.config != config.to_dict() or state.n_envs != cfg.n_envs:
             raise ValueError(f"{out} holds a run with other env settings or n_envs; resume it with the same ones")
         init = checkpoint_path(out)
     else:
         if checkpoint_path(out).exists():
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-        state = dict(updates=0, timesteps=0, episodes_done=[0] * cfg.n_envs, config=config.to_dict(),
-                     n_envs=cfg.n_envs, init=str(cfg.init), ppo=_jsonable(asdict(cfg)))
+        state = PPORunState(config=config.to_dict(), n_envs=cfg.n_envs, init=str(cfg.init),
+                            ppo=_jsonable(asdict(cfg)), episodes_done=[0] * cfg.n_envs)
         init = Path(cfg.init)
     check_schema(read_policy_schema(init), schema, f"policy {init}")
-    state["schema_obj"] = schema
     factories = [_make_env(cfg.env_id, config.to_dict(), cfg.seed_start + i, cfg.n_envs,
-                           state["episodes_done"][i], worker=cfg.n_envs > 1) for i in range(cfg.n_envs)]
+                           state.episodes_done[i], worker=cfg.n_envs > 1) for i in range(cfg.n_envs)]
     venv = SubprocVecEnv(factories) if cfg.n_envs > 1 else DummyVecEnv(factories)
     model = _model_for(init, venv, cfg, resume)
     if resume:
-        model.num_timesteps = state["timesteps"]
-    model.set_random_seed(cfg.seed + state["updates"])
-    remaining = cfg.timesteps - state["timesteps"]
+        model.num_timesteps = state.timesteps
+    model.set_random_seed(cfg.seed + state.updates)
+    remaining = cfg.timesteps - state.timesteps
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if remaining > 0:
-            callbacks = _callbacks(cfg, state) + ([ProgressCallback(remaining)] if progress else [])
+            callbacks = _callbacks(cfg, state, schema) + ([ProgressCallback(remaining)] if progress else [])
             model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume, tb_log_name="ppo")
-        state["updates"] += int(model.num_timesteps > state["timesteps"])
-        save_checkpoint(cfg, model, state)
+        state.updates += int(model.num_timesteps > state.timesteps)
+        save_checkpoint(cfg, model, state, schema)
         save_policy(model, out / "final.zip", schema, config=config.to_dict())
         from ..plots import plot_training_curves
 
         plot_training_curves(out / "tensorboard", out / "curves.png",
                              title=f"PPO on {cfg.env_id} from {Path(cfg.init).name}")
     except KeyboardInterrupt:
-        save_checkpoint(cfg, model, state)
+        save_checkpoint(cfg, model, state, schema)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -247,11 +284,8 @@ def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool):
     spec = entry.policy
     kwargs = dict(net_arch=spec.net_arch, activation_fn=getattr(torch.nn, spec.activation_fn),
                   share_features_extractor=spec.share_features_extractor)
-    model = MaskablePPO("MlpPolicy", venv, device="cpu", seed=cfg.seed, verbose=0, n_steps=cfg.n_steps,
-                        batch_size=cfg.batch_size, n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate,
-                        clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, target_kl=cfg.target_kl,
-                        tensorboard_log=str(Path(cfg.out) / "tensorboard"),
-                        policy_kwargs=kwargs)
+    model = MaskablePPO("MlpPolicy", venv, device="cpu", seed=cfg.seed, verbose=0, **cfg.sb3_kwargs(),
+                        tensorboard_log=portable(Path(cfg.out) / "tensorboard"), policy_kwargs=kwargs)
     try:
         model.policy.load_state_dict(read_tensors(path, "policy.pth"))
         if resume:
