@@ -34,13 +34,13 @@ PRESETS = {
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="demo")
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--out", default=None)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     cfg = PRESETS[args.preset]
     cfg.command = " ".join(["python benchmarks/compare.py", *sys.argv[1:]])
     if args.seeds:

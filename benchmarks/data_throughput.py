@@ -55,12 +55,14 @@ def images_per_second(batches, train_step=None, warmup: int = 2) -> float:
     return n / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=8192)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.images < 4 * args.batch_size:  # two warm-up batches, then at least two timed ones
+        ap.error(f"--images must be at least 4 batches ({4 * args.batch_size}) to time anything after the warm-up")
     x, y = (torch.from_numpy(a) for a in generate(args.images, seed=0))
     device = torch.device("cpu")
     precision = resolve_precision("auto", device)

@@ -15,8 +15,8 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from esper_env.config import PRESETS
 from esper_env.data import DeviceLoader, load_splits
-from esper_env.env import SYNTHETIC_DEFAULTS
 from esper_env.kasmina import MorphogeneticModel, host_widths
 from esper_env.leyline import Command
 from esper_env.training import autocast, cosine_lr, evaluate, resolve_precision, train_epoch
@@ -38,29 +38,34 @@ def shadow_epoch(model, loader, precision) -> float:
     return total / n
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blueprints", nargs="+", default=["conv_residual", "depthwise", "lowrank", "attention", "norm"])
     ap.add_argument("--slot", type=int, default=1)
     ap.add_argument("--host-epochs", type=int, default=6, help="host-only epochs before germination")
     ap.add_argument("--seed-epochs", type=int, default=4, help="isolation epochs")
     ap.add_argument("--blend-epochs", type=int, default=2)
-    args = ap.parse_args()
-    cfg = SYNTHETIC_DEFAULTS
-    sp = load_splits("synthetic", train_size=cfg["train_size"], val_size=cfg["val_size"], test_size=cfg["test_size"])
+    cfg = PRESETS["synthetic"]  # Esper-Synthetic-v0's data, host and learning rate
+    ap.add_argument("--train-size", type=int, default=cfg.train_size, help="training images (default: the env's)")
+    ap.add_argument("--val-size", type=int, default=cfg.val_size, help="validation images (default: the env's)")
+    args = ap.parse_args(argv)
+    if args.seed_epochs < 2:
+        ap.error("--seed-epochs must be >= 2: a seed is GERMINATED for its first epoch, and only a TRAINING seed "
+                 "can be blended in")
+    sp = load_splits("synthetic", train_size=args.train_size, val_size=args.val_size, test_size=cfg.test_size)
     precision = resolve_precision("auto", torch.device("cpu"))
     val = DeviceLoader(sp.val_x, sp.val_y, 500, train=False)
     total_epochs = args.host_epochs + args.seed_epochs + args.blend_epochs
 
     def set_lr(model, epoch):  # one cosine schedule over the whole run, for host and seed alike
         for g in model.optimizer.param_groups:
-            g["lr"] = cosine_lr(cfg["lr"], epoch, total_epochs)
+            g["lr"] = cosine_lr(cfg.lr, epoch, total_epochs)
 
     def loader(seed):
-        return DeviceLoader(sp.train_x, sp.train_y, cfg["batch_size"], train=True,
+        return DeviceLoader(sp.train_x, sp.train_y, cfg.batch_size, train=True,
                             generator=torch.Generator().manual_seed(seed))
 
-    base = MorphogeneticModel(host_widths(cfg["host"]), blend_epochs=args.blend_epochs, lr=cfg["lr"], init_seed=0)
+    base = MorphogeneticModel(host_widths(cfg.host), blend_epochs=args.blend_epochs, lr=cfg.lr, init_seed=0)
     base = base.to(memory_format=torch.channels_last)
     train = loader(0)
     for e in range(args.host_epochs):
@@ -77,8 +82,8 @@ def main() -> None:
             losses = []
             if mode != "none":
                 model.apply(Command.germinate(args.slot, bp), init_seed=123)
-                model.start_epoch()
             for e in range(args.seed_epochs):
+                model.start_epoch()  # the lifecycle clock, as the env runs it: GERMINATED -> TRAINING after one epoch
                 set_lr(model, args.host_epochs + e)
                 if mode == "trained":
                     losses.append(shadow_epoch(model, train, precision))
@@ -90,11 +95,14 @@ def main() -> None:
                         p.requires_grad_(True)
                 else:
                     train_epoch(model, train, precision)
+                model.end_epoch()
             if mode != "none":
                 model.apply(Command.advance(args.slot))
             for e in range(args.blend_epochs):
+                model.start_epoch()
                 set_lr(model, args.host_epochs + args.seed_epochs + e)
                 train_epoch(model, train, precision)
+                model.end_epoch()
             results[mode] = evaluate(model, val, precision).accuracy
             if mode == "trained":
                 shadow = " ".join(f"{x:.3f}" for x in losses)

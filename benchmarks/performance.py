@@ -246,13 +246,13 @@ SECTIONS = dict(overhead=lambda a: overhead(a.env), vecenv=lambda a: vecenv(a.en
                 fast=lambda a: fast(a.workers), gpu=lambda a: gpu())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), default=["overhead", "vecenv", "memory", "fast"])
     p.add_argument("--env", default=FAST_ID, help="env id for the overhead and vecenv sections")
     p.add_argument("--workers", type=int, default=2, help="parallel runs in the fast section")
     p.add_argument("--json", help="also write every figure to this JSON file")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     print(f"# Performance, {machine()}")
     results = {"machine": machine()}
     for name in args.only:

@@ -61,11 +61,11 @@ def _return(r: dict) -> float:
     return r.episode_return
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="+", choices=["collect", "bc", "ppo", "compare"],
                    default=["collect", "bc", "ppo", "compare"])
-    args = p.parse_args()
+    args = p.parse_args(argv)
     os.chdir(ROOT)  # policy rows are named by paths relative to the repository
     stages_file = OUT / "stages.json"
     stages = json.loads(stages_file.read_text()) if stages_file.is_file() else {}

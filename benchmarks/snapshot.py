@@ -32,10 +32,10 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=20)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     env = gym.make("Esper-Synthetic-v0", host="default", train_size=1024, val_size=256, test_size=256, max_epochs=8)
     c = env.unwrapped.codec
     env.reset(seed=0)

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from esper_env.config import PRESETS
 from esper_env.data import DeviceLoader, load_splits
-from esper_env.env import SYNTHETIC_DEFAULTS
 from esper_env.kasmina import MorphogeneticModel, host_widths
 from esper_env.training import cosine_lr, evaluate, resolve_precision, train_epoch
 
@@ -56,16 +56,17 @@ def train_host(sp, width: float, epochs: int, seed: int, cfg: dict) -> float:
     return evaluate(model, test, precision).accuracy
 
 
-def main() -> None:
-    cfg = dict(SYNTHETIC_DEFAULTS)
+def main(argv: list[str] | None = None) -> None:
+    cfg = PRESETS["synthetic"].to_dict()  # Esper-Synthetic-v0's sizes, host, epochs and learning rate
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--epochs", type=int, default=cfg["max_epochs"])
     ap.add_argument("--host", default=cfg["host"], help="host preset (default: the env's)")
     ap.add_argument("--train-size", type=int, default=cfg["train_size"])
+    ap.add_argument("--test-size", type=int, default=cfg["test_size"])
     ap.add_argument("--widths", type=float, nargs="+", default=[1.0, 4.0], help="width multipliers to train")
-    args = ap.parse_args()
-    cfg.update(host=args.host, train_size=args.train_size)
+    args = ap.parse_args(argv)
+    cfg.update(host=args.host, train_size=args.train_size, test_size=args.test_size)
     sp = load_splits("synthetic", train_size=cfg["train_size"], val_size=cfg["val_size"],
                      test_size=cfg["test_size"])
     print(f"synthetic: train {len(sp.train_x)}, test {len(sp.test_x)}, {args.epochs} epochs, "

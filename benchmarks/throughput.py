@@ -96,12 +96,12 @@ def test_accuracy(model: MorphogeneticModel, sp) -> float:
     return evaluate(model, DeviceLoader(sp.test_x, sp.test_y, 500, train=False, channels_last=cl)).accuracy
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--hosts", nargs="+", default=["default", "small"])
     p.add_argument("--train-images", type=int, default=4096)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if (SUBSET / "cifar-10-batches-py").is_dir():
         sp = load_splits("cifar10", train_size=args.train_images, val_size=1, test_size=1000, data_root=SUBSET)
         data = f"real CIFAR-10 subset ({args.train_images} train / 1000 test)"

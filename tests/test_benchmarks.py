@@ -1,0 +1,67 @@
+"""Every benchmark script imports, has a ``main(argv)``, and the cheap ones run at their smallest size.
+
+The README tells readers to run these scripts; a script that no longer imports (a renamed name, say) fails
+here rather than in a reader's hands. The heavy ones (compare presets, performance, simic) are imported only:
+the functions they call are tested in their own files, at tiny sizes.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py"))
+
+
+def load(name: str):
+    sys.path.insert(0, str(BENCHMARKS))  # scripts import their siblings (throughput -> data_throughput)
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_the_scripts_are_all_here():
+    assert {"compare", "isolation", "synthetic_difficulty", "performance", "simic", "reproduce"} <= set(SCRIPTS)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_script_imports_and_has_main(name):
+    assert callable(load(name).main)
+
+
+SMALLEST = {
+    "isolation": ["--blueprints", "norm", "--host-epochs", "1", "--seed-epochs", "2", "--blend-epochs", "1",
+                  "--train-size", "256", "--val-size", "128"],
+    "synthetic_difficulty": ["--seeds", "0", "--epochs", "1", "--host", "tiny", "--train-size", "256",
+                             "--test-size", "128", "--widths", "1"],
+    "data_throughput": ["--images", "256", "--batch-size", "64"],
+    "snapshot": ["--repeats", "1"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALLEST))
+def test_cheap_scripts_run_at_their_smallest_size(name, capsys):
+    load(name).main(SMALLEST[name])
+    assert capsys.readouterr().out.strip()  # it printed its numbers
+
+
+@pytest.mark.slow
+def test_a_committed_comparison_run_reproduces_bit_for_bit():
+    """benchmarks/reproduce.py re-runs one committed Esper-Fast-v0 run from its record (in a fresh process, so
+    that it can ask torch for the kernels the results were made with) and compares every number. A change that
+    moves results fails here: regenerate the committed results with it, and say so."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, str(BENCHMARKS / "reproduce.py"), str(BENCHMARKS / "results/fast/runs.jsonl"),
+                          "--rows", "heuristic", "--sample", "1"], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=300)
+    assert res.returncode == 0 and "1 of 1 runs reproduced" in res.stdout, res.stdout + res.stderr[-2000:]
