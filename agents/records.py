@@ -58,6 +58,9 @@ class RunRecord:
     val_accuracy: tuple[float, ...]
     """Validation accuracy at reset and after every epoch."""
     env_id: str | None = None
+    controller: str | None = None
+    """What played it, as ``esper compare`` names controllers (``heuristic``, ``policy:PATH.zip``); ``agent`` is
+    the controller's own name (a policy's file stem)."""
     row: str | None = None
     """The comparison row it belongs to (comparisons only, as are the fields below)."""
     key: str | None = None

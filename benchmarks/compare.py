@@ -11,13 +11,15 @@ final architecture from scratch); ``--seeds``, ``--workers`` and ``--out`` overr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBSET = ROOT.parent / "shared" / "data" / "cifar10-subset"
+SUBSET = Path("../shared/data/cifar10-subset")
+"""The real subset, relative to the repository (the script runs from there, so results record this path)."""
 
 # Sizes chosen so each preset fits its time on 2 CPU cores (one torch thread per worker):
 # demo <= 10 min; synthetic and cifar-subset ~10-15 min each.
@@ -25,12 +27,12 @@ OFFLINE = dict(train_size=4000, val_size=1000, test_size=2000, max_epochs=15)
 PRESETS = {
     "demo": CompareConfig("Esper-Synthetic-v0", OFFLINE, seeds=(0, 1, 2), out=Path("runs/demo"), workers=2),
     "synthetic": CompareConfig("Esper-Synthetic-v0", OFFLINE, seeds=(0, 1, 2, 3, 4),
-                               out=ROOT / "benchmarks/results/synthetic", workers=2),
+                               out=Path("benchmarks/results/synthetic"), workers=2),
     # The real 5,170-image subset: 4,170 train / 1,000 val / its 1,017 test images; the small host so that
     # 35 episodes fit in ~15 minutes here (the default host costs ~4x more per epoch).
     "cifar-subset": CompareConfig("Esper-CIFAR10-v0", dict(data_root=str(SUBSET), train_size=4170, val_size=1000,
                                                            test_size=1017, host="small", max_epochs=20),
-                                  seeds=(0, 1, 2, 3, 4), out=ROOT / "benchmarks/results/cifar-subset", workers=2),
+                                  seeds=(0, 1, 2, 3, 4), out=Path("benchmarks/results/cifar-subset"), workers=2),
 }
 
 
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers:
         cfg.workers = args.workers
     if args.out:
-        cfg.out = Path(args.out)
+        cfg.out = Path(args.out).resolve()  # as the user meant it, before moving to the repository
+    os.chdir(ROOT)
     comp = run_comparison(cfg)
     print(comp.table)
     print(f"outputs in {cfg.out}")

@@ -24,6 +24,7 @@ if os.environ.get("ESPER_NATIVE_ISA") != "1":
 import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -33,19 +34,39 @@ COMPARED = ("episode_return", "outcome", "val_accuracy")
 """Fields of a record that must be equal for a run to count as reproduced (not dates, machines or times)."""
 
 
-def spec_of(record: dict) -> RunSpec:
-    """The run a record describes."""
-    return RunSpec(record["env_id"], record["config"], record["agent"], record["seed"],
+def named_rows(table: Path) -> dict[str, str]:
+    """Row name -> controller, from the "Rows: name = `controller`; ..." line of a comparison's table.md."""
+    if not table.is_file():
+        return {}
+    line = next((ln for ln in table.read_text().splitlines() if ln.startswith("Rows: ")), "")
+    return dict(re.findall(r"([A-Za-z0-9_.-]+) = `([^`]+)`", line))
+
+
+def spec_of(record: dict, rows: dict[str, str] | None = None) -> RunSpec:
+    """The run a record describes. Records made before they named their controller give the policy's file stem
+    as ``agent``; the controller is then read from the table's row names (``rows``) or is the row itself."""
+    row = record["row"]
+    agent = record.get("controller") or (rows or {}).get(row) or (row if row.startswith("policy:") else record["agent"])
+    return RunSpec(record["env_id"], record["config"], agent, record["seed"],
                    tuple((int(k), str(b)) for k, b in record.get("fossilized") or ()), row=record["row"])
 
 
-def reproduce(record: dict) -> list[str]:
+def reproduce(record: dict, rows: dict[str, str] | None = None) -> list[str]:
     """Differences between ``record`` and a fresh run of it (empty when it reproduces bit for bit)."""
-    spec = spec_of(record)
+    spec = spec_of(record, rows)
     if spec.key != record["key"]:
         return [f"cache key {spec.key} differs from the recorded {record['key']}"]
     fresh = run_one(spec).to_dict()
-    return [f"{name} differs" for name in COMPARED if json.dumps(fresh[name]) != json.dumps(record[name])]
+    out = []
+    for name in COMPARED:
+        if json.dumps(fresh[name]) == json.dumps(record[name]):
+            continue
+        if name == "outcome":
+            out += [f"outcome.{k}: {record[name][k]} recorded, {v} now" for k, v in fresh[name].items()
+                    if json.dumps(v) != json.dumps(record[name].get(k))]
+        else:
+            out.append(f"{name} differs")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{args.runs} has no runs" + (f" in rows {args.rows}" if args.rows else ""))
     chosen = random.Random(args.seed).sample(records, min(args.sample, len(records)))
     failed = 0
+    rows = named_rows(args.runs.parent / "table.md")
     for r in chosen:
-        diff = reproduce(r)
+        diff = reproduce(r, rows)
         failed += bool(diff)
         print(f"{r['row']:<20} seed {r['seed']:<4} key {r['key']}  "
               + ("reproduced bit for bit" if not diff else "NOT reproduced: " + "; ".join(diff)), flush=True)

@@ -29,7 +29,8 @@ from agents.simic.ppo import PPORunState
 from esper_env.fileio import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks/results/simic"
+OUT = Path("benchmarks/results/simic")
+"""Relative to the repository: main() runs from there, so the results record portable paths."""
 ENV = "Esper-Fast-v0"
 
 # The sizes, in one place.
@@ -46,11 +47,6 @@ PPO_RUNS = {"ppo": PPO, "ppo2": replace(PPO, seed=1, seed_start=3000, out=OUT / 
 does is not read off a single training run."""
 EVAL_SEEDS = tuple(range(20))
 """Held-out seeds, fixed before the third attempt ran (the earlier attempts' two sets of ten, pooled)."""
-
-
-def rel(p: Path) -> Path:
-    """Policy paths relative to the repository (recorded in the table)."""
-    return p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
 
 
 def _test(r: dict) -> float:
@@ -89,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
             if not resume or PPORunState.read(run.out / "checkpoint.json").timesteps < run.timesteps:
                 timed(name, lambda run=run, resume=resume: train_ppo(run, resume=resume))
     if "compare" in args.only:
-        rows = ("no-growth", "fixed", "heuristic", f"bc=policy:{rel(BC.out)}",
-                *(f"{name}=policy:{rel(run.out / 'final.zip')}" for name, run in PPO_RUNS.items()))
+        rows = ("no-growth", "fixed", "heuristic", f"bc=policy:{BC.out}",
+                *(f"{name}=policy:{run.out / 'final.zip'}" for name, run in PPO_RUNS.items()))
         cfg = CompareConfig(ENV, rows=rows, seeds=EVAL_SEEDS, out=OUT / "compare", workers=2,
                             command="python benchmarks/simic.py --only compare")
         comp = timed("compare", lambda: run_comparison(cfg))

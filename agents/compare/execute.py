@@ -35,8 +35,9 @@ def run_one(spec: RunSpec) -> RunRecord:
     record = run_episode(env, agent, seed=spec.seed,
                          options={"fossilized": dict(spec.fossilized)} if spec.fossilized else None)
     wall = time.perf_counter() - start
-    return episode_result(record, env.unwrapped.config, env_id=spec.env_id, row=spec.row, key=spec.key,
-                          fossilized=spec.fossilized, wall_s=wall, actions=[s.command for s in record.steps])
+    return episode_result(record, env.unwrapped.config, env_id=spec.env_id, controller=spec.agent, row=spec.row,
+                          key=spec.key, fossilized=spec.fossilized, wall_s=wall,
+                          actions=[s.command for s in record.steps])
 
 
 class Executor:

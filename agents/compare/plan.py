@@ -23,6 +23,9 @@ ROW_NAME = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 NO_EFFECT = ("threads",)
 """Config fields that do not change a run's result, left out of the cache key."""
+LOCATION = ("data_root",)
+"""Config fields that say where data lies, not what it is: they enter the cache key as None, so a cache (and a
+committed result) stays valid when the same data sits at another path on another machine."""
 
 ALPHA_ONE = 1.0 - 1e-6
 """A blend that ended within float round-off of alpha 1 (the per-batch ramp sums fractions) counts as done."""
@@ -57,7 +60,7 @@ class RunSpec:
         agent = self.agent
         if agent.startswith("policy:"):
             agent = "policy:" + hashlib.sha256(Path(agent[7:]).read_bytes()).hexdigest()[:16]
-        config = {k: v for k, v in self.config.items() if k not in NO_EFFECT}
+        config = {k: None if k in LOCATION else v for k, v in self.config.items() if k not in NO_EFFECT}
         blob = json.dumps([self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]],
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
