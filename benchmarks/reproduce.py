@@ -16,8 +16,9 @@ import os
 # The committed results were made on CPUs with AVX2 and no bfloat16 units. Float results depend on the
 # kernels torch and oneDNN pick, so the same kernels are asked for here (before torch is imported); on such a
 # CPU this changes nothing. ``ESPER_NATIVE_ISA=1`` keeps this machine's own (results then differ in the
-# last digits wherever the machine has AVX-512 or bfloat16 units: "auto" precision picks bf16 there).
-if os.environ.get("ESPER_NATIVE_ISA") != "1":
+# last digits wherever the machine has AVX-512 or bfloat16 units: "auto" precision picks bf16 there). Only when
+# run as a script: imported, it must not change the kernels of the importing process's later worker processes.
+if __name__ == "__main__" and os.environ.get("ESPER_NATIVE_ISA") != "1":
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
     os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 

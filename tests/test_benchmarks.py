@@ -65,3 +65,9 @@ def test_a_committed_comparison_run_reproduces_bit_for_bit():
                           "--rows", "heuristic", "--sample", "1"], capture_output=True, text=True, env=env, cwd=ROOT,
                          timeout=300)
     assert res.returncode == 0 and "1 of 1 runs reproduced" in res.stdout, res.stdout + res.stderr[-2000:]
+
+
+def test_importing_reproduce_leaves_the_kernels_alone(monkeypatch):
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    load("reproduce")
+    assert "ATEN_CPU_CAPABILITY" not in os.environ  # else worker processes started later would use other kernels

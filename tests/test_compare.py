@@ -34,6 +34,7 @@ def two_workers(tmp_path_factory):
     return run_comparison(config(out), progress=False), out
 
 
+@pytest.mark.slow
 def test_table_rows_columns_and_files(two_workers):
     comp, out = two_workers
     assert list(comp.rows) == ["no-growth", "random", "scratch:random"]
@@ -63,6 +64,7 @@ def test_rows_are_paired_by_seed(two_workers):
     assert comp.rows["no-growth"][0].val_accuracy != comp.rows["no-growth"][1].val_accuracy
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_give_identical_numbers_and_resume(two_workers, tmp_path):
     _, out2 = two_workers
     run_comparison(config(tmp_path, workers=1), progress=False)
@@ -95,6 +97,7 @@ def test_statistics_use_student_t_and_pair_by_seed():
     assert m == pytest.approx(10.0) and lo == hi == pytest.approx(10.0)  # +10 on both seeds
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_numbers(two_workers, tmp_path):
     pytest.importorskip("ray")
     _, out2 = two_workers
@@ -112,6 +115,7 @@ def test_cli_compare_validates_before_running(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_a_saved_policy_is_a_row_with_its_scratch_row(tmp_path):
     import gymnasium as gym
     from sb3_contrib import MaskablePPO

@@ -37,6 +37,7 @@ def random_episodes():
     return env, [play(env, RandomLegal(), seed) for seed in range(8)]
 
 
+@pytest.mark.slow
 def test_no_observation_entry_is_constant_over_random_legal_episodes(random_episodes):
     env, episodes = random_episodes
     obs = np.array([o for ep in episodes for o, _, _ in ep])

@@ -159,6 +159,7 @@ def test_lr_schedule_decays():
     assert lrs[0] == pytest.approx(env.unwrapped.config.lr) and all(b < a for a, b in zip(lrs, lrs[1:]))
 
 
+@pytest.mark.slow
 def test_maskable_ppo_learns_on_tiny():
     from sb3_contrib import MaskablePPO
     env = make(**{**TINY, "train_size": 64, "val_size": 32, "test_size": 32})
@@ -167,6 +168,7 @@ def test_maskable_ppo_learns_on_tiny():
     assert model.num_timesteps >= 192
 
 
+@pytest.mark.slow
 def test_subproc_vec_env_two_envs(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one torch thread per worker: 2 workers x 2 threads thrash 2 cores
     from sb3_contrib import MaskablePPO

@@ -4,6 +4,7 @@ import json
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from agents.compare import CompareConfig, run_comparison
 from agents.parallel import CRASH_VAR
@@ -12,6 +13,7 @@ from agents.simic import CollectConfig, collect, load
 SMALL = dict(train_size=64, val_size=32, test_size=32, max_epochs=3, host="tiny", blend_epochs=1)
 
 
+@pytest.mark.slow
 def test_a_compare_worker_that_dies_is_reported_and_the_rest_completes(tmp_path, monkeypatch):
     cfg = CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=("no-growth", "random"), seeds=(0, 1), scratch=False,
                         out=tmp_path, workers=2)
@@ -26,6 +28,7 @@ def test_a_compare_worker_that_dies_is_reported_and_the_rest_completes(tmp_path,
     assert not comp.failed and [r.seed for r in comp.rows["random"]] == [0, 1]
 
 
+@pytest.mark.slow
 def test_a_collect_worker_that_dies_is_reported_and_the_rest_is_saved(tmp_path, monkeypatch):
     out = tmp_path / "d.npz"
     cfg = CollectConfig("Esper-Tiny-v0", dict(SMALL), seeds=(1000, 1001, 1002), out=out, workers=2)

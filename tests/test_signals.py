@@ -42,6 +42,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_compare_keeps_finished_runs_and_resumes(tmp_path, sig):
     out = tmp_path / "cmp"
     args = ["compare", "--env", "Esper-Tiny-v0", "--agents", "no-growth", "random", "--seeds", "0", "1", "2",
@@ -58,6 +59,7 @@ def test_compare_keeps_finished_runs_and_resumes(tmp_path, sig):
     assert len(after) == 6 and all(after[n] == t for n, t in done.items())  # finished runs were not redone
 
 
+@pytest.mark.slow
 def test_collect_keeps_finished_episodes_and_resumes(tmp_path):
     out = tmp_path / "d.npz"
     args = ["collect", "--env", "Esper-Tiny-v0", "--episodes", "4", "--out", str(out), "--quiet", *SETS,
@@ -75,6 +77,7 @@ def test_collect_keeps_finished_episodes_and_resumes(tmp_path):
         assert np.array_equal(ep.obs, full.episodes[seed].obs)
 
 
+@pytest.mark.slow
 def test_ppo_saves_a_checkpoint_on_interrupt_and_resumes(tmp_path):
     import gymnasium as gym
     from sb3_contrib import MaskablePPO
@@ -99,6 +102,7 @@ def test_ppo_saves_a_checkpoint_on_interrupt_and_resumes(tmp_path):
     assert json.loads((out / "checkpoint.json").read_text())["timesteps"] >= state["timesteps"] + 16
 
 
+@pytest.mark.slow
 def test_run_with_a_checkpoint_resumes_after_sigterm(tmp_path):
     ckpt = tmp_path / "episode.ckpt"
     args = ["run", "--env", "Esper-Tiny-v0", "--agent", "heuristic", "--checkpoint", str(ckpt), "--quiet",

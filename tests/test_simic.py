@@ -108,6 +108,7 @@ def test_sharpen_keeps_the_most_likely_command(demos_file):
     assert sharpen(policy, obs, mask, 5.0) == 1.0  # already below: left as it is
 
 
+@pytest.mark.slow
 def test_collect_bc_ppo_load_act_compare_end_to_end(demos_file, tmp_path):
     from agents.compare import CompareConfig, run_comparison
 
