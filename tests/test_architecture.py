@@ -1,4 +1,4 @@
-"""The arrows of ARCHITECTURE.md, enforced: agents -> esper_env -> leyline, never back."""
+"""The arrows of docs/ARCHITECTURE.md, enforced: agents -> esper_env -> leyline, never back."""
 
 import ast
 from pathlib import Path

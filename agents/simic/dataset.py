@@ -90,7 +90,7 @@ class Demonstrations:
         return path
 
     def check_env(self, schema: ObservationSchema, what: str = "") -> None:
-        """Refuse (:class:`~agents.base.SchemaMismatchError`) an env whose observations or actions differ."""
+        """Refuse (:class:`~agents.policy_file.SchemaMismatchError`) an env whose observations or actions differ."""
         check_schema(self.schema, schema, what or "this dataset")
 
 
