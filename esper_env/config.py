@@ -24,7 +24,7 @@ from .kasmina import BLUEPRINTS
 from .kasmina import MODEL_DEFAULTS as M
 from .kasmina import PRESETS as HOST_PRESETS
 from .kasmina.settings import SETTING_NAMES as MODEL_SETTINGS
-from .kasmina.settings import check_lifecycle
+from .kasmina.settings import check_image_size, check_lifecycle
 from .leyline import HISTORY_LEN, ObservationSchema
 
 IMAGE_BYTES = 3 * 32 * 32
@@ -64,6 +64,8 @@ class EsperConfig:
     """Host CNN preset: "default" (32-64-128), "small" (16-32-64) or "tiny" (8-16-32)."""
     width: float = 1.0
     """Multiplier on the host preset's channel widths (4.0 = a 4x wider host)."""
+    image_size: int = M.image_size
+    """Side of the images in pixels: 32, or 16 / 24 / 8 to downsample every image (real or synthetic) once."""
     slots: tuple[int, ...] = M.slots
     """Host blocks with a seed slot after them (slot k sits after block slots[k])."""
     blueprints: tuple[str, ...] = M.blueprints
@@ -219,7 +221,8 @@ def _check_training(c: EsperConfig) -> None:
     _int(c, "batch_size", 1)
     _int(c, "eval_batch_size", 1)
     try:
-        check_lifecycle(c.blend_epochs, c.blend_schedule, c.embargo_epochs)  # the model's own check
+        check_lifecycle(c.blend_epochs, c.blend_schedule, c.embargo_epochs)  # the model's own checks
+        check_image_size(c.image_size)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     _real(c, "width", 1e-3, 64)

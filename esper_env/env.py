@@ -150,7 +150,7 @@ class EsperEnv(gym.Env):
         self.observation_space = spaces.Box(-1.0, 1.0, (len(self.observation_fields),), np.float32)
         pool_size = None if c.train_size is None else c.train_size + c.val_size
         self.pool = load_pool(c.dataset, train_pool=pool_size, test_size=c.test_size, data_root=c.data_root,
-                              download=c.download, synthetic_seed=c.synthetic_seed)
+                              download=c.download, synthetic_seed=c.synthetic_seed, image_size=c.image_size)
         self.model: MorphogeneticModel | None = None
         self.timings = dict.fromkeys(("train", "validate", "counterfactuals", "step"), 0.0)
         self.state: EpisodeState | None = None

@@ -198,3 +198,33 @@ def test_atomic_path_replaces_whole_file_with_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.read_bytes() == b"new" and (target.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_resize_averages_areas_and_keeps_uint8():
+    from esper_env.data import resize
+
+    x = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+    x[..., ::2, ::2] = 200  # one pixel in four
+    y = resize(x, 16)
+    assert y.dtype == torch.uint8 and y.shape == (1, 3, 16, 16) and bool((y == 50).all())
+    assert resize(x, 32) is x
+
+
+def test_image_size_downsamples_every_image_and_the_flops_follow():
+    import gymnasium as gym
+
+    import esper_env  # noqa: F401
+    from esper_env.config import ConfigError
+
+    small = dict(train_size=128, val_size=64, test_size=64, max_epochs=2)
+    envs = {s: gym.make("Esper-Tiny-v0", image_size=s, **small).unwrapped for s in (32, 16)}
+    for s, env in envs.items():
+        assert env.pool.train_x.shape[-2:] == (s, s) and env.pool.test_x.shape[-2:] == (s, s)
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(0)
+        assert info["report"].val_accuracy >= 0
+    assert envs[16].train_loader.pad == 2 and envs[32].train_loader.pad == 4
+    f32, f16 = (envs[s].model.flops_per_image() for s in (32, 16))
+    assert 3.5 < f32 / f16 < 4.5  # convolutions scale with the pixels; the head does not
+    with pytest.raises(ConfigError, match="image_size"):
+        gym.make("Esper-Tiny-v0", image_size=12, **small)

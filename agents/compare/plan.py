@@ -27,6 +27,10 @@ LOCATION = ("data_root",)
 """Config fields that say where data lies, not what it is: they enter the cache key as None, so a cache (and a
 committed result) stays valid when the same data sits at another path on another machine."""
 
+ADDED_LATER = {"image_size": 32}
+"""Config fields added after results were first recorded, with the value every earlier run had: they enter the
+cache key only when a run sets another value, so earlier records keep their keys."""
+
 ALPHA_ONE = 1.0 - 1e-6
 """A blend that ended within float round-off of alpha 1 (the per-batch ramp sums fractions) counts as done."""
 
@@ -60,7 +64,8 @@ class RunSpec:
         agent = self.agent
         if agent.startswith("policy:"):
             agent = "policy:" + hashlib.sha256(Path(agent[7:]).read_bytes()).hexdigest()[:16]
-        config = {k: None if k in LOCATION else v for k, v in self.config.items() if k not in NO_EFFECT}
+        config = {k: None if k in LOCATION else v for k, v in self.config.items()
+                  if k not in NO_EFFECT and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         blob = json.dumps([self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]],
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]

@@ -54,18 +54,30 @@ class Pool:
     test_y: torch.Tensor
 
 
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 images [N,C,H,W] at ``size`` x ``size`` (area averaging: every source pixel counts once), uint8."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="area")
+    return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
 def load_pool(dataset: str = "synthetic", *, train_pool: int | None = None, test_size: int | None = None,
-              data_root: str | os.PathLike | None = None, download: bool = False, synthetic_seed: int = 0) -> Pool:
+              data_root: str | os.PathLike | None = None, download: bool = False, synthetic_seed: int = 0,
+              image_size: int = 32) -> Pool:
     """Load ``dataset``. The synthetic one is generated (and cached under ``<data root>/synthetic``) with
-    ``train_pool`` training images and ``test_size`` test images; CIFAR-10 is read whole."""
+    ``train_pool`` training images and ``test_size`` test images; CIFAR-10 is read whole. ``image_size`` < 32
+    resizes every image (synthetic and real alike, :func:`resize`) once, here."""
     if dataset == "cifar10":
-        return Pool(*load_cifar10(data_root, download=download))
-    if dataset == "synthetic":
+        train_x, train_y, test_x, test_y = load_cifar10(data_root, download=download)
+    elif dataset == "synthetic":
         if train_pool is None or test_size is None:
             raise ValueError("the synthetic dataset needs explicit train_size and test_size")
         cache = os.path.join(resolve_root(data_root), "synthetic")
-        return Pool(*load_synthetic(train_pool, test_size, seed=synthetic_seed, cache_dir=cache))
-    raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+        train_x, train_y, test_x, test_y = load_synthetic(train_pool, test_size, seed=synthetic_seed, cache_dir=cache)
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+    return Pool(resize(train_x, image_size), train_y, resize(test_x, image_size), test_y)
 
 
 def make_splits(pool: Pool, *, train_size: int | None, val_size: int, test_size: int | None, seed: int) -> Splits:
@@ -91,4 +103,5 @@ def load_splits(dataset: str = "synthetic", *, train_size: int | None = None, va
 
 
 __all__ = ["DATASETS", "ENV_VAR", "DatasetError", "DeviceLoader", "Pool", "Splits", "load_cifar10", "load_pool",
-           "load_splits", "load_synthetic", "make_splits", "random_crop_flip", "resolve_root", "split_indices"]
+           "load_splits", "load_synthetic", "make_splits", "random_crop_flip", "resize", "resolve_root",
+           "split_indices"]

@@ -40,7 +40,7 @@ class DeviceLoader:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, train: bool,
                  generator: torch.Generator | None = None, device: str | torch.device = "cpu",
-                 channels_last: bool = True, mean=CIFAR_MEAN, std=CIFAR_STD):
+                 channels_last: bool = True, mean=CIFAR_MEAN, std=CIFAR_STD, pad: int | None = None):
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError("images must be a uint8 tensor [N, C, H, W]")
         if len(images) != len(labels):
@@ -52,6 +52,8 @@ class DeviceLoader:
         self.labels = labels.to(self.device)
         self.batch_size = batch_size
         self.train = train
+        self.pad = pad if pad is not None else max(1, PAD * images.shape[-1] // 32)
+        """Random-crop padding: 4 pixels at 32x32, the same fraction of the side at other sizes."""
         self.generator = generator if generator is not None else torch.Generator(self.device).manual_seed(0)
         self.channels_last = channels_last
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
@@ -81,5 +83,5 @@ class DeviceLoader:
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             x = self.images[idx].float()
             if self.train:
-                x = random_crop_flip(x, self.generator)
+                x = random_crop_flip(x, self.generator, self.pad)
             yield self.normalize(x), self.labels[idx]

@@ -41,7 +41,8 @@ def measure(model) -> FlopTable:
     try:
         model.eval()
         ref = next(model.host.parameters())
-        x = torch.zeros(1, model.host.blocks[0][0].in_channels, 32, 32, device=ref.device)
+        size = model.settings.image_size
+        x = torch.zeros(1, model.host.blocks[0][0].in_channels, size, size, device=ref.device)
         model(x, {s.index: 1.0 for s in model.slots if s.seed is not None})
     finally:
         model.train(was_training)

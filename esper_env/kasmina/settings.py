@@ -35,9 +35,12 @@ class ModelSettings:
     """SGD (Nesterov) momentum, in [0, 1)."""
     weight_decay: float = 5e-4
     """SGD weight decay."""
+    image_size: int = 32
+    """Side of the square input images, in pixels (16 = CIFAR downsampled 2x); FLOP counts use it."""
 
     def __post_init__(self) -> None:
         check_lifecycle(self.blend_epochs, self.blend_schedule, self.embargo_epochs)
+        check_image_size(self.image_size)
 
 
 def check_lifecycle(blend_epochs, blend_schedule, embargo_epochs) -> None:
@@ -51,6 +54,12 @@ def check_lifecycle(blend_epochs, blend_schedule, embargo_epochs) -> None:
     if blend_schedule not in BLEND_SCHEDULES:
         raise ValueError(f"blend_schedule={blend_schedule!r} is not allowed: one of "
                          + ", ".join(map(repr, BLEND_SCHEDULES)))
+
+
+def check_image_size(size) -> None:
+    """8..32 pixels, a multiple of 8: the host's three 2x pools must leave at least one pixel."""
+    if not isinstance(size, numbers.Integral) or isinstance(size, bool) or not 8 <= size <= 32 or size % 8:
+        raise ValueError(f"image_size={size!r} is not allowed: 8, 16, 24 or 32 (pixels; the host pools 2x three times)")
 
 
 MODEL_DEFAULTS = ModelSettings()
