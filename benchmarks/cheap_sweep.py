@@ -45,10 +45,10 @@ def fmt(ci) -> str:
 def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int) -> str:
     env_id = "Esper-CIFAR10-v0" if overrides["dataset"] == "cifar10" else "Esper-Synthetic-v0"
     base = CompareConfig(env_id, overrides, rows=("no-growth", "heuristic", "fixed"), seeds=seeds, scratch=False,
-                         out=OUT / "runs" / name, workers=workers)
+                         out=OUT / name, workers=workers)
     comp = run_comparison(base, progress=False)
     wide = run_comparison(dataclasses.replace(base, overrides={**overrides, "width": 4.0}, rows=("no-growth",),
-                                              out=OUT / "runs" / f"{name}-wide4"), progress=False)
+                                              out=OUT / f"{name}-wide4"), progress=False)
     rows = dict(comp.rows, wide4=wide.rows["no-growth"])
     walls = [r.wall_s for rs in comp.rows.values() for r in rs]
     return (f"| {name} | {mean_ci(test_points(r) for r in rows['no-growth'])[0]:.2f} | "
