@@ -42,13 +42,13 @@ def fmt(ci) -> str:
     return f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
 
 
-def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int) -> str:
+def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int, folder: str) -> str:
     env_id = "Esper-CIFAR10-v0" if overrides["dataset"] == "cifar10" else "Esper-Synthetic-v0"
     base = CompareConfig(env_id, overrides, rows=("no-growth", "heuristic", "fixed"), seeds=seeds, scratch=False,
-                         out=OUT / name, workers=workers)
+                         out=OUT / folder, workers=workers)
     comp = run_comparison(base, progress=False)
     wide = run_comparison(dataclasses.replace(base, overrides={**overrides, "width": 4.0}, rows=("no-growth",),
-                                              out=OUT / f"{name}-wide4"), progress=False)
+                                              out=OUT / f"{folder}-wide4"), progress=False)
     rows = dict(comp.rows, wide4=wide.rows["no-growth"])
     walls = [r.wall_s for rs in comp.rows.values() for r in rs]
     return (f"| {name} | {mean_ci(test_points(r) for r in rows['no-growth'])[0]:.2f} | "
@@ -63,14 +63,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--candidates", nargs="+", choices=sorted(CANDIDATES), default=sorted(CANDIDATES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out-name", default="sweep.md", help="table file in benchmarks/results/cheap-family/")
+    p.add_argument("--out-name", default="sweep.md", help="table file in benchmarks/results/cheap-family/ (other "
+                   "than sweep.md: each candidate's runs go to <candidate>-<name>/)")
     args = p.parse_args(argv)
     os.chdir(ROOT)  # results record paths relative to the repository
     head = ("| candidate | no-growth test % | heuristic − no-growth | fixed − no-growth | 4× wide − no-growth | "
             "s / episode (mean / max, 2 at once) |\n|---|---|---|---|---|---|")
     lines = [head]
     for name in args.candidates:
-        lines.append(sweep(name, CANDIDATES[name], tuple(args.seeds), args.workers))
+        folder = name + ("" if args.out_name == "sweep.md" else "-" + Path(args.out_name).stem)
+        lines.append(sweep(name, CANDIDATES[name], tuple(args.seeds), args.workers, folder))
         print(lines[-1], flush=True)
     text = (f"# Cheap task family: candidates\n\nCommand: `python benchmarks/cheap_sweep.py {' '.join(sys.argv[1:])}`"
             f"\n\nSeeds {args.seeds}; paired differences in test-accuracy points with Student-t 95% CIs.\n\n"
