@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .compare import CompareConfig
     from .run import RunConfig
     from .simic import BCConfig, CollectConfig, PPOConfig
+    from .tune import TuneConfig
 
     p = argparse.ArgumentParser(prog="esper", description="Morphogenetic training as a Gymnasium environment.")
     p.add_argument("--version", action="version", version=f"esper {esper_env.__version__}")
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "batch_size", "lr", "net_arch", "class_weight_power", "vf_coef", "gamma"),
                 metavars={"sharpen_entropy": "NATS"})
     add_quiet(bc)
+
+    tun = sub.add_parser("tune", help="search static schedules (optuna TPE) on training seeds; write the best")
+    add_env(tun, TuneConfig.env_id)
+    add_options(tun, TuneConfig, ("trials", "seeds", "max_seeds", "out", "workers", "seed"))
+    add_quiet(tun)
 
     ppo = sub.add_parser("ppo", help="fine-tune a policy with MaskablePPO (TensorBoard, checkpoints, --resume)")
     add_env(ppo, PPOConfig.env_id)
@@ -162,6 +168,22 @@ def cmd_bc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .tune import TuneConfig, tune
+
+    cfg = config_from(args, TuneConfig, overrides=env_overrides(args))
+    cfg.check()
+    n = len(cfg.seeds)
+    print(f"budget: {cfg.trials} trials x {n} seeds = {cfg.trials * n} episodes of {cfg.env_id}")
+    best, score = tune(cfg, progress=not args.quiet)
+    print(f"best: mean validation accuracy {100 * score:.2f}% over seeds {list(cfg.seeds)}: "
+          + ("; ".join(f"{s.blueprint} at slot {s.slot}, {s.at:.2f} of the budget, {s.train_epochs} TRAINING "
+                       "epochs" for s in best.seeds) or "no growth"))
+    print(f"schedule: {cfg.out}/best.json (play it: --agent schedule:{cfg.out}/best.json); "
+          f"trace: {cfg.out}/trace.jsonl")
+    return 0
+
+
 def cmd_ppo(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -199,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
-        commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "ppo": cmd_ppo}
+        commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "tune": cmd_tune,
+                    "ppo": cmd_ppo}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)

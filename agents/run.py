@@ -15,7 +15,7 @@ class RunConfig:
     """One episode with one controller."""
 
     agent: str = "heuristic"
-    """The controller: heuristic | no-growth | fixed | random | policy:PATH.zip."""
+    """The controller: heuristic | no-growth | fixed | random | policy:PATH.zip | schedule:PATH.json."""
     env_id: str = "Esper-Synthetic-v0"
     """Registered env id."""
     overrides: dict = field(default_factory=dict)

@@ -41,8 +41,12 @@ def split_row(row: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else (row, row)
 
 
+FILE_CONTROLLERS = ("policy:", "schedule:")
+"""Controllers read from a file; the file's content (its hash), not its path, enters the cache key."""
+
+
 def is_growing(agent: str) -> bool:
-    return agent in BUILTIN_GROWING or agent.startswith("policy:")
+    return agent in BUILTIN_GROWING or agent.startswith(FILE_CONTROLLERS)
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,9 @@ class RunSpec:
     def key(self) -> str:
         """Cache key: what determines the result (a policy by its file's hash), not the row's name."""
         agent = self.agent
-        if agent.startswith("policy:"):
-            agent = "policy:" + hashlib.sha256(Path(agent[7:]).read_bytes()).hexdigest()[:16]
+        if agent.startswith(FILE_CONTROLLERS):
+            kind, path = agent.split(":", 1)
+            agent = f"{kind}:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
         config = {k: None if k in LOCATION else v for k, v in self.config.items()
                   if k not in NO_EFFECT and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         blob = json.dumps([self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]],
@@ -87,7 +92,7 @@ class CompareConfig:
     overrides: dict = field(default_factory=dict)
     """EsperConfig fields replaced for every run (e.g. train_size, max_epochs, data_root)."""
     rows: tuple[str, ...] = DEFAULT_ROWS
-    """Controllers: built-in names or policy:PATH.zip, each optionally NAME=CONTROLLER."""
+    """Controllers: built-in names, policy:PATH.zip or schedule:PATH.json, each optionally NAME=CONTROLLER."""
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     """Evaluation seeds (paired across rows)."""
     scratch: bool = True
@@ -125,9 +130,12 @@ class CompareConfig:
         for name, agent in map(split_row, self.rows):
             if name.startswith(SCRATCH):
                 raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} are kept for the scratch rows")
-            if agent not in AGENTS and not agent.startswith("policy:"):
-                raise ValueError(f"unknown controller {agent!r}; choose from {sorted(AGENTS)} or policy:PATH.zip "
-                                 "(optionally named: NAME=CONTROLLER)")
+            if agent not in AGENTS and not agent.startswith(FILE_CONTROLLERS):
+                raise ValueError(f"unknown controller {agent!r}; choose from {sorted(AGENTS)}, policy:PATH.zip or "
+                                 "schedule:PATH.json (optionally named: NAME=CONTROLLER)")
+            if agent.startswith("schedule:"):
+                from ..schedule import Schedule
+                Schedule.load(agent.split(":", 1)[1])  # exists and parses
             if agent.startswith("policy:"):  # loads as data (architecture and tensors) and fits this env
                 path = Path(agent[7:])
                 if not path.is_file():

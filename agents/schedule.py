@@ -1,0 +1,129 @@
+"""Static schedules as data: a JSON file of timed growth commands, played by ``schedule:PATH.json``.
+
+A schedule lists seeds to grow. Each is germinated at a *fraction* of the budget (epoch ``round(at *
+max_epochs)``), so one schedule fits envs of any length; it trains in isolation for ``train_epochs`` TRAINING
+epochs, is blended in, and is fossilized once blending completes. The controller decides from the current
+report alone (like every built-in rule controller): a seed whose germination epoch finds its slot busy is
+skipped. ``esper tune`` searches this space (:mod:`agents.tune`); the file it writes is a schedule like any
+other.
+
+    {"format": "esper-schedule", "version": 1,
+     "seeds": [{"at": 0.3, "slot": 1, "blueprint": "conv_residual", "train_epochs": 4}]}
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from esper_env.fileio import atomic_path
+from esper_env.leyline import Command, SeedStage, TrainingReport
+
+from .base import RuleAgent
+
+FORMAT, VERSION = "esper-schedule", 1
+
+
+@dataclass(frozen=True)
+class ScheduledSeed:
+    """One seed of a schedule."""
+
+    at: float
+    """When to germinate, as a fraction of the budget in [0, 1): epoch ``round(at * max_epochs)``."""
+    slot: int
+    """The slot (as the env's actions number them)."""
+    blueprint: str
+    """The blueprint grown."""
+    train_epochs: int = 4
+    """TRAINING epochs before blending (after the GERMINATED epoch)."""
+
+    def epoch(self, max_epochs: int) -> int:
+        return round(self.at * max_epochs)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A static schedule: the seeds to grow, in the order given."""
+
+    seeds: tuple[ScheduledSeed, ...] = ()
+
+    def __post_init__(self) -> None:
+        for s in self.seeds:
+            if not isinstance(s.at, numbers.Real) or not 0 <= s.at < 1:
+                raise ValueError(f"schedule: at={s.at!r} must be a fraction of the budget in [0, 1)")
+            if not isinstance(s.slot, int) or s.slot < 0:
+                raise ValueError(f"schedule: slot={s.slot!r} must be an integer >= 0")
+            if not isinstance(s.train_epochs, int) or s.train_epochs < 1:
+                raise ValueError(f"schedule: train_epochs={s.train_epochs!r} must be an integer >= 1")
+            if not isinstance(s.blueprint, str):
+                raise ValueError(f"schedule: blueprint={s.blueprint!r} must be a blueprint name")
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "seeds": [asdict(s) for s in self.seeds]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Schedule:
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+            raise ValueError(f'not an Esper schedule (expected {{"format": "{FORMAT}", "version": {VERSION}, '
+                             '"seeds": [...]})')
+        try:
+            return cls(tuple(ScheduledSeed(**s) for s in data["seeds"]))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"malformed schedule seeds ({e}); each needs at, slot, blueprint[, train_epochs]") \
+                from None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as f:
+            json.dump(self.to_json(), f, indent=1)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Schedule:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no schedule file at {path}; write one or run `esper tune`") from None
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path} is not a readable schedule file ({type(e).__name__}: {e})") from None
+        try:
+            return cls.from_json(data)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    def commands(self, report: TrainingReport) -> Command | None:
+        """The schedule's command at ``report`` (None: nothing scheduled now)."""
+        for s in self.seeds:
+            if s.slot >= len(report.slots):
+                continue
+            slot = report.slots[s.slot]
+            if slot.stage == SeedStage.TRAINING and slot.blueprint == s.blueprint \
+                    and slot.epochs_in_stage >= s.train_epochs:
+                return Command.advance(s.slot)
+            if slot.stage == SeedStage.BLENDING and slot.blend_complete:
+                return Command.advance(s.slot)
+        for s in self.seeds:
+            if s.slot < len(report.slots) and report.slots[s.slot].stage == SeedStage.DORMANT \
+                    and report.epoch == s.epoch(report.max_epochs) and s.blueprint in report.blueprints:
+                return Command.germinate(s.slot, s.blueprint)
+        return None
+
+
+class ScheduleAgent(RuleAgent):
+    """Plays a :class:`Schedule` (``schedule:PATH.json`` in ``esper run`` and ``esper compare``)."""
+
+    def __init__(self, schedule: Schedule, name: str = "schedule"):
+        super().__init__()
+        self.schedule, self.name = schedule, name
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ScheduleAgent:
+        return cls(Schedule.load(path), name=Path(path).stem)
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        command = self.schedule.commands(report)
+        if command is None:
+            return Command.wait(), "following the schedule"
+        return command, f"scheduled: {command}"

@@ -1,0 +1,130 @@
+"""``esper tune``: the best static schedule a stated episode budget can find (optuna TPE), on training seeds.
+
+Each trial is a :class:`~agents.schedule.Schedule` (0 to ``max_seeds`` seeds: when, where, which blueprint,
+how long isolated), played on every tuning seed; its score is the mean final *validation* accuracy (test
+accuracy is never looked at while tuning). Episodes run through the comparison's executor, so they are
+cached under ``<out>/runs/`` and spread over worker processes; the study is an optuna journal file
+(``<out>/study.log``), so an interrupted search resumes where it stopped and a finished trial is never run
+again. The budget is stated up front: ``trials`` x ``len(seeds)`` episodes.
+
+Outputs in ``<out>``: ``best.json`` (the best schedule, a file ``schedule:PATH`` plays), ``trace.jsonl`` (one line
+per finished trial: number, schedule, score, per-seed validation accuracy) and ``trials/<n>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import esper_env
+from esper_env.fileio import atomic_path
+
+from .compare import Executor, RunSpec
+from .paths import check_output_dir
+from .schedule import Schedule, ScheduledSeed
+
+TUNE_SEEDS_START = 1000
+"""Tuning uses training seeds (>= 1000), never evaluation seeds (< 900) or validation seeds (900-999)."""
+
+
+@dataclass
+class TuneConfig:
+    """A schedule search."""
+
+    env_id: str = "Esper-Fast-v0"
+    """Registered env id."""
+    overrides: dict = field(default_factory=dict)
+    """EsperConfig fields replaced for every episode."""
+    trials: int = 40
+    """Schedules to try (the budget is trials x seeds episodes: state it beside the result)."""
+    seeds: tuple[int, ...] = tuple(range(TUNE_SEEDS_START, TUNE_SEEDS_START + 5))
+    """Training seeds every trial plays (>= 1000)."""
+    max_seeds: int = 2
+    """Most seeds a schedule may grow."""
+    out: Path = Path("runs/tune")
+    """Output folder: study.log, best.json, trace.jsonl, trials/, runs/ (the episode cache)."""
+    workers: int = 1
+    """Worker processes, one torch thread each."""
+    seed: int = 0
+    """The sampler's seed."""
+
+    def check(self) -> None:
+        """Every setting, before any work starts (one clear error each)."""
+        esper_env.config_for(self.env_id, **self.overrides)
+        for name in ("trials", "max_seeds", "workers"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < TUNE_SEEDS_START:
+            raise ValueError(f"seeds must be distinct training seeds >= {TUNE_SEEDS_START} (evaluation seeds are "
+                             f"below 900, validation seeds 900-999); got {list(self.seeds)}")
+        check_output_dir(self.out, "--out")
+
+
+def suggest(trial, num_slots: int, blueprints: tuple[str, ...], max_seeds: int) -> Schedule:
+    """The search space: how many seeds, and for each when (fraction of the budget), where, what, how long."""
+    seeds = []
+    for i in range(trial.suggest_int("n_seeds", 0, max_seeds)):
+        seeds.append(ScheduledSeed(at=trial.suggest_float(f"at{i}", 0.0, 0.75), slot=trial.suggest_int(
+            f"slot{i}", 0, num_slots - 1), blueprint=trial.suggest_categorical(f"blueprint{i}", list(blueprints)),
+            train_epochs=trial.suggest_int(f"train_epochs{i}", 1, 6)))
+    return Schedule(tuple(seeds))
+
+
+def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
+    """Run (or continue) the search; returns the best schedule and its score (mean validation accuracy)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from tqdm import tqdm
+
+    cfg.check()
+    out = Path(cfg.out)
+    (out / "trials").mkdir(parents=True, exist_ok=True)
+    config = esper_env.config_for(cfg.env_id, **cfg.overrides)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="esper-tune", direction="maximize", load_if_exists=True,
+                                storage=JournalStorage(JournalFileBackend(str(out / "study.log"))),
+                                sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    executor = Executor(out, cfg.workers)
+    bar = tqdm(total=cfg.trials, initial=min(len(done), cfg.trials), unit="trial", desc="tune",
+               disable=not progress)
+    try:
+        while len(done) < cfg.trials:
+            trial = study.ask()
+            schedule = suggest(trial, len(config.slots), config.blueprints, cfg.max_seeds)
+            path = schedule.save(out / "trials" / f"{trial.number}.json")
+            specs = [RunSpec(cfg.env_id, config.to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}")
+                     for s in cfg.seeds]
+            results = executor.run(specs)
+            if executor.failed:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise RuntimeError(f"trial {trial.number}: a worker process died ({executor.failed[0][1]}); "
+                                   "rerun the same command to continue")
+            vals = [results[s.key].outcome.val_accuracy for s in specs]
+            score = sum(vals) / len(vals)
+            trial.set_user_attr("val_accuracy", vals)
+            trial.set_user_attr("schedule", schedule.to_json())
+            study.tell(trial, score)
+            write_trace(study, out / "trace.jsonl")
+            done.append(trial)
+            bar.update(1)
+    finally:
+        bar.close()
+    write_trace(study, out / "trace.jsonl")
+    best = Schedule.load(out / "trials" / f"{study.best_trial.number}.json")
+    best.save(out / "best.json")
+    return best, study.best_value
+
+
+def write_trace(study, path: Path) -> None:
+    """Every finished trial, one JSON line each (trial, score, per-seed validation accuracy, schedule), written
+    atomically from the study itself, so the trace always agrees with it."""
+    import optuna
+
+    with atomic_path(path, suffix=".jsonl") as tmp, open(tmp, "w") as f:
+        for t in study.trials:
+            if t.state == optuna.trial.TrialState.COMPLETE:
+                f.write(json.dumps(dict(trial=t.number, score=t.value, **t.user_attrs)) + "\n")

@@ -1,0 +1,76 @@
+"""Static schedules as data (schedule:PATH.json) and `esper tune`, on the tiny preset."""
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import esper_env  # noqa: F401
+from agents import make_agent, run_episode
+from agents.cli import main as cli_main
+from agents.schedule import Schedule, ScheduledSeed
+from agents.tune import TuneConfig, tune
+
+SMALL = dict(train_size=64, val_size=32, test_size=32, max_epochs=10, host="tiny", blend_epochs=1)
+
+
+def test_a_schedule_file_round_trips_and_plays_exactly_its_commands(tmp_path):
+    sched = Schedule((ScheduledSeed(0.2, 1, "conv_residual", 2), ScheduledSeed(0.5, 0, "norm", 1)))
+    path = sched.save(tmp_path / "s.json")
+    assert Schedule.load(path) == sched and json.loads(path.read_text())["format"] == "esper-schedule"
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    record = run_episode(env, make_agent(f"schedule:{path}"), seed=3)
+    given = [(s.epoch, s.command) for s in record.steps if s.command != "WAIT"]
+    # germinate at round(0.2 * 10) = 2; GERMINATED one epoch, TRAINING 2, ADVANCE at 5, blend 1 epoch, ADVANCE
+    # at 6; the second seed germinates at round(0.5 * 10) = 5, ... every command the file asks for, no other.
+    assert given[0] == (2, "GERMINATE(slot=1, conv_residual)")
+    assert (5, "GERMINATE(slot=0, norm)") not in given or given.count((5, "GERMINATE(slot=0, norm)")) == 1
+    assert (5, "ADVANCE(slot=1)") in given and (6, "ADVANCE(slot=1)") in given
+    assert record.outcome.architecture[0] == (1, "conv_residual") and not any(s.illegal for s in record.steps)
+
+
+@pytest.mark.parametrize("bad, words", [({"format": "x"}, "not an Esper schedule"),
+                                        ({"format": "esper-schedule", "version": 1, "seeds": [{"at": 1.5, "slot": 0,
+                                                                                               "blueprint": "norm"}]},
+                                         "fraction"),
+                                        ({"format": "esper-schedule", "version": 1, "seeds": [{"when": 0}]}, "at")])
+def test_bad_schedule_files_are_one_clear_line(bad, words, tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    assert cli_main(["run", "--env", "Esper-Tiny-v0", "--agent", f"schedule:{path}", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("esper: error:") and "\n" not in err and words in err
+
+
+def test_tune_resumes_without_redoing_a_finished_trial(tmp_path):
+    cfg = TuneConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=4), trials=1, seeds=(1000,), out=tmp_path / "t")
+    best1, score1 = tune(cfg, progress=False)  # then "interrupted": a second call continues the same study
+    runs = tmp_path / "t" / "runs"
+    first = {p.name: p.stat().st_mtime_ns for p in runs.iterdir()}
+    assert len(first) == 1 and (tmp_path / "t" / "best.json").is_file()
+    cfg.trials = 2
+    best2, score2 = tune(cfg, progress=False)  # only trial 1 is new
+    trace = [json.loads(x) for x in (tmp_path / "t" / "trace.jsonl").read_text().splitlines()]
+    assert [t["trial"] for t in trace] == [0, 1] and score2 == max(t["score"] for t in trace) >= score1
+    assert trace[0]["score"] == score1 and all(len(t["val_accuracy"]) == 1 for t in trace)
+    after = {p.name: p.stat().st_mtime_ns for p in runs.iterdir()}
+    assert all(after[name] == t for name, t in first.items())  # trial 0's episode was not played again
+    assert Schedule.load(tmp_path / "t" / "best.json") == best2
+    assert tune(cfg, progress=False)[1] == score2  # nothing left to do: the same answer, no new trial
+    assert len((tmp_path / "t" / "trace.jsonl").read_text().splitlines()) == 2
+
+
+def test_tuning_refuses_evaluation_seeds(tmp_path):
+    with pytest.raises(ValueError, match="training seeds"):
+        TuneConfig("Esper-Tiny-v0", trials=1, seeds=(3,), out=tmp_path / "t").check()
+
+
+def test_a_schedule_is_a_compare_row_with_its_scratch_row(tmp_path):
+    from agents.compare import CompareConfig, run_comparison
+
+    path = Schedule((ScheduledSeed(0.25, 1, "norm", 1),)).save(tmp_path / "s.json")
+    rows = ("no-growth", f"tuned=schedule:{path}")
+    comp = run_comparison(CompareConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=6), rows=rows, seeds=(0,),
+                                        out=tmp_path / "c", workers=1), progress=False)
+    assert set(comp.rows) == {"no-growth", "tuned", "scratch:tuned"}
+    assert comp.rows["tuned"][0].controller == f"schedule:{path}" and "tuned = `schedule:" in comp.table
