@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -109,6 +110,59 @@ def plot_accuracy_vs_flops(rows: dict[str, list[RunRecord]], path: str | os.Path
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_intervals(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
+    """Per row: the IQM of test accuracy with its bootstrap 95% CI, and the mean with its Student-t 95% CI."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .compare.stats import iqm_ci, mean_ci, test_points
+
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.5))
+    for i, name in enumerate(names):
+        x = [test_points(r) for r in rows[name]]
+        for (m, lo, hi), dy, style, label in ((iqm_ci(x), -0.12, "o", "IQM"), (mean_ci(x), 0.12, "s", "mean")):
+            err = None if math.isnan(lo) else [[m - lo], [hi - m]]
+            ax.errorbar([m], [i + dy], xerr=err, fmt=style, color=f"C{i % 10}", capsize=3,
+                        label=label if i == 0 else None, mfc="white" if label == "mean" else None)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("final test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_pareto(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
+    """Test accuracy against training FLOPs and against parameters added: one marker per row, mean with 95%
+    CIs on both axes, so that "better" can be read at equal cost."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .compare.stats import mean_ci, test_points
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    costs = (("training FLOPs per episode", lambda r: r.outcome.train_flops),
+             ("parameters added", lambda r: r.outcome.total_params - r.outcome.host_params))
+    for ax, (label, cost) in zip(axes, costs):
+        for i, (name, runs) in enumerate(rows.items()):
+            (my, ylo, yhi), (mx, xlo, xhi) = mean_ci(test_points(r) for r in runs), mean_ci(cost(r) for r in runs)
+            yerr = None if math.isnan(ylo) else [[my - ylo], [yhi - my]]
+            xerr = None if math.isnan(xlo) else [[mx - xlo], [xhi - mx]]
+            ax.errorbar([mx], [my], xerr=xerr, yerr=yerr, capsize=3, color=f"C{i % 10}", label=name,
+                        fmt="o" if not name.startswith("scratch:") else "s")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("final test accuracy (%)")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 

@@ -40,10 +40,12 @@ def test_table_rows_columns_and_files(two_workers):
     assert list(comp.rows) == ["no-growth", "random", "scratch:random"]
     lines = comp.table.splitlines()
     assert lines[0].count("|") == 10 and "Δ vs no-growth" in lines[0] and "train FLOPs" in lines[0]
-    body = [ln for ln in lines[2:] if ln.startswith("| ")]
+    body = [ln for ln in lines[2:lines.index("")] if ln.startswith("| ")]
     assert [ln.split("|")[1].strip() for ln in body] == list(comp.rows)
     assert all(len(ln.split("|")) == 11 for ln in body)
-    for name in ("table.md", "runs.jsonl", "curves.png", "flops.png"):
+    rl = lines.index(next(ln for ln in lines if ln.startswith("| controller | IQM")))
+    assert [ln.split("|")[1].strip() for ln in lines[rl + 2:rl + 2 + len(comp.rows)]] == list(comp.rows)
+    for name in ("table.md", "runs.jsonl", "curves.png", "flops.png", "intervals.png", "pareto.png"):
         assert (out / name).stat().st_size > 100
     records = [RunRecord.from_dict(json.loads(x)) for x in (out / "runs.jsonl").read_text().splitlines()]
     assert len(records) == 6 and all(r.config["max_epochs"] == 6 and r.version and r.machine
@@ -95,6 +97,21 @@ def test_statistics_use_student_t_and_pair_by_seed():
     rows = {"a": [run(s, v) for s, v in [(0, 0.5), (1, 0.7)]], "b": [run(s, v) for s, v in [(1, 0.6), (0, 0.4)]]}
     m, lo, hi = paired(rows, "a", "b", lambda r: 100 * r.outcome.test_accuracy)
     assert m == pytest.approx(10.0) and lo == hi == pytest.approx(10.0)  # +10 on both seeds
+
+
+def test_rl_statistics_match_hand_computed_cases():
+    from agents.compare.stats import iqm, iqm_ci, probability_of_improvement, probability_of_improvement_ci
+
+    assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == 4.5  # mean of 3, 4, 5, 6
+    assert iqm([0, 0, 10, 10, 10, 10, 100, 1000]) == 10.0  # the outer quarters do not count
+    assert probability_of_improvement([1, 2], [0, 3]) == 0.5  # 1>0, 1<3, 2>0, 2<3
+    assert probability_of_improvement([1, 1], [1, 0]) == 0.75  # ties count half: (0.5 + 1 + 0.5 + 1) / 4
+    m, lo, hi = iqm_ci([1, 2, 3, 4, 5, 6, 7, 8])
+    assert m == 4.5 and lo < 4.5 < hi and iqm_ci([3, 3, 3]) == (3.0, 3.0, 3.0)
+    p, lo, hi = probability_of_improvement_ci([5, 6, 7, 8], [1, 2, 3, 4])
+    assert p == lo == hi == 1.0  # every resample: every run of X beats every run of Y
+    p, lo, hi = probability_of_improvement_ci([1, 2, 3, 4], [0, 1, 2, 3])
+    assert p == 0.71875 and 0 <= lo < p < hi <= 1
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 from esper_env.fileio import atomic_path
 
 from .plan import SCRATCH, split_row
-from .stats import mean_ci, paired, test_points
+from .stats import iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 
 
 def _fmt_ci(m: float, lo: float, hi: float, signed: bool = False) -> str:
@@ -51,6 +51,7 @@ def markdown_table(comp) -> str:
             f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
+    lines += ["", *rl_table(comp)]
     named = [(name, agent) for name, agent in map(split_row, comp.config.rows) if name != agent]
     if named:
         lines += [""] if lines[-1] else []
@@ -62,9 +63,46 @@ def markdown_table(comp) -> str:
     return "\n".join(lines)
 
 
+def reference_rows(comp) -> dict[str, str]:
+    """The rows other rows are read against: no-growth, heuristic and (if present) the tuned schedule, by name."""
+    name_of = {agent: name for name, agent in map(split_row, comp.config.rows)}
+    refs = {"no-growth": name_of.get("no-growth", "no-growth"), "heuristic": name_of.get("heuristic", "heuristic")}
+    tuned = next((name for name, agent in map(split_row, comp.config.rows) if agent.startswith("schedule:")), None)
+    if tuned is not None:
+        refs["tuned"] = tuned
+    return {k: v for k, v in refs.items() if v in comp.rows}
+
+
+def rl_table(comp) -> list[str]:
+    """Per row the IQM of test accuracy with a bootstrap 95% CI, and for every row that grows the probability
+    that one of its runs beats one of the heuristic's (and the tuned schedule's), with its bootstrap CI."""
+    rows, refs = comp.rows, reference_rows(comp)
+    others = [r for r in ("heuristic", "tuned") if r in refs]
+    lines = ["| controller | IQM test acc. % [95% bootstrap CI] | "
+             + " | ".join(f"P(better than {refs[r]}) [95% CI]" for r in others) + " |",
+             "|" + "---|" * (2 + len(others))]
+    for name, rs in rows.items():
+        m, lo, hi = iqm_ci([test_points(r) for r in rs])
+        cells = []
+        for ref in others:
+            if name in (refs[ref], refs.get("no-growth")) or ref not in refs:
+                cells.append("—")
+                continue
+            p, plo, phi = probability_of_improvement_ci([test_points(r) for r in rs],
+                                                        [test_points(r) for r in rows[refs[ref]]])
+            cells.append(f"{p:.2f}" + ("" if math.isnan(plo) else f" [{plo:.2f}, {phi:.2f}]"))
+        iq = f"{m:.2f}" + ("" if math.isnan(lo) else f" [{lo:.2f}, {hi:.2f}]")
+        lines.append(f"| {name} | {iq} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("IQM: mean of the middle half of the seeds; P(better than B): the chance that a run of the row beats "
+                 "a run of B (ties count half; 0.50 = neither is better), as rliable reads RL results; percentile "
+                 "bootstrap over seeds (scipy, 2,000 resamples).")
+    return lines
+
+
 def write_outputs(comp) -> None:
     """runs.jsonl, table.md (with the command, config, machine and dates), curves.png and flops.png."""
-    from ..plots import plot_accuracy_vs_flops, plot_comparison_curves
+    from ..plots import plot_accuracy_vs_flops, plot_comparison_curves, plot_intervals, plot_pareto
 
     out = comp.config.out
     runs = [r for rs in comp.rows.values() for r in rs]
@@ -83,4 +121,6 @@ def write_outputs(comp) -> None:
     with atomic_path(out / "table.md", suffix=".md") as tmp, open(tmp, "w") as f:
         f.write(header + comp.table + "\n")
     plot_comparison_curves(comp.rows, out / "curves.png", title=f"{cfg.env_id}: validation accuracy")
+    plot_intervals(comp.rows, out / "intervals.png", title=f"{cfg.env_id}: test accuracy, IQM and mean with 95% CIs")
+    plot_pareto(comp.rows, out / "pareto.png", title=f"{cfg.env_id}: test accuracy against cost (mean, 95% CI)")
     plot_accuracy_vs_flops(comp.rows, out / "flops.png", title=f"{cfg.env_id}: test accuracy vs training FLOPs")

@@ -37,3 +37,56 @@ def paired(rows: dict[str, list[RunRecord]], a: str, b: str, metric: Callable[[R
 def test_points(r: RunRecord) -> float:
     """Test accuracy in percentage points: the comparison's headline metric."""
     return 100 * r.outcome.test_accuracy
+
+
+# --------------------------------------------------------------------------------------------------
+# RL-grade statistics (as rliable reads results; scipy's bootstrap, one task per table so "stratified" is
+# resampling the seeds of that task)
+# --------------------------------------------------------------------------------------------------
+
+BOOTSTRAP_RESAMPLES = 2000
+"""Resamples of every bootstrap interval (percentile method, fixed random state: tables are reproducible)."""
+
+
+def iqm(x) -> float:
+    """Interquartile mean: the mean of the middle 50% of the values (scipy's 25% trimmed mean)."""
+    from scipy import stats
+
+    return float(stats.trim_mean(np.asarray(x, dtype=float), 0.25))
+
+
+def iqm_ci(x, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(IQM, low, high): a percentile bootstrap interval over the seeds; nan bounds with fewer than 2 values."""
+    from scipy import stats
+
+    x = np.asarray(list(x), dtype=float)
+    if len(x) < 2:
+        return (float(x.mean()) if len(x) else math.nan), math.nan, math.nan
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0]), float(x[0])
+    res = stats.bootstrap((x,), lambda a, axis: stats.trim_mean(a, 0.25, axis=axis), n_resamples=BOOTSTRAP_RESAMPLES,
+                          confidence_level=level, method="percentile", random_state=seed)
+    return iqm(x), float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def probability_of_improvement(x, y) -> float:
+    """P(X > Y) + P(X = Y) / 2 over every pair of a run of X and a run of Y (the Mann-Whitney statistic, as
+    rliable's probability of improvement): 0.5 = neither is better."""
+    x, y = np.asarray(x, dtype=float)[:, None], np.asarray(y, dtype=float)[None, :]
+    return float(((x > y) + 0.5 * (x == y)).mean())
+
+
+def probability_of_improvement_ci(x, y, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(P(X > Y), low, high): both samples resampled independently (percentile bootstrap)."""
+    from scipy import stats
+
+    x, y = np.asarray(list(x), dtype=float), np.asarray(list(y), dtype=float)
+    p = probability_of_improvement(x, y)
+    if len(x) < 2 or len(y) < 2:
+        return p, math.nan, math.nan
+
+    def stat(a, b, axis):
+        return ((a[..., :, None] > b[..., None, :]) + 0.5 * (a[..., :, None] == b[..., None, :])).mean(axis=(-2, -1))
+    res = stats.bootstrap((x, y), stat, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=level, method="percentile",
+                          paired=False, vectorized=True, random_state=seed)
+    return p, float(res.confidence_interval.low), float(res.confidence_interval.high)
