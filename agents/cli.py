@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="run controllers on several seeds, paired; print a table with 95%% CIs")
     add_env(cmp, CompareConfig.env_id)
     add_data_root(cmp)
-    add_options(cmp, CompareConfig, ("rows", "seeds", "scratch", "out", "workers", "executor"),
-                flags={"rows": "--agents"}, metavars={"rows": "AGENT"})
+    add_options(cmp, CompareConfig, ("rows", "seeds", "scratch", "flops_matched", "out", "workers", "executor"),
+                flags={"rows": "--agents"}, metavars={"rows": "AGENT", "flops_matched": "ROW"})
     add_quiet(cmp)
 
     col = sub.add_parser("collect", help="record labelled demonstrations (heuristic + exploration) for Simic")

@@ -30,6 +30,17 @@ class EpochNumbers:
     lr: float
 
 
+def bare_host_epoch_flops(config: EsperConfig) -> float:
+    """Training FLOPs of one epoch of the bare host (no seeds) of ``config``: the unit compute-matched
+    comparisons count in (the report's ``budget_train_flops`` is this times ``max_epochs``)."""
+    from .kasmina import host_widths
+
+    model = MorphogeneticModel(host_widths(config.host, config.width), **config.model_settings())
+    n = config.train_size if config.train_size is not None else 50_000 - config.val_size  # CIFAR-10's 50k
+    samples = min(max(n // config.batch_size, 1) * config.batch_size, n)  # training drops a ragged batch
+    return float(flops.bare_host_training(model) * samples)
+
+
 def rent(model: MorphogeneticModel, config: EsperConfig) -> float:
     """The reward's cost of growth this epoch: ``rent_coef`` x (seed + fossilized params) / host params / max_epochs."""
     added = model.seed_params() + model.fossilized_params

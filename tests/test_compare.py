@@ -161,3 +161,25 @@ def test_named_rows_reuse_the_cache_and_name_the_table(two_workers, tmp_path):
         with pytest.raises(ValueError, match=match):
             run_comparison(CompareConfig("Esper-Tiny-v0", dict(SMALL), rows=rows, seeds=(0,), out=tmp_path),
                            progress=False)
+
+
+@pytest.mark.slow
+def test_compute_matched_rows_spend_the_target_flops_within_an_epoch(tmp_path):
+    from esper_env.config import make_config
+    from esper_env.reporting import bare_host_epoch_flops
+
+    small = dict(SMALL, host="tiny")
+    cfg = CompareConfig("Esper-Tiny-v0", small, rows=("no-growth", "fixed"), seeds=(0, 1), scratch=False,
+                        flops_matched=("fixed",), out=tmp_path / "c", workers=2)
+    comp = run_comparison(cfg, progress=False)
+    assert {"no-growth@flops:fixed", "wide@flops:fixed"} <= set(comp.rows)
+    per_epoch = bare_host_epoch_flops(make_config("tiny", **small))
+    for target, longer in zip(comp.rows["fixed"], comp.rows["no-growth@flops:fixed"]):
+        assert target.seed == longer.seed and longer.config["max_epochs"] >= SMALL["max_epochs"]
+        assert abs(longer.outcome.train_flops - target.outcome.train_flops) <= per_epoch / 2 + 1
+    for target, wide in zip(comp.rows["fixed"], comp.rows["wide@flops:fixed"]):
+        assert wide.config["width"] > 1 and wide.config["max_epochs"] == SMALL["max_epochs"]
+        assert abs(wide.outcome.train_flops / target.outcome.train_flops - 1) < 0.1  # widths move in 5% steps
+    assert "fixed − no-growth@flops:fixed" in comp.table and "fixed − wide@flops:fixed" in comp.table
+    with pytest.raises(ValueError, match="flops_matched"):
+        CompareConfig("Esper-Tiny-v0", small, rows=("fixed",), flops_matched=("heuristic",), out=tmp_path / "d").check()

@@ -34,6 +34,7 @@ from .plan import (
     CompareConfig,
     RunSpec,
     final_architecture,
+    flops_matched_specs,
     is_growing,
     plan,
     scratch_specs,
@@ -43,8 +44,8 @@ from .report import markdown_table, write_outputs
 from .stats import mean_ci, paired, test_points
 
 __all__ = ["BUILTIN_GROWING", "DEFAULT_ROWS", "DEFAULT_SEEDS", "SCRATCH", "CompareConfig", "Comparison", "Executor",
-           "RunSpec", "final_architecture", "is_growing", "markdown_table", "mean_ci", "paired", "plan",
-           "run_comparison", "run_one", "scratch_specs", "split_row", "test_points", "write_outputs"]
+           "RunSpec", "final_architecture", "flops_matched_specs", "is_growing", "markdown_table", "mean_ci", "paired",
+           "plan", "run_comparison", "run_one", "scratch_specs", "split_row", "test_points", "write_outputs"]
 
 
 @dataclass
@@ -66,7 +67,9 @@ def run_comparison(cfg: CompareConfig, progress: bool = True) -> Comparison:
     cfg.out = Path(cfg.out)
     first = plan(cfg)
     growing = sum(1 for s in first if is_growing(s.agent))
-    bar = tqdm(total=len(first) + (growing if cfg.scratch else 0), unit="run", disable=not progress, desc="compare")
+    matched = 2 * sum(1 for s in first if s.row in cfg.flops_matched)
+    bar = tqdm(total=len(first) + (growing if cfg.scratch else 0) + matched, unit="run", disable=not progress,
+               desc="compare")
     try:
         ex = Executor(cfg.out, cfg.workers, cfg.executor, progress=bar.update)
         results = ex.run(first)
@@ -75,6 +78,10 @@ def run_comparison(cfg: CompareConfig, progress: bool = True) -> Comparison:
             second = scratch_specs(cfg, results)
             results.update(ex.run(second))
             specs += second
+        if cfg.flops_matched:
+            third = flops_matched_specs(cfg, results)
+            results.update(ex.run(third))
+            specs += third
     finally:
         bar.close()
     rows: dict[str, list[RunRecord]] = {}

@@ -97,6 +97,9 @@ class CompareConfig:
     """Evaluation seeds (paired across rows)."""
     scratch: bool = True
     """Add a scratch:<row> for each growing controller (its final architecture trained from the start)."""
+    flops_matched: tuple[str, ...] = ()
+    """Rows to match in training FLOPs, per seed: no-growth@flops:<row> (the bare host for the epochs those FLOPs
+    buy, its learning-rate schedule stretched to them) and wide@flops:<row> (a wider host, same epochs)."""
     out: Path = Path("runs/compare")
     """Output folder: runs/ (one JSON per run, the cache), runs.jsonl, table.md, curves.png, flops.png."""
     workers: int = 1
@@ -127,6 +130,9 @@ class CompareConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"row names must be distinct, got {names}; name rows with NAME=CONTROLLER")
         config = self.env_config()
+        unknown = [r for r in self.flops_matched if r not in names]
+        if unknown:
+            raise ValueError(f"flops_matched names rows that are not in the comparison: {unknown}; rows: {names}")
         for name, agent in map(split_row, self.rows):
             if name.startswith(SCRATCH):
                 raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} are kept for the scratch rows")
@@ -159,4 +165,33 @@ def scratch_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSp
         if is_growing(spec.agent) and spec.key in first:
             arch = final_architecture(first[spec.key])
             specs.append(RunSpec(spec.env_id, spec.config, "no-growth", spec.seed, arch, row=SCRATCH + spec.row))
+    return specs
+
+
+NO_GROWTH_AT, WIDE_AT = "no-growth@flops:", "wide@flops:"
+WIDTHS = tuple(round(1 + 0.05 * i, 2) for i in range(61))
+"""Width multipliers a wide@flops row may pick from (1.0 to 4.0 in steps of 0.05)."""
+
+
+def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]:
+    """The third phase: for each row in ``cfg.flops_matched`` and each seed, the bare host for the number of epochs
+    whose training FLOPs come closest to the row's run (within half an epoch), and a wider host for the row's
+    epochs whose width spends them closest."""
+    from esper_env import config_for
+    from esper_env.reporting import bare_host_epoch_flops
+
+    base = cfg.env_config()
+    per_epoch = bare_host_epoch_flops(base)
+    wide_epoch = {w: bare_host_epoch_flops(base.replace(width=base.width * w)) for w in WIDTHS}
+    specs = []
+    for spec in plan(cfg):
+        if spec.row not in cfg.flops_matched or spec.key not in first:
+            continue
+        spent = first[spec.key].outcome.train_flops
+        epochs = max(1, round(spent / per_epoch))
+        longer = config_for(cfg.env_id, **{**cfg.overrides, "max_epochs": epochs}).to_dict()
+        specs.append(RunSpec(spec.env_id, longer, "no-growth", spec.seed, row=NO_GROWTH_AT + spec.row))
+        w = min(WIDTHS, key=lambda w: abs(wide_epoch[w] * base.max_epochs - spent))
+        wider = config_for(cfg.env_id, **{**cfg.overrides, "width": base.width * w}).to_dict()
+        specs.append(RunSpec(spec.env_id, wider, "no-growth", spec.seed, row=WIDE_AT + spec.row))
     return specs

@@ -9,7 +9,7 @@ import numpy as np
 
 from esper_env.fileio import atomic_path
 
-from .plan import SCRATCH, split_row
+from .plan import NO_GROWTH_AT, SCRATCH, WIDE_AT, split_row
 from .stats import iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 
 
@@ -52,6 +52,14 @@ def markdown_table(comp) -> str:
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
     lines += ["", *rl_table(comp)]
+    for name in comp.config.flops_matched:
+        for prefix, what in ((NO_GROWTH_AT, "the bare host trained longer"), (WIDE_AT, "a wider host")):
+            other = prefix + name
+            if name in rows and other in rows:
+                d = paired(rows, name, other, test_points)
+                f_g, f_o = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (name, other))
+                lines.append(f"* {name} − {other} ({what}, same training FLOPs per seed): "
+                             f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_o:.2f}× its training FLOPs.")
     named = [(name, agent) for name, agent in map(split_row, comp.config.rows) if name != agent]
     if named:
         lines += [""] if lines[-1] else []
