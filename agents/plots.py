@@ -71,13 +71,18 @@ def plot_comparison_curves(rows: dict[str, list[RunRecord]], path: str | os.Path
     fig, ax = plt.subplots(figsize=(9, 5))
     marks = {"germinate": "^", "fossilized": "*", "cull": "x"}
     for i, (name, runs) in enumerate(rows.items()):
-        curves = np.array([[100 * v for v in r.val_accuracy] for r in runs])
-        epochs = np.arange(curves.shape[1])
-        mean = curves.mean(0)
+        # Runs of one row may differ in length (a compute-matched row trains each seed for its own epochs):
+        # each epoch's statistics are over the runs that reached it.
+        length = max(len(r.val_accuracy) for r in runs)
+        curves = np.full((len(runs), length), np.nan)
+        for k, r in enumerate(runs):
+            curves[k, :len(r.val_accuracy)] = [100 * v for v in r.val_accuracy]
+        epochs = np.arange(length)
+        mean = np.nanmean(curves, 0)
         color = f"C{i % 10}"
         ax.plot(epochs, mean, color=color, label=f"{name} (n={len(runs)})", lw=1.6,
                 ls="--" if name.startswith("scratch:") else "-")
-        ax.fill_between(epochs, curves.min(0), curves.max(0), color=color, alpha=0.12)
+        ax.fill_between(epochs, np.nanmin(curves, 0), np.nanmax(curves, 0), color=color, alpha=0.12)
         for r in runs:
             for ev in r.outcome.history:
                 label = {"GERMINATED": "germinate", "FOSSILIZED": "fossilized", "CULLED": "cull"}.get(ev.stage.name)

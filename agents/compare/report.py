@@ -51,7 +51,6 @@ def markdown_table(comp) -> str:
             f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
-    lines += ["", *rl_table(comp)]
     for name in comp.config.flops_matched:
         for prefix, what in ((NO_GROWTH_AT, "the bare host trained longer"), (WIDE_AT, "a wider host")):
             other = prefix + name
@@ -60,6 +59,7 @@ def markdown_table(comp) -> str:
                 f_g, f_o = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (name, other))
                 lines.append(f"* {name} − {other} ({what}, same training FLOPs per seed): "
                              f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_o:.2f}× its training FLOPs.")
+    lines += ["", *rl_table(comp)]
     named = [(name, agent) for name, agent in map(split_row, comp.config.rows) if name != agent]
     if named:
         lines += [""] if lines[-1] else []
