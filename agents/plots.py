@@ -79,7 +79,7 @@ def plot_comparison_curves(rows: dict[str, list[RunRecord]], path: str | os.Path
             curves[k, :len(r.val_accuracy)] = [100 * v for v in r.val_accuracy]
         epochs = np.arange(length)
         mean = np.nanmean(curves, 0)
-        color = f"C{i % 10}"
+        color = _color(i, len(rows))
         ax.plot(epochs, mean, color=color, label=f"{name} (n={len(runs)})", lw=1.6,
                 ls="--" if name.startswith("scratch:") else "-")
         ax.fill_between(epochs, np.nanmin(curves, 0), np.nanmax(curves, 0), color=color, alpha=0.12)
@@ -108,7 +108,8 @@ def plot_accuracy_vs_flops(rows: dict[str, list[RunRecord]], path: str | os.Path
     fig, ax = plt.subplots(figsize=(7, 5))
     for i, (name, runs) in enumerate(rows.items()):
         ax.scatter([r.outcome.train_flops for r in runs], [100 * r.outcome.test_accuracy for r in runs],
-                   color=f"C{i % 10}", marker="o" if not name.startswith("scratch:") else "s", label=name, alpha=0.8)
+                   color=_color(i, len(rows)), marker="o" if not name.startswith("scratch:") else "s", label=name,
+                   alpha=0.8)
     ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     ax.set_xlabel("training FLOPs per episode")
     ax.set_ylabel("final test accuracy (%)")
@@ -116,6 +117,13 @@ def plot_accuracy_vs_flops(rows: dict[str, list[RunRecord]], path: str | os.Path
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def _color(i: int, n: int):
+    """Row ``i``'s color: matplotlib's ten-color cycle, or twenty distinct colors when there are more rows."""
+    import matplotlib.pyplot as plt
+
+    return f"C{i}" if n <= 10 else plt.get_cmap("tab20")(i % 20)
 
 
 def plot_intervals(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
@@ -132,7 +140,7 @@ def plot_intervals(rows: dict[str, list[RunRecord]], path: str | os.PathLike, ti
         x = [test_points(r) for r in rows[name]]
         for (m, lo, hi), dy, style, label in ((iqm_ci(x), -0.12, "o", "IQM"), (mean_ci(x), 0.12, "s", "mean")):
             err = None if math.isnan(lo) else [[m - lo], [hi - m]]
-            ax.errorbar([m], [i + dy], xerr=err, fmt=style, color=f"C{i % 10}", capsize=3,
+            ax.errorbar([m], [i + dy], xerr=err, fmt=style, color=_color(i, len(rows)), capsize=3,
                         label=label if i == 0 else None, mfc="white" if label == "mean" else None)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
@@ -160,13 +168,13 @@ def plot_pareto(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title
             (my, ylo, yhi), (mx, xlo, xhi) = mean_ci(test_points(r) for r in runs), mean_ci(cost(r) for r in runs)
             yerr = None if math.isnan(ylo) else [[my - ylo], [yhi - my]]
             xerr = None if math.isnan(xlo) else [[mx - xlo], [xhi - mx]]
-            ax.errorbar([mx], [my], xerr=xerr, yerr=yerr, capsize=3, color=f"C{i % 10}", label=name,
+            ax.errorbar([mx], [my], xerr=xerr, yerr=yerr, capsize=3, color=_color(i, len(rows)), label=name,
                         fmt="o" if not name.startswith("scratch:") else "s")
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("final test accuracy (%)")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
