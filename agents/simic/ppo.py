@@ -263,6 +263,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
                              title=f"PPO on {cfg.env_id} from {Path(cfg.init).name}")
     except KeyboardInterrupt:
         save_checkpoint(cfg, model, state, schema)
+        _stop_workers(venv)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -271,6 +272,19 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
         except (EOFError, BrokenPipeError, ConnectionResetError):
             pass
     return model
+
+
+def _stop_workers(venv) -> None:
+    """After an interrupt in the middle of a step, a SubprocVecEnv's pipes may be out of step (some workers have
+    answered, some not), and its close() would wait for answers that never come: end the workers instead."""
+    processes = getattr(venv, "processes", None)
+    if not processes:
+        return
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.join(timeout=10)
+    venv.closed = True  # nothing left to close
 
 
 def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool):
