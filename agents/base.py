@@ -15,17 +15,7 @@ import numpy as np
 
 from esper_env.leyline import ActionCodec, Command, EpisodeOutcome, LifecycleEvent, ObservationSchema, TrainingReport
 
-from .policy_file import (  # noqa: F401 (re-exported: agents.base was their home)
-    SCHEMA_ENTRY,
-    TRUST_HINT,
-    SchemaMismatchError,
-    UntrustedPolicyError,
-    check_schema,
-    load_policy,
-    read_policy_entry,
-    read_policy_schema,
-    save_policy,
-)
+from .policy_file import TRUST_HINT, UntrustedPolicyError, check_schema, load_policy, read_policy_entry
 
 
 @runtime_checkable

@@ -76,8 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .run import RunConfig, run
 
-    cfg = config_from(args, RunConfig, overrides=env_overrides(args))
-    cfg.check()
+    cfg = config_from(args, RunConfig, overrides=env_overrides(args))  # run() checks it before any work
     bar = None
 
     def start(env, agent):
@@ -122,7 +121,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     cfg = config_from(args, CompareConfig, overrides=env_overrides(args),
                       command=" ".join(["esper", *map(shlex.quote, sys.argv[1:])]))
-    cfg.check()  # before any run starts
     comp = run_comparison(cfg, progress=not args.quiet)
     print(comp.table)
     print(f"outputs: {cfg.out}/table.md, runs.jsonl, curves.png, flops.png")
@@ -136,7 +134,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     seeds = tuple(args.seeds) if args.seeds else tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + args.episodes))
     cfg = config_from(args, CollectConfig, overrides=env_overrides(args), seeds=seeds)
-    cfg.check()
     demos = collect(cfg, progress=not args.quiet)
     a = demos.arrays()
     print(f"{len(demos.episodes)} episodes, {len(a['action'])} steps ({(a['action'] != a['teacher']).mean():.1%} "
@@ -152,7 +149,6 @@ def cmd_bc(args: argparse.Namespace) -> int:
     from .simic import BCConfig, behaviour_clone
 
     cfg = config_from(args, BCConfig)
-    cfg.check()
     _, held, report = behaviour_clone(cfg, progress=not args.quiet)
     t = report.train
     print(f"trained on {report.train_episodes} episodes (accuracy {t.accuracy:.1%}, balanced "
@@ -198,7 +194,6 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     if not args.resume and not Path(cfg.init).is_file():
         raise ValueError(f"--init {cfg.init}: no policy there; give the `esper bc` output (--init POLICY.zip), "
                          "or --resume to continue --out")
-    cfg.check()
     try:
         train_ppo(cfg, resume=args.resume, progress=not args.quiet)
     except KeyboardInterrupt:

@@ -93,7 +93,7 @@ class Schedule:
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
 
-    def commands(self, report: TrainingReport) -> Command | None:
+    def command_at(self, report: TrainingReport) -> Command | None:
         """The schedule's command at ``report`` (None: nothing scheduled now)."""
         for s in self.seeds:
             if s.slot >= len(report.slots):
@@ -123,7 +123,7 @@ class ScheduleAgent(RuleAgent):
         return cls(Schedule.load(path), name=Path(path).stem)
 
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
-        command = self.schedule.commands(report)
+        command = self.schedule.command_at(report)
         if command is None:
             return Command.wait(), "following the schedule"
         return command, f"scheduled: {command}"

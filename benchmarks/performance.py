@@ -35,7 +35,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.compare import CompareConfig, mean_ci, paired, run_comparison
+from agents.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
 from agents.records import run_metadata
 from esper_env.data import DeviceLoader
 from esper_env.leyline import Command, Op
@@ -176,10 +176,6 @@ def memory() -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
-def _test(r: dict) -> float:
-    return 100 * r.outcome.test_accuracy
-
-
 def fast(workers: int = 2) -> dict:
     out_dir = ROOT / "benchmarks/results/fast"
     print(f"\n## RL-scale preset {FAST_ID} ({len(FAST_SEEDS)} seeds, {workers} workers)")
@@ -195,16 +191,16 @@ def fast(workers: int = 2) -> dict:
     print(comp.table)
     print(f"episode wall time (one torch thread, {workers} runs in parallel): mean {np.mean(walls):.2f} s, "
           f"max {np.max(walls):.2f} s (target <= 8 s)")
-    best = max(("heuristic", "fixed"), key=lambda r: paired(rows, r, "no-growth", _test)[0])
+    best = max(("heuristic", "fixed"), key=lambda r: paired(rows, r, "no-growth", test_points)[0])
     for name in ("heuristic", "fixed", "no-growth, 4x wide host"):
-        m, lo, hi = paired(rows, name, "no-growth", _test)
+        m, lo, hi = paired(rows, name, "no-growth", test_points)
         out[name] = dict(mean=m, low=lo, high=hi)
         print(f"{name:24s} - no-growth: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] points of test accuracy")
     b = out[best]
     print(f"best growing controller ({best}): {b['mean']:+.2f}, CI excludes 0: {b['low'] > 0} (target >= +3, yes)")
     w = out["no-growth, 4x wide host"]
     print(f"4x wide host: {w['mean']:+.2f} (target >= +5: the host is not saturated)")
-    out["no_growth_mean"] = mean_ci(_test(r) for r in rows["no-growth"])[0]
+    out["no_growth_mean"] = mean_ci(test_points(r) for r in rows["no-growth"])[0]
     return out
 
 

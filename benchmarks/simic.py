@@ -23,7 +23,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from agents.compare import CompareConfig, paired, run_comparison
+from agents.compare import CompareConfig, paired, run_comparison, test_points
+from agents.records import RunRecord
 from agents.simic import BCConfig, CollectConfig, PPOConfig, behaviour_clone, collect, load, train_ppo
 from agents.simic.ppo import PPORunState
 from esper_env.fileio import atomic_path
@@ -49,11 +50,7 @@ EVAL_SEEDS = tuple(range(20))
 """Held-out seeds, fixed before the third attempt ran (the earlier attempts' two sets of ten, pooled)."""
 
 
-def _test(r: dict) -> float:
-    return 100 * r.outcome.test_accuracy
-
-
-def _return(r: dict) -> float:
+def _return(r: RunRecord) -> float:
     return r.episode_return
 
 
@@ -96,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def report(comp, rows: tuple[str, ...]) -> None:
     for row in rows:
-        for metric, fn in (("episode return", _return), ("test accuracy, points", _test)):
+        for metric, fn in (("episode return", _return), ("test accuracy, points", test_points)):
             m, lo, hi = paired(comp.rows, row, "heuristic", fn)
             print(f"{row} - heuristic, {metric}: {m:+.4f} [{lo:+.4f}, {hi:+.4f}] (paired 95% CI)")
 

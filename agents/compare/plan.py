@@ -117,7 +117,7 @@ class CompareConfig:
     def check(self) -> None:
         """Refuse, before any run starts, what cannot be compared (one clear error each)."""
         from .. import AGENTS
-        from ..policy_file import check_schema, read_policy_entry
+        from ..policy_file import check_schema, load_policy
 
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
@@ -146,9 +146,8 @@ class CompareConfig:
                 path = Path(agent[7:])
                 if not path.is_file():
                     raise FileNotFoundError(f"no saved policy at {path}")
-                from ..policy_file import load_policy
-                load_policy(path)
-                check_schema(read_policy_entry(path).schema, config.schema(), f"policy {path}")
+                _, entry = load_policy(path)
+                check_schema(entry.schema, config.schema(), f"policy {path}")
 
 
 def plan(cfg: CompareConfig) -> list[RunSpec]:
@@ -177,7 +176,6 @@ def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list
     """The third phase: for each row in ``cfg.flops_matched`` and each seed, the bare host for the number of epochs
     whose training FLOPs come closest to the row's run (within half an epoch), and a wider host for the row's
     epochs whose width spends them closest."""
-    from esper_env import config_for
     from esper_env.reporting import bare_host_epoch_flops
 
     base = cfg.env_config()
@@ -189,9 +187,9 @@ def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list
             continue
         spent = first[spec.key].outcome.train_flops
         epochs = max(1, round(spent / per_epoch))
-        longer = config_for(cfg.env_id, **{**cfg.overrides, "max_epochs": epochs}).to_dict()
+        longer = base.replace(max_epochs=epochs).to_dict()
         specs.append(RunSpec(spec.env_id, longer, "no-growth", spec.seed, row=NO_GROWTH_AT + spec.row))
         w = min(WIDTHS, key=lambda w: abs(wide_epoch[w] * base.max_epochs - spent))
-        wider = config_for(cfg.env_id, **{**cfg.overrides, "width": base.width * w}).to_dict()
+        wider = base.replace(width=base.width * w).to_dict()
         specs.append(RunSpec(spec.env_id, wider, "no-growth", spec.seed, row=WIDE_AT + spec.row))
     return specs
