@@ -26,7 +26,8 @@ class FixedScheduleConfig:
     germinate_epoch: int = 5
     """Epoch at which the seed is germinated."""
     slot: int = 1
-    """Slot that receives it."""
+    """Slot that receives it, as a rank among the slots the env enables (1 = the second enabled position:
+    after block 1 with all three, after block 2 on ``Esper-Fast-v0``)."""
     blueprint: str = "conv_residual"
     """Blueprint grown."""
     train_epochs: int = 4
@@ -45,13 +46,15 @@ class FixedSchedule(RuleAgent):
 
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
         c = self.config
+        if c.slot >= len(report.slots):
+            return Command.wait(), f"this env enables {len(report.slots)} slot(s); the schedule's slot rank is {c.slot}"
         slot = report.slots[c.slot]
         if slot.stage == SeedStage.DORMANT and report.epoch == c.germinate_epoch:
-            return Command.germinate(c.slot, c.blueprint), f"scheduled germination at epoch {c.germinate_epoch}"
+            return Command.germinate(slot.index, c.blueprint), f"scheduled germination at epoch {c.germinate_epoch}"
         if slot.stage == SeedStage.TRAINING and slot.epochs_in_stage >= c.train_epochs:
-            return Command.advance(c.slot), f"isolated for {1 + c.train_epochs} epochs: blend"
+            return Command.advance(slot.index), f"isolated for {1 + c.train_epochs} epochs: blend"
         if slot.stage == SeedStage.BLENDING and slot.blend_complete:
-            return Command.advance(c.slot), "blend complete: fossilize"
+            return Command.advance(slot.index), "blend complete: fossilize"
         return Command.wait(), "following the schedule"
 
 

@@ -34,7 +34,8 @@ class ScheduledSeed:
     at: float
     """When to germinate, as a fraction of the budget in [0, 1): epoch ``round(at * max_epochs)``."""
     slot: int
-    """The slot (as the env's actions number them)."""
+    """The slot, as a rank among the slots the env enables (0 = the earliest enabled position); a rank the
+    env does not have is skipped, so one schedule plays on every env."""
     blueprint: str
     """The blueprint grown."""
     train_epochs: int = 4
@@ -101,13 +102,13 @@ class Schedule:
             slot = report.slots[s.slot]
             if slot.stage == SeedStage.TRAINING and slot.blueprint == s.blueprint \
                     and slot.epochs_in_stage >= s.train_epochs:
-                return Command.advance(s.slot)
+                return Command.advance(slot.index)
             if slot.stage == SeedStage.BLENDING and slot.blend_complete:
-                return Command.advance(s.slot)
+                return Command.advance(slot.index)
         for s in self.seeds:
             if s.slot < len(report.slots) and report.slots[s.slot].stage == SeedStage.DORMANT \
                     and report.epoch == s.epoch(report.max_epochs) and s.blueprint in report.blueprints:
-                return Command.germinate(s.slot, s.blueprint)
+                return Command.germinate(report.slots[s.slot].index, s.blueprint)
         return None
 
 

@@ -21,7 +21,9 @@ class TamiyoConfig:
     blueprint_order: tuple[str, ...] = ("conv_residual", "depthwise", "attention", "lowrank", "norm")
     """Preferred blueprints, best first (blueprints the env does not allow are skipped)."""
     slot_order: tuple[int, ...] = (1, 2, 0)
-    """Preferred slots, best first."""
+    """Preferred slots, best first, as ranks among the slots the env enables (0 = the earliest enabled
+    position): with all three positions that is after blocks 1, 2, 0; on ``Esper-Fast-v0`` (positions 1, 2)
+    rank 1 is after block 2."""
     cull_penalty: float = 10.0
     """Added to a blueprint's rank when it was culled recently, so it is not re-chosen at once."""
     cull_memory_epochs: int = 8
@@ -92,7 +94,7 @@ class HeuristicTamiyo(RuleAgent):
             return Command.wait(), f"seed budget spent ({c.max_seeds})"
         if report.budget_left < c.min_budget_left:
             return Command.wait(), f"too late to grow ({report.budget_left} epochs left)"
-        slot = next((k for k in c.slot_order if k < len(report.slots)
+        slot = next((report.slots[k].index for k in c.slot_order if k < len(report.slots)
                      and report.slots[k].stage == SeedStage.DORMANT), None)
         blueprint = self.choose_blueprint(report)
         if slot is None or blueprint is None:

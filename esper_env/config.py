@@ -25,7 +25,7 @@ from .kasmina import MODEL_DEFAULTS as M
 from .kasmina import PRESETS as HOST_PRESETS
 from .kasmina.settings import SETTING_NAMES as MODEL_SETTINGS
 from .kasmina.settings import check_image_size, check_lifecycle
-from .leyline import HISTORY_LEN, ObservationSchema
+from .leyline import HISTORY_LEN, SLOT_POSITIONS, ObservationSchema
 
 IMAGE_BYTES = 3 * 32 * 32
 """Bytes of one uint8 image; datasets are held in memory as such."""
@@ -67,9 +67,9 @@ class EsperConfig:
     image_size: int = M.image_size
     """Side of the images in pixels: 32, or 16 / 24 / 8 to downsample every image (real or synthetic) once."""
     slots: tuple[int, ...] = M.slots
-    """Host blocks with a seed slot after them (slot k sits after block slots[k])."""
+    """Slot positions this env enables (position p sits after host block p); the others are never legal."""
     blueprints: tuple[str, ...] = M.blueprints
-    """Blueprints that GERMINATE may use, in action order."""
+    """Blueprints that GERMINATE may use (the others are never legal; the action order is the common layout's)."""
     batch_size: int = 128
     """Training batch size."""
     eval_batch_size: int = 500
@@ -133,8 +133,15 @@ class EsperConfig:
         return cls().replace(**data)
 
     def schema(self) -> ObservationSchema:
-        """The observation and action layout of an env built from this config."""
-        return ObservationSchema.build(len(self.slots), self.blueprints)
+        """The observation and action layout of an env built from this config (the common layout: every
+        config's is the same)."""
+        return ObservationSchema.build()
+
+    @property
+    def train_images(self) -> int:
+        """Training images per episode (``train_size``, or what the 50k CIFAR-10 training images leave after
+        validation)."""
+        return self.train_size if self.train_size is not None else 50_000 - self.val_size
 
     def model_settings(self) -> dict[str, Any]:
         """The fields a :class:`~esper_env.kasmina.MorphogeneticModel` takes (its ``ModelSettings``)."""
@@ -244,10 +251,11 @@ def _check_reward(c: EsperConfig) -> None:
 
 
 def _check_architecture(c: EsperConfig) -> None:
-    blocks = len(HOST_PRESETS.get(c.host, ()))
+    blocks = min(len(HOST_PRESETS.get(c.host, ())), SLOT_POSITIONS)
     if (not isinstance(c.slots, tuple) or not c.slots or not all(_is_int(s) for s in c.slots)
-            or len(set(c.slots)) != len(c.slots) or not all(0 <= s < blocks for s in c.slots)):
-        _fail("slots", c.slots, f"a non-empty tuple of distinct block indices in 0..{blocks - 1}")
+            or len(set(c.slots)) != len(c.slots) or not all(0 <= s < blocks for s in c.slots)
+            or list(c.slots) != sorted(c.slots)):
+        _fail("slots", c.slots, f"a non-empty increasing tuple of distinct slot positions in 0..{blocks - 1}")
     if (not isinstance(c.blueprints, tuple) or not c.blueprints or len(set(c.blueprints)) != len(c.blueprints)
             or not all(isinstance(b, str) and b in BLUEPRINTS for b in c.blueprints)):
         _fail("blueprints", c.blueprints, f"a non-empty tuple of distinct names from {', '.join(BLUEPRINTS)}")

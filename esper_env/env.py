@@ -81,17 +81,21 @@ class EsperEnv(gym.Env):
     for the next epoch.
 
     ## Action Space
-    ``Discrete(1 + S*B + S + S)`` for ``S`` slots and ``B`` blueprints, through
-    :class:`esper_env.leyline.ActionCodec`: 0 = WAIT, then GERMINATE(slot, blueprint) slot-major, then
-    ADVANCE(slot) (TRAINING -> BLENDING, or BLENDING -> FOSSILIZED once alpha is 1), then CULL(slot).
-    ``action_masks()`` (the sb3-contrib convention) and ``info["action_mask"]`` say which are legal now. A
-    command that is in the space but not legal is a no-op with a penalty; an action outside the space
-    raises ``ValueError``.
+    ``Discrete(22)`` in every Esper env (the *common layout*): 3 slot positions (after host blocks 0, 1, 2) and
+    5 blueprints (``leyline.LAYOUT_BLUEPRINTS``), through :class:`esper_env.leyline.ActionCodec`: 0 = WAIT, then
+    GERMINATE(slot, blueprint) slot-major, then ADVANCE(slot) (TRAINING -> BLENDING, or BLENDING -> FOSSILIZED
+    once alpha is 1), then CULL(slot). A slot position or blueprint the config does not enable (``slots``,
+    ``blueprints``) is never legal. ``action_masks()`` (the sb3-contrib convention) and ``info["action_mask"]``
+    say which are legal now. A command that is in the space but not legal is a no-op with a penalty; an action
+    outside the space raises ``ValueError``.
 
     ## Observation Space
-    ``Box(-1, 1, (n,), float32)``: :func:`esper_env.leyline.report_to_vector` of the epoch's
-    :class:`~esper_env.leyline.TrainingReport` (version ``leyline.OBS_VERSION``; entry names in
-    ``env.unwrapped.observation_fields``). The structured report is ``info["report"]``.
+    ``Box(-1, 1, (n,), float32)``, the same ``n`` in every Esper env: :func:`esper_env.leyline.report_to_vector`
+    of the epoch's :class:`~esper_env.leyline.TrainingReport` (version ``leyline.OBS_VERSION``; entry names in
+    ``env.unwrapped.observation_fields``): training signals, the task's context (``task_*``: host size and
+    width, data, budget, learning rates, lifecycle lengths), which blueprints are enabled, and per slot
+    position its state (all zeros, ``slot{p}_enabled`` 0, where the config has no slot). The structured report
+    is ``info["report"]``.
 
     ## Rewards
     ``r_t = (val_acc_t - val_acc_{t-1}) - rent_t - illegal_t``, with accuracies as fractions,
@@ -103,7 +107,7 @@ class EsperEnv(gym.Env):
 
     ## Starting State
     An untrained host (seeded from ``reset(seed=...)``) with every slot DORMANT, or with the seeds
-    ``reset(options={"fossilized": {slot: blueprint}})`` names already fossilized. The first observation
+    ``reset(options={"fossilized": {position: blueprint}})`` names already fossilized. The first observation
     reports the untrained model's validation loss and accuracy (train fields repeat them). ``options``
     takes no other key.
 
@@ -143,8 +147,8 @@ class EsperEnv(gym.Env):
         self.device = resolve_device(c.device)
         self.precision = resolve_precision(c.precision, self.device)
         self.widths = host_widths(c.host, c.width)
-        self.codec = ly.ActionCodec(len(c.slots), c.blueprints)
-        self.schema = ly.ObservationSchema.build(len(c.slots), c.blueprints)
+        self.codec = ly.ActionCodec.layout()  # the common layout: every env has the same spaces
+        self.schema = ly.ObservationSchema.build()
         self.observation_fields = list(self.schema.fields)
         self.action_space = spaces.Discrete(self.codec.n)
         self.observation_space = spaces.Box(-1.0, 1.0, (len(self.observation_fields),), np.float32)
@@ -170,7 +174,8 @@ class EsperEnv(gym.Env):
 
     # ---- gymnasium API ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        fossilized = check_reset_options(options, len(self.config.slots), self.config.blueprints)
+        fossilized = {self.config.slots.index(p): b for p, b in
+                      check_reset_options(options, self.config.slots, self.config.blueprints).items()}
         super().reset(seed=seed)
         split_seed, init_seed, loader_seed, seed_base = (int(s) for s in self.np_random.integers(2**31, size=4))
         self._build(split_seed, init_seed, fossilized)
@@ -216,7 +221,7 @@ class EsperEnv(gym.Env):
         terminated = self.state.ended = nonfinite or self.epoch >= self.max_epochs
         info = self._info(command=str(command), illegal_command=not legal, reward_terms=terms, nonfinite=nonfinite)
         if terminated:
-            info["final"] = build_outcome(self.model, self.state, self._evaluate(self.test_loader, count=False),
+            info["final"] = build_outcome(self.model, self.state, c, self._evaluate(self.test_loader, count=False),
                                           nonfinite)
         return ly.report_to_vector(self.report), float(reward), terminated, False, info
 
@@ -238,7 +243,8 @@ class EsperEnv(gym.Env):
         """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""
         if self.model is None:
             return np.eye(1, self.codec.n, dtype=bool)[0]  # before reset: only WAIT
-        return ly.legal_commands(self.codec, self.model.slot_states)
+        c = self.config
+        return ly.legal_commands(self.codec, dict(zip(c.slots, self.model.slot_states)), c.blueprints)
 
     # ---- snapshots -------------------------------------------------------------------------------
     def snapshot(self) -> EnvSnapshot:
@@ -247,7 +253,8 @@ class EsperEnv(gym.Env):
             raise RuntimeError("call reset() before snapshot(): there is no episode yet")
         return EnvSnapshot(version=__version__, config=self.config.to_dict(), split_seed=self._split_seed,
                            model=self.model.export_state(), loader_rng=self.train_loader.generator.get_state(),
-                           np_random=self.np_random.bit_generator.state, episode=self.state.to_dict())
+                           np_random=self.np_random.bit_generator.state, episode=self.state.to_dict(),
+                           obs_version=ly.OBS_VERSION)
 
     def restore(self, snapshot: EnvSnapshot) -> tuple[np.ndarray, dict]:
         """Continue the episode ``snapshot`` captured; returns (observation, info) as at that moment.
@@ -257,6 +264,9 @@ class EsperEnv(gym.Env):
         if not isinstance(snapshot, EnvSnapshot):
             raise TypeError(f"restore() takes an EnvSnapshot (from snapshot() or load_snapshot()), "
                             f"got {type(snapshot).__name__}")
+        if snapshot.obs_version != ly.OBS_VERSION:
+            raise ValueError(f"the snapshot holds observation layout {snapshot.obs_version} and this env reads "
+                             f"{ly.OBS_VERSION}; it was taken by an older Esper: take it again with this one")
         diff = EsperConfig.from_dict(snapshot.config).differences(self.config)
         if diff:
             raise ValueError("the snapshot was taken with another config (snapshot vs this env): " + "; ".join(diff))
@@ -280,11 +290,14 @@ class EsperEnv(gym.Env):
                                          * self.max_epochs)
 
     def _apply(self, command: ly.Command) -> None:
+        """Carry out a legal command (its slot is a position; the model numbers its own slots)."""
         if command.op == ly.Op.WAIT:
             return
-        st, slot = self.state, self.model.slots[command.slot]
+        k = self.config.slots.index(command.slot)
+        command = ly.Command(command.op, k, command.blueprint)
+        st, slot = self.state, self.model.slots[k]
         blueprint = command.blueprint or slot.blueprint
-        self.model.apply(command, init_seed=(st.seed_base + 7919 * st.epoch + 104729 * command.slot) % 2**31)
+        self.model.apply(command, init_seed=(st.seed_base + 7919 * st.epoch + 104729 * k) % 2**31)
         st.record_command(command, slot.stage, blueprint)
 
     def _train_one_epoch(self):

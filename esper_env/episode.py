@@ -15,7 +15,7 @@ import numpy as np
 
 from . import leyline as ly
 
-RESET_OPTIONS = {"fossilized": "a mapping {slot index: blueprint name} of seeds fossilized from the start"}
+RESET_OPTIONS = {"fossilized": "a mapping {slot position: blueprint name} of seeds fossilized from the start"}
 """The keys ``reset(options=...)`` accepts, and the form of each."""
 
 
@@ -53,12 +53,13 @@ class EpisodeState:
     ended: bool = False
     plateau: int = 0
     germinated_at: dict[int, int] = field(default_factory=dict)
-    """Slot -> the epoch its live seed was germinated (the seed's learning-rate schedule starts there)."""
+    """Model slot -> the epoch its live seed was germinated (the seed's learning-rate schedule starts there)."""
     last_cull: dict[str, int] = field(default_factory=dict)
     """Blueprint -> the epoch a seed of it was last culled."""
     counts: Counts = field(default_factory=Counts)
     flops: FlopsSpent = field(default_factory=FlopsSpent)
     history: list[ly.LifecycleEvent] = field(default_factory=list)
+    """Stage changes, numbered by the model's slots (the outcome renumbers them by position)."""
     report: ly.TrainingReport | None = None
     """The report of the last epoch (of the untrained model at reset)."""
 
@@ -130,8 +131,9 @@ class EpisodeState:
                                        ly.EventCause(e["cause"])) for e in d["history"]])
 
 
-def check_reset_options(options: object, num_slots: int, blueprints: tuple[str, ...]) -> dict[int, str]:
-    """The fossilized-at-start architecture from ``reset(options=...)``, checked (one clear error otherwise)."""
+def check_reset_options(options: object, positions: tuple[int, ...], blueprints: tuple[str, ...]) -> dict[int, str]:
+    """The fossilized-at-start architecture from ``reset(options=...)`` as {slot position: blueprint}, checked
+    against the enabled ``positions`` and ``blueprints`` (one clear error otherwise)."""
     if options is None:
         return {}
     forms = "; ".join(f"{k!r}: {v}" for k, v in RESET_OPTIONS.items())
@@ -146,8 +148,9 @@ def check_reset_options(options: object, num_slots: int, blueprints: tuple[str, 
     out = {}
     for k, b in fossilized.items():
         if isinstance(k, bool) or not isinstance(k, (int, np.integer, str)) or not str(k).isdigit() \
-                or not 0 <= int(k) < num_slots:
-            raise ValueError(f"options['fossilized'] has slot {k!r}; slots are 0..{num_slots - 1}")
+                or int(k) not in positions:
+            raise ValueError(f"options['fossilized'] has slot {k!r}; this env's slot positions are "
+                             f"{', '.join(map(str, positions))}")
         if b not in blueprints:
             raise ValueError(f"options['fossilized'][{k!r}] = {b!r} is not an allowed blueprint; "
                              f"choose from {', '.join(blueprints)}")

@@ -4,7 +4,9 @@
 * Commands as data (:class:`Command`), the :class:`ActionCodec` between commands and the integers of a
   flat ``Discrete`` action space, and :func:`legal_commands`.
 * Reports as frozen dataclasses (:class:`SlotReport`, :class:`TrainingReport`) and the one versioned
-  function that turns a report into the observation vector (:func:`report_to_vector`).
+  function that turns a report into the observation vector (:func:`report_to_vector`), in the *common
+  layout* every env shares: :data:`SLOT_POSITIONS` slot positions x :data:`LAYOUT_BLUEPRINTS`, with the task's
+  context (:class:`TaskContext`).
 * What an episode leaves behind: :class:`LifecycleEvent` and :class:`EpisodeOutcome`.
 * :class:`ObservationSchema`: the observation's version, entry names and action codec, recorded with every
   saved policy or dataset so that one built for other spaces is refused.
@@ -17,7 +19,8 @@ from __future__ import annotations
 import enum
 import json
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -79,6 +82,14 @@ def check_transition(current: SeedStage, target: SeedStage) -> SeedStage:
 # --------------------------------------------------------------------------------------------------
 # Commands and the action codec
 # --------------------------------------------------------------------------------------------------
+
+
+SLOT_POSITIONS = 3
+"""Slot positions of the common layout: position ``p`` sits after host block ``p``. Every env has all three in
+its action and observation spaces; a config enables some of them (``EsperConfig.slots``)."""
+
+LAYOUT_BLUEPRINTS = ("conv_residual", "attention", "norm", "depthwise", "lowrank")
+"""Blueprints of the common layout, in action order; a config enables some of them (``EsperConfig.blueprints``)."""
 
 
 class Op(enum.IntEnum):
@@ -150,9 +161,15 @@ class ActionCodec:
         self._index = {c: i for i, c in enumerate(commands)}
 
     @classmethod
+    def layout(cls) -> ActionCodec:
+        """The common layout's codec (every registered env's): :data:`SLOT_POSITIONS` x :data:`LAYOUT_BLUEPRINTS`,
+        22 actions."""
+        return cls(SLOT_POSITIONS, LAYOUT_BLUEPRINTS)
+
+    @classmethod
     def for_report(cls, report: TrainingReport) -> ActionCodec:
-        """The codec of the environment that produced ``report``."""
-        return cls(len(report.slots), report.blueprints)
+        """The codec of the environment that produced ``report`` (the common layout)."""
+        return cls.layout()
 
     @property
     def n(self) -> int:
@@ -185,29 +202,39 @@ class SlotState:
     """True once a BLENDING seed's alpha has reached 1 (only then may it be fossilized)."""
 
 
-def command_is_legal(command: Command, slots: tuple[SlotState, ...] | list[SlotState]) -> bool:
+def command_is_legal(command: Command, slots: Sequence[SlotState] | Mapping[int, SlotState],
+                     blueprints: Collection[str] | None = None) -> bool:
     """Whether ``command`` may be applied now. WAIT is always legal.
 
-    * GERMINATE needs a DORMANT slot.
+    ``slots``: the state of each slot that exists, by slot number (a sequence is numbered from 0); a slot not
+    in it (a position the config does not enable) takes no command. ``blueprints``: the ones GERMINATE may
+    use (None = any).
+
+    * GERMINATE needs a DORMANT slot and an enabled blueprint.
     * ADVANCE moves TRAINING -> BLENDING, or BLENDING -> FOSSILIZED once blending is complete.
       (GERMINATED -> TRAINING happens by itself after the seed's first epoch.)
     * CULL needs a GERMINATED, TRAINING or BLENDING seed.
     """
     if command.op == Op.WAIT:
         return True
-    if command.slot is None or not 0 <= command.slot < len(slots):
+    if not isinstance(slots, Mapping):
+        slots = dict(enumerate(slots))
+    slot = slots.get(command.slot)
+    if slot is None:
         return False
-    slot = slots[command.slot]
     if command.op == Op.GERMINATE:
-        return slot.stage == SeedStage.DORMANT
+        return slot.stage == SeedStage.DORMANT and (blueprints is None or command.blueprint in blueprints)
     if command.op == Op.ADVANCE:
         return slot.stage == SeedStage.TRAINING or (slot.stage == SeedStage.BLENDING and slot.blend_complete)
     return slot.stage in ACTIVE_STAGES  # CULL
 
 
-def legal_commands(codec: ActionCodec, slots: tuple[SlotState, ...] | list[SlotState]) -> np.ndarray:
-    """Boolean mask over ``codec``'s actions: which commands are legal now."""
-    return np.array([command_is_legal(c, slots) for c in codec.commands], dtype=bool)
+def legal_commands(codec: ActionCodec, slots: Sequence[SlotState] | Mapping[int, SlotState],
+                   blueprints: Collection[str] | None = None) -> np.ndarray:
+    """Boolean mask over ``codec``'s actions: which commands are legal now (see :func:`command_is_legal`)."""
+    if not isinstance(slots, Mapping):
+        slots = dict(enumerate(slots))
+    return np.array([command_is_legal(c, slots, blueprints) for c in codec.commands], dtype=bool)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,6 +250,7 @@ class SlotReport:
     """One slot, seen at the end of an epoch. Accuracies are fractions in [0, 1]."""
 
     index: int
+    """The slot's position: it sits after host block ``index`` (commands name it by this number)."""
     stage: SeedStage
     blueprint: str | None = None
     alpha: float = 0.0
@@ -243,6 +271,27 @@ class SlotReport:
     @property
     def state(self) -> SlotState:
         return SlotState(self.stage, self.blend_complete)
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What describes the task an episode trains on (beyond what the report's other fields say: host
+    parameters, ``max_epochs``, ``base_lr``), so a controller can act on a task it has not seen."""
+
+    width: float = 1.0
+    """Multiplier on the host preset's channel widths."""
+    train_images: int = 1
+    """Training images per epoch."""
+    image_size: int = 32
+    """Side of the images in pixels."""
+    real_data: bool = False
+    """Real images (CIFAR-10) rather than the procedural synthetic dataset."""
+    seed_lr: float = 0.05
+    """A seed's learning rate at germination."""
+    blend_epochs: int = 3
+    """Epochs of a seed's alpha ramp."""
+    embargo_epochs: int = 2
+    """Decisions a culled slot stays closed."""
 
 
 @dataclass(frozen=True)
@@ -273,8 +322,10 @@ class TrainingReport:
     """Host learning rate used in the epoch just trained."""
     base_lr: float
     slots: tuple[SlotReport, ...]
+    """The slots this env enables, in position order (``slots[k]`` is the k-th enabled slot; its ``index`` is
+    its position in the common layout, the number commands use)."""
     blueprints: tuple[str, ...]
-    """Blueprints that GERMINATE may use, in action-codec order."""
+    """Blueprints that GERMINATE may use (the enabled ones, in the config's order)."""
     seeds_germinated: int = 0
     """Seeds germinated so far in this episode."""
     epochs_since_cull: tuple[int, ...] = ()
@@ -286,14 +337,21 @@ class TrainingReport:
     budget_train_flops: float = 1.0
     """Training FLOPs the bare host spends over the whole budget (the no-growth reference for compute)."""
     num_classes: int = 10
+    task: TaskContext = field(default_factory=TaskContext)
+    """The task's description (data, host width, learning rates, lifecycle lengths)."""
 
     @property
     def budget_left(self) -> int:
         return self.max_epochs - self.epoch
 
     @property
-    def slot_states(self) -> tuple[SlotState, ...]:
-        return tuple(s.state for s in self.slots)
+    def slot_states(self) -> dict[int, SlotState]:
+        """Slot position -> its state, for the enabled slots (:func:`legal_commands` takes it)."""
+        return {s.index: s.state for s in self.slots}
+
+    def legal_mask(self) -> np.ndarray:
+        """Which actions of the common layout are legal after this report (the env's ``action_masks()``)."""
+        return legal_commands(ActionCodec.layout(), self.slot_states, self.blueprints)
 
     def to_dict(self) -> dict:
         """Plain data (numbers, strings, lists, dicts) that :meth:`from_dict` turns back into the report."""
@@ -305,6 +363,8 @@ class TrainingReport:
         d["slots"] = tuple(SlotReport(**{**s, "stage": SeedStage(s["stage"])}) for s in d["slots"])
         for name in ("val_accuracy_history", "val_loss_history", "blueprints", "epochs_since_cull"):
             d[name] = tuple(d[name])
+        if "task" in d:
+            d["task"] = TaskContext(**d["task"])
         return cls(**d)
 
 
@@ -322,13 +382,35 @@ def plateau_epochs(previous: int, val_history: tuple[float, ...] | list[float], 
 # Observation vector
 # --------------------------------------------------------------------------------------------------
 
-OBS_VERSION = 3
+OBS_VERSION = 4
 """Bumped whenever :func:`report_to_vector` changes meaning; saved policies record it.
 2: GERMINATED observable, embargo semantics, seeds germinated, epochs since cull, training compute.
-3: each slot's contribution and potential also on a fine (symmetric-log) scale."""
+3: each slot's contribution and potential also on a fine (symmetric-log) scale.
+4: the common layout (all :data:`SLOT_POSITIONS` positions and :data:`LAYOUT_BLUEPRINTS` in every env, with
+   ``*_enabled`` flags) and the task context (``task_*`` entries)."""
 
 FINE_SCALE = 1000.0
 """:func:`symlog`'s resolution: an accuracy difference of 1/FINE_SCALE (0.1 point) is ~0.1 of the range."""
+
+SLOT_ENTRIES = ("enabled", *[f"stage_{st.name.lower()}" for st in SeedStage],
+                *[f"bp_{b}" for b in LAYOUT_BLUEPRINTS], "alpha", "epochs_in_stage", "params_ratio", "embargo",
+                "blend_complete", "contribution", "potential", "contribution_fine", "potential_fine")
+"""The entries of one slot position, ``slot{p}_<entry>``. A position the env does not enable reads as all
+zeros (``enabled`` 0, no stage)."""
+
+TASK_ENTRIES = {
+    "task_log_host_params": "log10(host parameters) / 7 (6k -> 0.54, 1.2M -> 0.87)",
+    "task_log_width": "log2(width multiplier) / 3 (1x -> 0, 4x -> 0.67)",
+    "task_log_train_images": "log10(training images per epoch) / 5 (1.5k -> 0.64, 45k -> 0.93)",
+    "task_image_size": "image side / 32",
+    "task_real_data": "1 for real images (CIFAR-10), 0 for the synthetic dataset",
+    "task_max_epochs": "max_epochs / 100",
+    "task_log_lr": "(log10(host lr at epoch 0) + 4) / 4 (0.05 -> 0.67)",
+    "task_log_seed_lr": "(log10(seed lr) + 4) / 4",
+    "task_blend_epochs": "blend_epochs / 10",
+    "task_embargo_epochs": "embargo_epochs / 10",
+}
+"""The task-context entries and how each is normalised (clipped to [-1, 1] like every entry)."""
 
 
 def symlog(x: float, scale: float = FINE_SCALE) -> float:
@@ -339,23 +421,19 @@ def symlog(x: float, scale: float = FINE_SCALE) -> float:
     return math.copysign(math.log1p(scale * abs(x)) / math.log1p(scale), x)
 
 
-def observation_fields(num_slots: int, blueprints: tuple[str, ...] | list[str]) -> list[str]:
-    """Names of the entries of :func:`report_to_vector`, for logging and feature inspection."""
-    names = [
+def observation_fields() -> list[str]:
+    """Names of the entries of :func:`report_to_vector` (the same in every env), for logging and inspection."""
+    return [
         "progress", "budget_left", "train_loss", "val_loss", "train_acc", "val_acc",
         "d_train_acc", "d_val_acc", "best_val_acc", "val_acc_minus_best", "plateau",
         *[f"d_val_acc_hist{i}" for i in range(HISTORY_LEN - 1)],
         *[f"val_loss_hist{i}" for i in range(HISTORY_LEN)],
         "seed_params_ratio", "fossilized_params_ratio", "lr_ratio", "seeds_germinated", "train_compute",
-        *[f"bp_{b}_since_cull" for b in blueprints],
+        *TASK_ENTRIES,
+        *[f"bp_{b}_enabled" for b in LAYOUT_BLUEPRINTS],
+        *[f"bp_{b}_since_cull" for b in LAYOUT_BLUEPRINTS],
+        *[f"slot{p}_{e}" for p in range(SLOT_POSITIONS) for e in SLOT_ENTRIES],
     ]
-    for s in range(num_slots):
-        names += [f"slot{s}_stage_{st.name.lower()}" for st in SeedStage]
-        names += [f"slot{s}_bp_{b}" for b in blueprints]
-        names += [f"slot{s}_{n}" for n in (
-            "alpha", "epochs_in_stage", "params_ratio", "embargo", "blend_complete",
-            "contribution", "potential", "contribution_fine", "potential_fine")]
-    return names
 
 
 def _loss(x: float, num_classes: int) -> float:
@@ -363,20 +441,47 @@ def _loss(x: float, num_classes: int) -> float:
     return 2.0 if not math.isfinite(x) else x / math.log(num_classes)
 
 
+def _log10(x: float) -> float:
+    return math.log10(x) if x > 0 else -10.0
+
+
+def _task_vector(report: TrainingReport) -> list[float]:
+    t = report.task
+    return [_log10(report.host_params) / 7, math.log2(t.width) / 3 if t.width > 0 else -1.0,
+            _log10(t.train_images) / 5, t.image_size / 32, float(t.real_data), report.max_epochs / 100,
+            (_log10(report.base_lr) + 4) / 4, (_log10(t.seed_lr) + 4) / 4, t.blend_epochs / 10,
+            t.embargo_epochs / 10]
+
+
+def _slot_vector(slot: SlotReport | None, T: int, host: int) -> list[float]:
+    if slot is None:  # a position this env does not enable: absent
+        return [0.0] * len(SLOT_ENTRIES)
+    return [1.0, *[float(slot.stage == st) for st in SeedStage],
+            *[float(slot.blueprint == b) for b in LAYOUT_BLUEPRINTS],
+            slot.alpha, slot.epochs_in_stage / T, slot.seed_params / host / 4, slot.embargo_left / T,
+            float(slot.blend_complete), 10 * slot.contribution, 10 * slot.potential, symlog(slot.contribution),
+            symlog(slot.potential)]
+
+
 def report_to_vector(report: TrainingReport) -> np.ndarray:
-    """Observation vector (version :data:`OBS_VERSION`): float32, every entry clipped to [-1, 1].
+    """Observation vector (version :data:`OBS_VERSION`): float32, every entry clipped to [-1, 1], the same
+    entries in every env (the common layout).
 
     Fractions stay as they are; epoch counts are divided by ``max_epochs``; losses by ``ln(classes)``
     then halved; accuracy deltas, contributions and potentials are scaled by 10 (so a 10-point change
     spans the range); parameter ratios are relative to the host and divided by 4; training compute is
-    relative to the bare host's budget and halved; "epochs since cull" is 1 for never; contribution and
-    potential also appear on a fine scale (:func:`symlog`), where fractions of a point are visible. Stages and
-    blueprints are one-hot per slot. :func:`observation_fields` names every entry.
+    relative to the bare host's budget and halved; "epochs since cull" is 1 for never (and for a blueprint the
+    env does not enable); contribution and potential also appear on a fine scale (:func:`symlog`), where
+    fractions of a point are visible. The task context is normalised as :data:`TASK_ENTRIES` says. Each slot
+    position reads as :data:`SLOT_ENTRIES` (stages and blueprints one-hot), all zeros where the env has no slot.
+    :func:`observation_fields` names every entry.
     """
     T = max(report.max_epochs, 1)
     host = max(report.host_params, 1)
     k = report.num_classes
     acc_hist = report.val_accuracy_history
+    since = dict(zip(report.blueprints, report.epochs_since_cull or (-1,) * len(report.blueprints)))
+    by_position = {s.index: s for s in report.slots}
     v = [
         report.epoch / T, report.budget_left / T,
         _loss(report.train_loss, k) / 2, _loss(report.val_loss, k) / 2,
@@ -389,16 +494,12 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
         report.seed_params / host / 4, report.fossilized_params / host / 4,
         report.lr / report.base_lr if report.base_lr > 0 else 0.0,
         report.seeds_germinated / T, report.train_flops / max(report.budget_train_flops, 1.0) / 2,
-        *[1.0 if e < 0 else e / T for e in (report.epochs_since_cull or (-1,) * len(report.blueprints))],
+        *_task_vector(report),
+        *[float(b in since) for b in LAYOUT_BLUEPRINTS],
+        *[1.0 if since.get(b, -1) < 0 else since[b] / T for b in LAYOUT_BLUEPRINTS],
     ]
-    for slot in report.slots:
-        v += [float(slot.stage == st) for st in SeedStage]
-        v += [float(slot.blueprint == b) for b in report.blueprints]
-        v += [
-            slot.alpha, slot.epochs_in_stage / T, slot.seed_params / host / 4,
-            slot.embargo_left / T, float(slot.blend_complete),
-            10 * slot.contribution, 10 * slot.potential, symlog(slot.contribution), symlog(slot.potential),
-        ]
+    for p in range(SLOT_POSITIONS):
+        v += _slot_vector(by_position.get(p), T, host)
     out = np.nan_to_num(np.asarray(v, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     return np.clip(out, -1.0, 1.0)
 
@@ -419,14 +520,13 @@ class ObservationSchema:
     """The action codec: ``str(command)`` for each action index."""
 
     @classmethod
-    def build(cls, num_slots: int, blueprints: tuple[str, ...] | list[str]) -> ObservationSchema:
-        codec = ActionCodec(num_slots, blueprints)
-        return cls(OBS_VERSION, tuple(observation_fields(num_slots, blueprints)),
-                   tuple(str(c) for c in codec.commands))
+    def build(cls) -> ObservationSchema:
+        """The common layout's schema (every registered env's)."""
+        return cls(OBS_VERSION, tuple(observation_fields()), tuple(str(c) for c in ActionCodec.layout().commands))
 
     @classmethod
     def for_report(cls, report: TrainingReport) -> ObservationSchema:
-        return cls.build(len(report.slots), report.blueprints)
+        return cls.build()
 
     def to_dict(self) -> dict:
         return {"obs_version": self.obs_version, "fields": list(self.fields), "actions": list(self.actions)}

@@ -6,6 +6,7 @@ config; they read the model and change nothing but the FLOPs the state counts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ def bare_host_epoch_flops(config: EsperConfig) -> float:
     from .kasmina import host_widths
 
     model = MorphogeneticModel(host_widths(config.host, config.width), **config.model_settings())
-    n = config.train_size if config.train_size is not None else 50_000 - config.val_size  # CIFAR-10's 50k
+    n = config.train_images
     samples = min(max(n // config.batch_size, 1) * config.batch_size, n)  # training drops a ragged batch
     return float(flops.bare_host_training(model) * samples)
 
@@ -73,11 +74,24 @@ def counterfactuals(model: MorphogeneticModel, loader: DeviceLoader, precision: 
     return out
 
 
+def task_context(config: EsperConfig) -> ly.TaskContext:
+    """The report's description of the task ``config`` trains on."""
+    return ly.TaskContext(width=float(config.width), train_images=config.train_images, image_size=config.image_size,
+                          real_data=config.dataset == "cifar10", seed_lr=config.seed_lr,
+                          blend_epochs=config.blend_epochs, embargo_epochs=config.embargo_epochs)
+
+
+def position(config: EsperConfig, model_slot: int) -> int:
+    """The common-layout position (host block) of the model's slot ``model_slot``: the model numbers only the
+    slots it has; Leyline's reports, commands and outcomes number positions."""
+    return config.slots[model_slot]
+
+
 def build_report(model: MorphogeneticModel, state: EpisodeState, config: EsperConfig, n: EpochNumbers,
                  measures: list[tuple[float, float]], budget_train_flops: float) -> ly.TrainingReport:
     """The Leyline report of the epoch just trained (``measures``: :func:`counterfactuals`, or zeros)."""
     slots = tuple(ly.SlotReport(
-        index=slot.index, stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
+        index=position(config, slot.index), stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
         epochs_in_stage=slot.epochs_in_stage, seed_params=slot.param_count, embargo_left=slot.embargo_left,
         blend_complete=slot.blend_complete, contribution=contribution, potential=potential)
         for slot, (contribution, potential) in zip(model.slots, measures))
@@ -90,13 +104,15 @@ def build_report(model: MorphogeneticModel, state: EpisodeState, config: EsperCo
         fossilized_params=model.fossilized_params, lr=n.lr, base_lr=config.lr, slots=slots,
         blueprints=config.blueprints, seeds_germinated=state.counts.germinated,
         epochs_since_cull=state.epochs_since_cull(config.blueprints), train_flops=state.flops.train,
-        eval_flops=state.flops.eval, budget_train_flops=budget_train_flops)
+        eval_flops=state.flops.eval, budget_train_flops=budget_train_flops, task=task_context(config))
 
 
-def build_outcome(model: MorphogeneticModel, state: EpisodeState, test: EpochStats,
+def build_outcome(model: MorphogeneticModel, state: EpisodeState, config: EsperConfig, test: EpochStats,
                   nonfinite: bool) -> ly.EpisodeOutcome:
-    """The episode's :class:`~esper_env.leyline.EpisodeOutcome` from its final test pass and bookkeeping."""
+    """The episode's :class:`~esper_env.leyline.EpisodeOutcome` from its final test pass and bookkeeping (slots
+    numbered by position)."""
     m, c = model, state.counts
+    pos = config.slots
     return ly.EpisodeOutcome(
         test_accuracy=test.accuracy if math.isfinite(test.loss) else 0.0, test_loss=test.loss,
         val_accuracy=state.report.val_accuracy, best_val_accuracy=state.report.best_val_accuracy,
@@ -104,7 +120,7 @@ def build_outcome(model: MorphogeneticModel, state: EpisodeState, test: EpochSta
         fossilized_params=m.fossilized_params, total_params=m.total_params, flops_per_image=m.flops_per_image(),
         train_flops=state.flops.train, eval_flops=state.flops.eval, seeds_germinated=c.germinated,
         seeds_fossilized=c.fossilized, seeds_culled=c.culled, illegal_commands=c.illegal,
-        architecture=tuple((s.index, s.blueprint) for s in m.slots if s.stage == ly.SeedStage.FOSSILIZED),
-        live_seeds=tuple(ly.SeedOutcome(s.index, s.blueprint, s.stage, s.alpha) for s in m.slots
+        architecture=tuple((pos[s.index], s.blueprint) for s in m.slots if s.stage == ly.SeedStage.FOSSILIZED),
+        live_seeds=tuple(ly.SeedOutcome(pos[s.index], s.blueprint, s.stage, s.alpha) for s in m.slots
                          if s.seed is not None and s.stage != ly.SeedStage.FOSSILIZED),
-        history=tuple(state.history))
+        history=tuple(dataclasses.replace(e, slot=pos[e.slot]) for e in state.history))

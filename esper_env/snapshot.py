@@ -30,6 +30,8 @@ class EnvSnapshot:
     np_random: dict
     episode: dict
     """:meth:`esper_env.episode.EpisodeState.to_dict`: epoch, counters, histories, the last report, events, FLOPs."""
+    obs_version: int = 3
+    """The observation layout of the report it holds (files written before it was recorded are version 3)."""
 
 
 def save_snapshot(path: str | os.PathLike, snapshot: EnvSnapshot, **extra: Any) -> None:

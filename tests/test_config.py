@@ -42,7 +42,7 @@ BAD = [
     ("momentum", 1.0, r"\[0, 1\)"), ("weight_decay", -1e-4, "finite"), ("rent_coef", float("nan"), "finite"),
     ("illegal_penalty", -1, "finite"), ("synthetic_seed", -1, ">= 0"), ("width", 0, "finite"),
     ("host", "huge", "default"), ("dataset", "imagenet", "cifar10"), ("blueprints", ("conv", "norm"), "names"),
-    ("blueprints", (), "non-empty"), ("slots", (0, 0), "distinct"), ("slots", (5,), "block indices"),
+    ("blueprints", (), "non-empty"), ("slots", (0, 0), "distinct"), ("slots", (5,), "slot positions in 0..2"),
     ("blend_epochs", 0, ">= 1"), ("embargo_epochs", -1, ">= 0"), ("blend_schedule", "step", "linear"),
     ("lr_schedule", "exp", "cosine"), ("precision", "fp8", "bf16"), ("device", "tpu", "cuda:N"),
     ("plateau_window", 9, "1..4"), ("download", "yes", "True or False"),

@@ -58,25 +58,45 @@ def test_legal_commands_mask():
     assert not ly.command_is_legal(Command.cull(5), slots)
 
 
+def test_disabled_positions_and_blueprints_are_never_legal():
+    codec = ly.ActionCodec.layout()
+    # positions 1 and 2 enabled (as on Esper-Fast-v0), two blueprints enabled
+    slots = {1: ly.SlotState(SeedStage.DORMANT), 2: ly.SlotState(SeedStage.TRAINING)}
+    legal = {str(c) for c, m in zip(codec.commands, ly.legal_commands(codec, slots, ("norm", "lowrank"))) if m}
+    assert legal == {"WAIT", "GERMINATE(slot=1, norm)", "GERMINATE(slot=1, lowrank)", "ADVANCE(slot=2)",
+                     "CULL(slot=2)"}
+
+
 def report(**kw):
-    slot = ly.SlotReport(index=0, stage=SeedStage.TRAINING, blueprint="a", potential=0.03, seed_params=50)
+    slot = ly.SlotReport(index=0, stage=SeedStage.TRAINING, blueprint="norm", potential=0.03, seed_params=50)
     base = dict(epoch=3, max_epochs=10, train_loss=1.0, train_accuracy=0.5, val_loss=1.2, val_accuracy=0.45,
                 delta_train_accuracy=0.01, delta_val_accuracy=0.02, best_val_accuracy=0.46, plateau_epochs=1,
                 val_accuracy_history=(0.3, 0.35, 0.4, 0.43, 0.45), val_loss_history=(2, 1.8, 1.5, 1.3, 1.2),
                 host_params=100, seed_params=50, fossilized_params=0, lr=0.01, base_lr=0.05,
-                slots=(slot,), blueprints=("a", "b"))
+                slots=(slot,), blueprints=("norm", "lowrank"))
     base.update(kw)
     return ly.TrainingReport(**base)
 
 
 def test_vector_is_bounded_named_and_versioned():
-    names = ly.observation_fields(1, ("a", "b"))
+    names = ly.observation_fields()
     v = ly.report_to_vector(report())
     assert v.dtype == np.float32 and v.shape == (len(names),) and len(set(names)) == len(names)
-    assert ly.OBS_VERSION >= 1
+    assert ly.OBS_VERSION >= 4
     d = dict(zip(names, v))
     assert d["progress"] == pytest.approx(0.3) and d["slot0_stage_training"] == 1.0
-    assert d["slot0_bp_a"] == 1.0 and d["slot0_potential"] == pytest.approx(0.3)
+    assert d["slot0_bp_norm"] == 1.0 and d["slot0_potential"] == pytest.approx(0.3) and d["slot0_enabled"] == 1
+    # positions and blueprints the report does not have read as absent (documented values)
+    assert all(d[f"slot{p}_{e}"] == 0 for p in (1, 2) for e in ly.SLOT_ENTRIES)
+    assert [d[f"bp_{b}_enabled"] for b in ly.LAYOUT_BLUEPRINTS] == [0, 0, 1, 0, 1]
+    assert all(d[f"bp_{b}_since_cull"] == 1 for b in ly.LAYOUT_BLUEPRINTS)
+    # the task context: documented scales
+    assert d["task_log_host_params"] == pytest.approx(2 / 7) and d["task_max_epochs"] == pytest.approx(0.1)
+    assert d["task_log_lr"] == pytest.approx((np.log10(0.05) + 4) / 4, abs=1e-6)
+    wide = dict(zip(names, ly.report_to_vector(report(task=ly.TaskContext(width=4.0, train_images=1000,
+                                                                           image_size=16, real_data=True)))))
+    assert wide["task_log_width"] == pytest.approx(2 / 3) and wide["task_log_train_images"] == pytest.approx(0.6)
+    assert wide["task_image_size"] == 0.5 and wide["task_real_data"] == 1 and d["task_real_data"] == 0
     extreme = ly.report_to_vector(report(train_loss=float("nan"), val_loss=1e9, delta_val_accuracy=-0.9,
                                          seed_params=10**9))
     assert np.isfinite(extreme).all() and extreme.min() >= -1 and extreme.max() <= 1
@@ -86,4 +106,4 @@ def test_report_is_frozen():
     r = report()
     with pytest.raises(AttributeError):
         r.epoch = 4
-    assert r.budget_left == 7 and ly.ActionCodec.for_report(r).n == 1 + 2 + 1 + 1
+    assert r.budget_left == 7 and ly.ActionCodec.for_report(r).n == 1 + 3 * 5 + 3 + 3
