@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     ppo.add_argument("--ppo", dest="ppo_args", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
                      help="override any other PPOConfig field, e.g. --ppo learning_rate=3e-5 (repeatable)")
     add_quiet(ppo)
+
+    conv = sub.add_parser("convert", help="convert policies (.zip), demonstrations (.npz) and comparison records "
+                                          "(.jsonl) made for the old per-env layout to the common layout, in place")
+    conv.add_argument("files", nargs="+", metavar="FILE")
     return p
 
 
@@ -204,6 +208,18 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert_file
+
+    for f in args.files:  # policies first, so records can hash the converted policy files
+        if not Path(f).suffix == ".jsonl":
+            print(f"{f}: {'converted' if convert_file(f) else 'already in the common layout'}")
+    for f in args.files:
+        if Path(f).suffix == ".jsonl":
+            print(f"{f}: {'converted' if convert_file(f) else 'already in the common layout'}")
+    return 0
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM takes Ctrl-C's path: finished work and checkpoints are saved
 
@@ -217,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "tune": cmd_tune,
-                    "ppo": cmd_ppo}
+                    "ppo": cmd_ppo, "convert": cmd_convert}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)

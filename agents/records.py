@@ -17,7 +17,7 @@ import torch
 
 import esper_env
 from esper_env.config import EsperConfig
-from esper_env.leyline import EpisodeOutcome
+from esper_env.leyline import OBS_VERSION, EpisodeOutcome
 
 from .base import EpisodeRecord
 
@@ -70,6 +70,9 @@ class RunRecord:
     wall_s: float | None = None
     actions: tuple[str, ...] | None = None
     """The commands given, one per epoch."""
+    layout: int | None = None
+    """The observation layout its slot numbers follow (4: positions, the common layout); None in records made
+    before it was recorded, whose slots count the env's enabled slots from 0 (``esper convert`` converts them)."""
 
     @property
     def test_accuracy(self) -> float:
@@ -103,6 +106,7 @@ def episode_result(record: EpisodeRecord, config: EsperConfig, **extra) -> RunRe
     if record.outcome is None:
         raise ValueError("the episode has not ended: no outcome to record")
     return RunRecord(agent=record.agent, seed=record.seed, config=config.to_dict(), **run_metadata(),
+                     layout=OBS_VERSION,
                      episode_return=record.episode_return, outcome=record.outcome,
                      val_accuracy=tuple([record.initial_report.val_accuracy] + [s.report.val_accuracy
                                                                                 for s in record.steps]),

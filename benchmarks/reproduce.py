@@ -25,31 +25,14 @@ if __name__ == "__main__" and os.environ.get("ESPER_NATIVE_ISA") != "1":
 import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from agents.compare import RunSpec, run_one  # noqa: E402
+from agents.compare import run_one  # noqa: E402
+from agents.compare.plan import named_rows, spec_of  # noqa: E402
 
 COMPARED = ("episode_return", "outcome", "val_accuracy")
 """Fields of a record that must be equal for a run to count as reproduced (not dates, machines or times)."""
-
-
-def named_rows(table: Path) -> dict[str, str]:
-    """Row name -> controller, from the "Rows: name = `controller`; ..." line of a comparison's table.md."""
-    if not table.is_file():
-        return {}
-    line = next((ln for ln in table.read_text().splitlines() if ln.startswith("Rows: ")), "")
-    return dict(re.findall(r"([A-Za-z0-9_.-]+) = `([^`]+)`", line))
-
-
-def spec_of(record: dict, rows: dict[str, str] | None = None) -> RunSpec:
-    """The run a record describes. Records made before they named their controller give the policy's file stem
-    as ``agent``; the controller is then read from the table's row names (``rows``) or is the row itself."""
-    row = record["row"]
-    agent = record.get("controller") or (rows or {}).get(row) or (row if row.startswith("policy:") else record["agent"])
-    return RunSpec(record["env_id"], record["config"], agent, record["seed"],
-                   tuple((int(k), str(b)) for k, b in record.get("fossilized") or ()), row=record["row"])
 
 
 def reproduce(record: dict, rows: dict[str, str] | None = None) -> list[str]:

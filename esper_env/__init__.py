@@ -1,14 +1,18 @@
 """Esper: morphogenetic neural-network training as a Gymnasium environment.
 
 Importing this package registers the environment ids (``Esper-CIFAR10-v0``, ``Esper-Synthetic-v0``,
-``Esper-Fast-v0``, ``Esper-Tiny-v0``); ``gym.make("esper_env:Esper-CIFAR10-v0")`` imports it for you.
+``Esper-Fast-v0``, ``Esper-Tiny-v0`` and ``Esper-Mixed-v0``, which draws a task per episode);
+``gym.make("esper_env:Esper-CIFAR10-v0")`` imports it for you. Every id has the same spaces (the common layout).
 """
 
 import gymnasium as gym
 
 from ._version import __version__
 
-ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0")
+ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0", "Esper-Mixed-v0")
+
+MIXED_ID = "Esper-Mixed-v0"
+"""The id whose config is drawn per seed (:class:`esper_env.mixed.MixedEsperEnv`)."""
 
 
 PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "Esper-Fast-v0": "fast",
@@ -18,22 +22,34 @@ PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "
 
 def check_env_id(env_id: str) -> str:
     """``env_id`` if it is a registered Esper id, else a ValueError naming the ids (every command's one check)."""
-    if env_id not in PRESET_OF:
+    if env_id not in ENV_IDS:
         raise ValueError(f"unknown env id {env_id!r}; choose one of {', '.join(ENV_IDS)}")
     return env_id
 
 
-def config_for(env_id: str, **overrides):
-    """The :class:`EsperConfig` that ``gym.make(env_id, **overrides)`` builds, checked (ConfigError otherwise)."""
+def config_for(env_id: str, seed: int = 0, **overrides):
+    """The :class:`EsperConfig` that ``gym.make(env_id, **overrides)`` builds, checked (ConfigError otherwise);
+    for ``Esper-Mixed-v0``, the task it draws for ``seed`` (``tasks``, ``split`` and ``data_root`` select the
+    distribution, as in ``gym.make``)."""
     from .config import make_config
 
-    return make_config(PRESET_OF[check_env_id(env_id)], **overrides)
+    if check_env_id(env_id) == MIXED_ID:
+        from .tasks import task_distribution
+
+        tasks = overrides.pop("tasks", "synthetic")
+        split = overrides.pop("split", "train")
+        data_root = overrides.pop("data_root", None)
+        tasks = tasks if not isinstance(tasks, str) else task_distribution(tasks, data_root)
+        return tasks.draw(seed, split, **overrides)
+    return make_config(PRESET_OF[env_id], **overrides)
 
 
 def _register() -> None:
-    for env_id in ENV_IDS:
+    for env_id in PRESET_OF:
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point="esper_env.env:EsperEnv", kwargs={"config": PRESET_OF[env_id]})
+    if MIXED_ID not in gym.registry:
+        gym.register(id=MIXED_ID, entry_point="esper_env.mixed:MixedEsperEnv")
 
 
 _register()
@@ -42,5 +58,5 @@ from .config import ConfigError, EsperConfig  # noqa: E402
 from .env import EsperEnv  # noqa: E402
 from .snapshot import EnvSnapshot, load_snapshot, save_snapshot  # noqa: E402
 
-__all__ = ["ENV_IDS", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
+__all__ = ["ENV_IDS", "MIXED_ID", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
            "check_env_id", "config_for", "load_snapshot", "save_snapshot"]

@@ -81,6 +81,21 @@ def task_context(config: EsperConfig) -> ly.TaskContext:
                           blend_epochs=config.blend_epochs, embargo_epochs=config.embargo_epochs)
 
 
+def context_report(config: EsperConfig) -> ly.TrainingReport:
+    """A report of ``config``'s task at epoch 0 with every training signal zero and every slot DORMANT: what
+    the observation's task-describing entries (``task_*``, ``*_enabled``) read for it."""
+    from .kasmina import host_widths
+
+    host = MorphogeneticModel(host_widths(config.host, config.width), **config.model_settings()).host_params
+    return ly.TrainingReport(
+        epoch=0, max_epochs=config.max_epochs, train_loss=0.0, train_accuracy=0.0, val_loss=0.0, val_accuracy=0.0,
+        delta_train_accuracy=0.0, delta_val_accuracy=0.0, best_val_accuracy=0.0, plateau_epochs=0,
+        val_accuracy_history=(0.0,) * ly.HISTORY_LEN, val_loss_history=(0.0,) * ly.HISTORY_LEN, host_params=host,
+        seed_params=0, fossilized_params=0, lr=config.lr, base_lr=config.lr,
+        slots=tuple(ly.SlotReport(index=p, stage=ly.SeedStage.DORMANT) for p in config.slots),
+        blueprints=config.blueprints, epochs_since_cull=(-1,) * len(config.blueprints), task=task_context(config))
+
+
 def position(config: EsperConfig, model_slot: int) -> int:
     """The common-layout position (host block) of the model's slot ``model_slot``: the model numbers only the
     slots it has; Leyline's reports, commands and outcomes number positions."""

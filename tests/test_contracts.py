@@ -7,10 +7,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import esper_env
 from agents import HeuristicTamiyo, RandomLegal, SchemaMismatchError, make_agent, run_episode, save_policy
 from agents.checkpoint import resume_episode, save_checkpoint
 from agents.cli import main as cli_main
-import esper_env
 from esper_env import EnvSnapshot, load_snapshot, save_snapshot
 from esper_env import leyline as ly
 from esper_env.leyline import Command, Op, SeedStage

@@ -55,9 +55,13 @@ class Executor:
 
     def cached(self, spec: RunSpec) -> RunRecord | None:
         try:
-            return RunRecord.from_dict(json.loads(self.path(spec).read_text()))
+            record = RunRecord.from_dict(json.loads(self.path(spec).read_text()))
         except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
             return None
+        slots = list(record.config.get("slots", ()))
+        if record.layout is None and slots != list(range(len(slots))):
+            return None  # made before the common layout numbered slots by position: run it again
+        return record
 
     def _save(self, spec: RunSpec, result: RunRecord) -> None:
         with atomic_path(self.path(spec), suffix=".json") as tmp, open(tmp, "w") as f:

@@ -76,6 +76,23 @@ class RunSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def named_rows(table: Path) -> dict[str, str]:
+    """Row name -> controller, from the "Rows: name = `controller`; ..." line of a comparison's table.md."""
+    if not table.is_file():
+        return {}
+    line = next((ln for ln in table.read_text().splitlines() if ln.startswith("Rows: ")), "")
+    return dict(re.findall(r"([A-Za-z0-9_.-]+) = `([^`]+)`", line))
+
+
+def spec_of(record: dict, rows: dict[str, str] | None = None) -> RunSpec:
+    """The run a record describes. Records made before they named their controller give the policy's file stem
+    as ``agent``; the controller is then read from the table's row names (``rows``) or is the row itself."""
+    row = record["row"]
+    agent = record.get("controller") or (rows or {}).get(row) or (row if row.startswith("policy:") else record["agent"])
+    return RunSpec(record["env_id"], record["config"], agent, record["seed"],
+                   tuple((int(k), str(b)) for k, b in record.get("fossilized") or ()), row=record["row"])
+
+
 def final_architecture(result: RunRecord) -> tuple[tuple[int, str], ...]:
     """Seeds at alpha 1 at the end of a run: fossilized, or fully blended but not yet fossilized."""
     o = result.outcome

@@ -1,0 +1,190 @@
+"""Task distributions: what ``Esper-Mixed-v0`` draws a training task from at each reset.
+
+A :class:`TaskFamily` is a base :class:`~esper_env.config.EsperConfig` and the values each drawn field may
+take; a :class:`TaskDistribution` is weighted families. ``draw(seed, split)`` is a pure function of the seed:
+the same seed gives the same task. Each family has a *held-out* part that training draws never produce:
+synthetic dataset seeds from ``heldout_synthetic_seeds`` and training-set sizes from ``heldout_train_sizes``
+(the other fields are drawn as in training), for evaluating a controller on tasks it has not seen.
+
+Built-in distributions (:data:`TASK_DISTRIBUTIONS`, by name):
+
+* ``"synthetic"`` -- offline: Fast-like tasks (tiny host, 32 px) and 16 px tasks (tiny/small host), procedural
+  data. The registered default.
+* ``"cheap"`` -- the synthetic families plus ``cifar16``: the real CIFAR-10 subset at 16x16 on a tiny or small
+  host, where networks actually learn (no-growth ~53% test accuracy, a 4x wider host ~+8.5 points:
+  ``benchmarks/results/cheap-family``). Needs the subset at ``data_root``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ConfigError, EsperConfig, make_config
+from .leyline import LAYOUT_BLUEPRINTS
+
+SPLITS = ("train", "heldout")
+"""``train``: what controllers learn and are tuned on; ``heldout``: tasks no training draw produces."""
+
+_SALT = 0x7A5C
+"""Mixed into the seed of a task draw, so that a task's draw and its episode's own randomness (which also start
+from the seed) are independent streams."""
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """One family of tasks: a base config and the values each drawn field may take (uniformly)."""
+
+    name: str
+    base: EsperConfig
+    """Every field not drawn below comes from here (dataset, data_root, val/test sizes, batch sizes, ...)."""
+    hosts: tuple[str, ...] = ("tiny",)
+    """Host presets."""
+    widths: tuple[float, ...] = (1.0,)
+    """Host width multipliers."""
+    train_sizes: tuple[int, ...] = (1500,)
+    """Training images (training draws)."""
+    heldout_train_sizes: tuple[int, ...] = ()
+    """Training images of held-out draws (never drawn for training); empty = as in training."""
+    max_epochs: tuple[int, ...] = (16,)
+    """Episode budgets, in epochs."""
+    lrs: tuple[float, ...] = (0.05,)
+    """Host learning rates (the seed learning rate is drawn equal to it)."""
+    blend_epochs: tuple[int, ...] = (2,)
+    """Alpha-ramp lengths."""
+    slot_sets: tuple[tuple[int, ...], ...] = ((1, 2),)
+    """Which slot positions are enabled."""
+    image_sizes: tuple[int, ...] = (32,)
+    """Image sides, in pixels."""
+    blueprint_sets: tuple[tuple[str, ...], ...] = (LAYOUT_BLUEPRINTS,)
+    """Which blueprints are enabled."""
+    synthetic_seeds: tuple[int, int] = (1, 17)
+    """[low, high): synthetic datasets of training draws (synthetic families only). Dataset 0 (that of
+    ``Esper-Fast-v0`` and ``Esper-Synthetic-v0``) is never drawn, so those stay unseen tasks."""
+    heldout_synthetic_seeds: tuple[int, int] = (1000, 1008)
+    """[low, high): synthetic datasets of held-out draws."""
+    weight: float = 1.0
+    """Relative probability of drawing this family."""
+
+    def draw(self, rng: np.random.Generator, split: str) -> EsperConfig:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        heldout = split == "heldout"
+        lr = pick(self.lrs)
+        fields = dict(host=pick(self.hosts), width=pick(self.widths),
+                      train_size=pick(self.heldout_train_sizes if heldout and self.heldout_train_sizes
+                                      else self.train_sizes),
+                      max_epochs=pick(self.max_epochs), lr=lr, seed_lr=lr, blend_epochs=pick(self.blend_epochs),
+                      slots=pick(self.slot_sets), image_size=pick(self.image_sizes),
+                      blueprints=pick(self.blueprint_sets))
+        low, high = self.heldout_synthetic_seeds if heldout else self.synthetic_seeds
+        seed = int(rng.integers(low, high))
+        if self.base.dataset == "synthetic":
+            fields["synthetic_seed"] = seed
+        return self.base.replace(**fields)
+
+    def check(self) -> None:
+        """Every choice builds a valid config (a ConfigError naming the family otherwise)."""
+        for name in ("hosts", "widths", "train_sizes", "max_epochs", "lrs", "blend_epochs", "slot_sets",
+                     "image_sizes", "blueprint_sets"):
+            if not getattr(self, name):
+                raise ConfigError(f"task family {self.name!r}: {name} is empty")
+        for lo_hi in (self.synthetic_seeds, self.heldout_synthetic_seeds):
+            if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1]:
+                raise ConfigError(f"task family {self.name!r}: a seed range must be (low, high) with 0 <= low < high")
+        a, b = self.synthetic_seeds, self.heldout_synthetic_seeds
+        if self.base.dataset == "synthetic" and a[0] < b[1] and b[0] < a[1]:
+            raise ConfigError(f"task family {self.name!r}: training and held-out synthetic seeds overlap")
+        if set(self.train_sizes) & set(self.heldout_train_sizes):
+            raise ConfigError(f"task family {self.name!r}: a held-out training size is also drawn for training")
+        choices = {"host": self.hosts, "width": self.widths, "train_size": self.train_sizes + self.heldout_train_sizes,
+                   "max_epochs": self.max_epochs, "lr": self.lrs, "blend_epochs": self.blend_epochs,
+                   "slots": self.slot_sets, "image_size": self.image_sizes, "blueprints": self.blueprint_sets}
+        try:
+            for field, values in choices.items():
+                for v in values:
+                    self.base.replace(**{field: v})
+        except ConfigError as e:
+            raise ConfigError(f"task family {self.name!r}: {e}") from None
+
+
+@dataclass(frozen=True)
+class TaskDistribution:
+    """Weighted task families; :meth:`draw` gives the task of a seed (replace it to train on other tasks)."""
+
+    families: tuple[TaskFamily, ...]
+
+    def __post_init__(self) -> None:
+        if not self.families:
+            raise ConfigError("a task distribution needs at least one family")
+        for f in self.families:
+            f.check()
+        if len({f.name for f in self.families}) != len(self.families):
+            raise ConfigError("task family names must be distinct")
+        if any(not f.weight > 0 for f in self.families):
+            raise ConfigError("every task family needs a weight > 0")
+
+    def draw(self, seed: int, split: str = "train", **overrides) -> EsperConfig:
+        """The task of ``seed`` (a pure function of it), with ``overrides`` applied to the drawn config."""
+        if split not in SPLITS:
+            raise ConfigError(f"split={split!r} is not allowed: one of {', '.join(map(repr, SPLITS))}")
+        rng = np.random.default_rng([int(seed), _SALT])
+        task = self._family(rng).draw(rng, split)
+        return task.replace(**overrides) if overrides else task
+
+    def family_of(self, seed: int) -> str:
+        """Which family ``seed`` draws from (the same for both splits)."""
+        return self._family(np.random.default_rng([int(seed), _SALT])).name
+
+    def _family(self, rng: np.random.Generator) -> TaskFamily:
+        w = np.array([f.weight for f in self.families], float)
+        return self.families[int(rng.choice(len(w), p=w / w.sum()))]
+
+    def replace(self, **changes) -> TaskDistribution:
+        return dataclasses.replace(self, **changes)
+
+
+# ---- the built-in families ------------------------------------------------------------------------
+
+SLOT_SETS = ((1, 2), (0, 1, 2), (0, 1), (2,))
+"""Enabled slot positions drawn by the built-in families (Esper-Fast-v0's (1, 2) among them)."""
+
+
+def synthetic_families() -> tuple[TaskFamily, ...]:
+    fast = make_config("fast")
+    return (
+        # Fast-like: tiny host on 32 px procedural images (Esper-Fast-v0 is one such task, on dataset 0).
+        TaskFamily("fast", fast, hosts=("tiny",), widths=(1.0, 1.5), train_sizes=(1000, 1500, 2000),
+                   heldout_train_sizes=(1250, 1750), max_epochs=(12, 16, 20), lrs=(0.03, 0.05, 0.08),
+                   blend_epochs=(2, 3), slot_sets=SLOT_SETS, image_sizes=(32,)),
+        # 16 px procedural images, more of them, tiny or small host.
+        TaskFamily("synthetic16", fast.replace(val_size=1000, test_size=1000), hosts=("tiny", "small"),
+                   widths=(1.0,), train_sizes=(2000, 3000, 4000), heldout_train_sizes=(2500, 3500),
+                   max_epochs=(12, 16), lrs=(0.03, 0.05, 0.08), blend_epochs=(2, 3), slot_sets=SLOT_SETS,
+                   image_sizes=(16,)),
+    )
+
+
+def cifar16_family(data_root: str | None) -> TaskFamily:
+    """The real CIFAR-10 subset (5,170 train / 1,017 test images) at 16x16: the informative cheap regime."""
+    base = make_config("cifar10", data_root=data_root, train_size=4170, val_size=1000, test_size=1017,
+                       image_size=16, blend_epochs=2, embargo_epochs=1, eval_batch_size=250, host="tiny",
+                       max_epochs=16)
+    return TaskFamily("cifar16", base, hosts=("tiny", "small"), widths=(1.0,), train_sizes=(2000, 3000, 4170),
+                      heldout_train_sizes=(2500, 3500), max_epochs=(12, 16, 20), lrs=(0.03, 0.05, 0.08),
+                      blend_epochs=(2, 3), slot_sets=SLOT_SETS, image_sizes=(16,), weight=2.0)
+
+
+def task_distribution(name: str, data_root: str | None = None) -> TaskDistribution:
+    """A built-in distribution by name (:data:`TASK_DISTRIBUTIONS`)."""
+    if name == "synthetic":
+        return TaskDistribution(synthetic_families())
+    if name == "cheap":
+        return TaskDistribution((*synthetic_families(), cifar16_family(data_root)))
+    raise ConfigError(f"unknown task distribution {name!r}; choose one of {', '.join(TASK_DISTRIBUTIONS)}, "
+                      "or pass a TaskDistribution")
+
+
+TASK_DISTRIBUTIONS = ("synthetic", "cheap")
+"""Names :func:`task_distribution` (and ``gym.make("Esper-Mixed-v0", tasks=...)``) accept."""
