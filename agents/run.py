@@ -44,7 +44,7 @@ class RunConfig:
         check_output_file(self.json, "--json")
         check_output_file(self.checkpoint, "--checkpoint")
         check_output_file(self.plot, "--plot", plot_formats())
-        esper_env.config_for(self.env_id, **self.overrides)
+        esper_env.config_for(self.env_id, self.seed, **self.overrides)
 
 
 def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | None = None):
@@ -60,7 +60,7 @@ def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | No
     from .records import episode_result
 
     cfg.check()
-    env = gym.make(cfg.env_id, config=esper_env.config_for(cfg.env_id, **cfg.overrides))
+    env = gym.make(cfg.env_id, config=esper_env.config_for(cfg.env_id, cfg.seed, **cfg.overrides))
     agent = make_agent(cfg.agent, schema=env.unwrapped.schema, trust=cfg.trust_policy_file)
     if on_start is not None:
         on_start(env, agent)

@@ -82,7 +82,11 @@ def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
     cfg.check()
     out = Path(cfg.out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
-    config = esper_env.config_for(cfg.env_id, **cfg.overrides)
+    configs = {seed: esper_env.config_for(cfg.env_id, seed, **cfg.overrides) for seed in cfg.seeds}
+    # one schedule for every task: slot ranks and blueprints any of the seeds' tasks has (a schedule skips a
+    # rank or blueprint a task does not enable)
+    ranks = max(len(c.slots) for c in configs.values())
+    blueprints = tuple(dict.fromkeys(b for c in configs.values() for b in c.blueprints))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="esper-tune", direction="maximize", load_if_exists=True,
                                 storage=JournalStorage(JournalFileBackend(str(out / "study.log"))),
@@ -94,9 +98,9 @@ def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
     try:
         while len(done) < cfg.trials:
             trial = study.ask()
-            schedule = suggest(trial, len(config.slots), config.blueprints, cfg.max_seeds)
+            schedule = suggest(trial, ranks, blueprints, cfg.max_seeds)
             path = schedule.save(out / "trials" / f"{trial.number}.json")
-            specs = [RunSpec(cfg.env_id, config.to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}")
+            specs = [RunSpec(cfg.env_id, configs[s].to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}")
                      for s in cfg.seeds]
             results = executor.run(specs)
             if executor.failed:

@@ -44,6 +44,18 @@ def config_for(env_id: str, seed: int = 0, **overrides):
     return make_config(PRESET_OF[env_id], **overrides)
 
 
+def env_kwargs(env_id: str, **overrides) -> dict:
+    """What ``gym.make(env_id, **kwargs)`` takes for ``overrides``, checked (ConfigError otherwise) and plain data:
+    ``{"config": <the config as a dict>}`` for a fixed id; for ``Esper-Mixed-v0``, which draws a task per seed,
+    the overrides themselves (``tasks`` must then be a distribution's name)."""
+    config = config_for(env_id, **overrides)
+    if env_id == MIXED_ID:
+        if not isinstance(overrides.get("tasks", "synthetic"), str):
+            raise ValueError("give the task distribution by name (tasks=...) so that it can be recorded")
+        return dict(overrides)
+    return {"config": config.to_dict()}
+
+
 def _register() -> None:
     for env_id in PRESET_OF:
         if env_id not in gym.registry:
@@ -58,5 +70,5 @@ from .config import ConfigError, EsperConfig  # noqa: E402
 from .env import EsperEnv  # noqa: E402
 from .snapshot import EnvSnapshot, load_snapshot, save_snapshot  # noqa: E402
 
-__all__ = ["ENV_IDS", "MIXED_ID", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
+__all__ = ["ENV_IDS", "MIXED_ID", "PRESET_OF", "env_kwargs", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
            "check_env_id", "config_for", "load_snapshot", "save_snapshot"]

@@ -126,10 +126,12 @@ class CompareConfig:
     command: str = ""
     """The command line that ran it, recorded in table.md."""
 
-    def env_config(self) -> EsperConfig:
+    def env_config(self, seed: int = 0) -> EsperConfig:
+        """The config of the runs on ``seed`` (the same for every seed, except on ``Esper-Mixed-v0``, which draws
+        a task per seed: ``--set tasks=NAME --set split=heldout`` choose the distribution)."""
         import esper_env
 
-        return esper_env.config_for(self.env_id, **self.overrides)
+        return esper_env.config_for(self.env_id, seed, **self.overrides)
 
     def check(self) -> None:
         """Refuse, before any run starts, what cannot be compared (one clear error each)."""
@@ -169,8 +171,8 @@ class CompareConfig:
 
 def plan(cfg: CompareConfig) -> list[RunSpec]:
     """The first-phase runs (every row on every seed)."""
-    config = cfg.env_config().to_dict()
-    return [RunSpec(cfg.env_id, config, agent, seed, row=name)
+    configs = {seed: cfg.env_config(seed).to_dict() for seed in cfg.seeds}
+    return [RunSpec(cfg.env_id, configs[seed], agent, seed, row=name)
             for name, agent in map(split_row, cfg.rows) for seed in cfg.seeds]
 
 
@@ -195,13 +197,16 @@ def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list
     epochs whose width spends them closest."""
     from esper_env.reporting import bare_host_epoch_flops
 
-    base = cfg.env_config()
-    per_epoch = bare_host_epoch_flops(base)
-    wide_epoch = {w: bare_host_epoch_flops(base.replace(width=base.width * w)) for w in WIDTHS}
+    costs: dict[EsperConfig, tuple[float, dict[float, float]]] = {}
     specs = []
     for spec in plan(cfg):
         if spec.row not in cfg.flops_matched or spec.key not in first:
             continue
+        base = EsperConfig.from_dict(spec.config)
+        if base not in costs:
+            costs[base] = (bare_host_epoch_flops(base),
+                           {w: bare_host_epoch_flops(base.replace(width=base.width * w)) for w in WIDTHS})
+        per_epoch, wide_epoch = costs[base]
         spent = first[spec.key].outcome.train_flops
         epochs = max(1, round(spent / per_epoch))
         longer = base.replace(max_epochs=epochs).to_dict()

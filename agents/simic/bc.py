@@ -210,7 +210,7 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
 
     cfg.check()
     demos = load_demonstrations(cfg.data)
-    env = gym.make(demos.meta["env_id"], config=demos.meta["config"])
+    env = gym.make(demos.meta["env_id"], **demos.env_kwargs)
     demos.check_env(env.unwrapped.schema, f"dataset {cfg.data}")
     train_eps, held_eps = split(demos, cfg.holdout_every)
     if not train_eps or not held_eps:

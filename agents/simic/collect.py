@@ -70,7 +70,7 @@ class CollectConfig:
         check_output_file(out, "--out")
 
 
-def collect_episode(env_id: str, config: dict, teacher: str, explore: float, seed: int) -> Episode:
+def collect_episode(env_id: str, kwargs: dict, teacher: str, explore: float, seed: int) -> Episode:
     """Play one episode (in this process, one torch thread) and label every state with the teacher."""
     import gymnasium as gym
     import torch
@@ -79,7 +79,7 @@ def collect_episode(env_id: str, config: dict, teacher: str, explore: float, see
 
     maybe_crash(f"collect:{seed}")
     torch.set_num_threads(1)
-    env = gym.make(env_id, config=config)
+    env = gym.make(env_id, **kwargs)  # (esper_env.env_kwargs)
     agent = make_agent(teacher)
     rng = np.random.default_rng([seed, 7919])
     obs, info = env.reset(seed=seed)
@@ -116,9 +116,11 @@ def collect(cfg: CollectConfig, progress: bool = True,
 
     cfg.check()
     out = Path(cfg.out)
-    config = esper_env.config_for(cfg.env_id, **cfg.overrides)
-    schema = gym.make(cfg.env_id, config=config).unwrapped.schema
-    made = dict(env_id=cfg.env_id, config=config.to_dict(), teacher=cfg.teacher, explore=cfg.explore)
+    kwargs = esper_env.env_kwargs(cfg.env_id, **cfg.overrides)
+    schema = esper_env.config_for(cfg.env_id, **cfg.overrides).schema()
+    made = dict(env_id=cfg.env_id, config=kwargs.get("config"), teacher=cfg.teacher, explore=cfg.explore)
+    if "config" not in kwargs:  # Esper-Mixed-v0: a task per seed, from the distribution these select
+        made["mixed"] = kwargs
     if out.exists():
         demos = load_demonstrations(out)
         old = {k: demos.meta.get(k) for k in made}
@@ -141,7 +143,7 @@ def collect(cfg: CollectConfig, progress: bool = True,
         if on_episode is not None:
             on_episode(ep)
 
-    args = (cfg.env_id, config.to_dict(), cfg.teacher, cfg.explore)
+    args = (cfg.env_id, kwargs, cfg.teacher, cfg.explore)
     try:
         if cfg.workers == 1 or len(todo) <= 1:
             for seed in todo:

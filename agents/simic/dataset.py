@@ -64,6 +64,11 @@ class Demonstrations:
     def schema(self) -> ObservationSchema:
         return ObservationSchema.from_dict(self.meta["schema"])
 
+    @property
+    def env_kwargs(self) -> dict:
+        """What ``gym.make(meta["env_id"], **kwargs)`` takes to build the env it was collected on."""
+        return {"config": self.meta["config"]} if self.meta.get("config") is not None else dict(self.meta["mixed"])
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The file's arrays (episodes in seed order)."""
         eps = [self.episodes[s] for s in sorted(self.episodes)]

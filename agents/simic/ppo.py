@@ -111,11 +111,11 @@ class SeedSchedule(gym.Wrapper):
         return self.env.unwrapped.action_masks()
 
 
-def _make_env(env_id: str, config: dict, start: int, step: int, done: int, worker: bool):
+def _make_env(env_id: str, kwargs: dict, start: int, step: int, done: int, worker: bool):
     def make():
         if worker:  # in SubprocVecEnv workers the main process handles Ctrl-C
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        return SeedSchedule(gym.make(env_id, config=config), start, step, done)
+        return SeedSchedule(gym.make(env_id, **kwargs), start, step, done)
     return make
 
 
@@ -173,7 +173,8 @@ class PPORunState:
     """A PPO run's progress, saved beside each checkpoint (``checkpoint.json``) and read back by ``--resume``."""
 
     config: dict
-    """The env's :class:`~esper_env.config.EsperConfig` as a dict (a resume must use the same)."""
+    """The env's :class:`~esper_env.config.EsperConfig` as a dict, or on ``Esper-Mixed-v0`` the keyword arguments
+    that select its task distribution (a resume must use the same)."""
     n_envs: int
     init: str
     """The policy the run started from."""
@@ -222,26 +223,25 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
 
     cfg.check()
     out = Path(cfg.out)
-    config = esper_env.config_for(cfg.env_id, **cfg.overrides)
-    probe = gym.make(cfg.env_id, config=config)
-    schema = probe.unwrapped.schema
-    probe.close()
+    kwargs = esper_env.env_kwargs(cfg.env_id, **cfg.overrides)
+    config = kwargs.get("config", kwargs)  # what a resume must match, and what the policy file records
+    schema = esper_env.config_for(cfg.env_id, **cfg.overrides).schema()
     if resume:
         meta = checkpoint_path(out).with_suffix(".json")
         if not meta.is_file() or not checkpoint_path(out).is_file():
             raise FileNotFoundError(f"no checkpoint in {out} to resume; run without --resume first")
         state = PPORunState.read(meta)
-        if state.config != config.to_dict() or state.n_envs != cfg.n_envs:
+        if state.config != config or state.n_envs != cfg.n_envs:
             raise ValueError(f"{out} holds a run with other env settings or n_envs; resume it with the same ones")
         init = checkpoint_path(out)
     else:
         if checkpoint_path(out).exists():
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-        state = PPORunState(config=config.to_dict(), n_envs=cfg.n_envs, init=str(cfg.init),
+        state = PPORunState(config=config, n_envs=cfg.n_envs, init=str(cfg.init),
                             ppo=_jsonable(asdict(cfg)), episodes_done=[0] * cfg.n_envs)
         init = Path(cfg.init)
     check_schema(read_policy_schema(init), schema, f"policy {init}")
-    factories = [_make_env(cfg.env_id, config.to_dict(), cfg.seed_start + i, cfg.n_envs,
+    factories = [_make_env(cfg.env_id, kwargs, cfg.seed_start + i, cfg.n_envs,
                            state.episodes_done[i], worker=cfg.n_envs > 1) for i in range(cfg.n_envs)]
     venv = SubprocVecEnv(factories) if cfg.n_envs > 1 else DummyVecEnv(factories)
     model = _model_for(init, venv, cfg, resume)
@@ -256,7 +256,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
             model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume, tb_log_name="ppo")
         state.updates += int(model.num_timesteps > state.timesteps)
         save_checkpoint(cfg, model, state, schema)
-        save_policy(model, out / "final.zip", schema, config=config.to_dict())
+        save_policy(model, out / "final.zip", schema, config=config)
         from ..plots import plot_training_curves
 
         plot_training_curves(out / "tensorboard", out / "curves.png",
