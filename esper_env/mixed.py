@@ -74,8 +74,8 @@ class MixedEsperEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(self.codec.n)
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(self.observation_fields),), np.float32)
         self._envs: OrderedDict[EsperConfig, EsperEnv] = OrderedDict()
-        self.env: EsperEnv | None = None
-        """The current task's env."""
+        self.env: EsperEnv | None = None if self.fixed is None else self._env_for(self.fixed)
+        """The current task's env (built at reset; at once for a fixed task)."""
 
     def draw(self, seed: int) -> EsperConfig:
         """The task ``reset(seed=seed)`` plays."""

@@ -156,3 +156,23 @@ def test_a_policy_saved_on_tiny_acts_on_the_mixed_env(tmp_path):
             assert info["action_mask"][a]
             obs, _, done, _, info = env.step(a)
         assert 0 <= info["final"].test_accuracy <= 1
+
+
+def test_compare_and_collect_on_the_mixed_env_play_each_seeds_task(tmp_path):
+    import json
+
+    from agents.cli import main
+    small = ["--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32", "--set", "max_epochs=3"]
+    assert main(["compare", "--env", "Esper-Mixed-v0", "--seeds", "3", "4", "--agents", "no-growth", "heuristic",
+                 "--out", str(tmp_path / "cmp"), "--set", "split=heldout", *small, "--quiet"]) == 0
+    runs = [json.loads(s) for s in (tmp_path / "cmp" / "runs.jsonl").read_text().splitlines()]
+    for r in runs:
+        expected = esper_env.config_for("Esper-Mixed-v0", r["seed"], split="heldout", train_size=64, val_size=32,
+                                        test_size=32, max_epochs=3)
+        assert r["config"] == expected.to_dict() and r["env_id"] == "Esper-Mixed-v0"
+    assert len({json.dumps(r["config"]) for r in runs}) == 2  # one task per seed, shared by the rows
+    assert main(["collect", "--env", "Esper-Mixed-v0", "--seeds", "1000", "1001", "--out", str(tmp_path / "d.npz"),
+                 *small, "--quiet"]) == 0
+    from agents.simic.dataset import load
+    demos = load(tmp_path / "d.npz")
+    assert demos.meta["config"] is None and demos.env_kwargs["max_epochs"] == 3 and len(demos.episodes) == 2
