@@ -45,7 +45,7 @@ def config_for(env_id: str, seed: int = 0, **overrides):
 
 
 def env_kwargs(env_id: str, **overrides) -> dict:
-    """What ``gym.make(env_id, **kwargs)`` takes for ``overrides``, checked (ConfigError otherwise) and plain data:
+    """What ``gym.make(env_id, **kwargs)`` takes for ``overrides``, checked (ConfigError otherwise), plain data:
     ``{"config": <the config as a dict>}`` for a fixed id; for ``Esper-Mixed-v0``, which draws a task per seed,
     the overrides themselves (``tasks`` must then be a distribution's name)."""
     config = config_for(env_id, **overrides)
@@ -70,5 +70,5 @@ from .config import ConfigError, EsperConfig  # noqa: E402
 from .env import EsperEnv  # noqa: E402
 from .snapshot import EnvSnapshot, load_snapshot, save_snapshot  # noqa: E402
 
-__all__ = ["ENV_IDS", "MIXED_ID", "PRESET_OF", "env_kwargs", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
-           "check_env_id", "config_for", "load_snapshot", "save_snapshot"]
+__all__ = ["ENV_IDS", "MIXED_ID", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
+           "check_env_id", "config_for", "env_kwargs", "load_snapshot", "save_snapshot"]

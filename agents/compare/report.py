@@ -125,7 +125,8 @@ def write_outputs(comp) -> None:
     header = (f"# Comparison on {cfg.env_id}\n\n"
               + (f"Command: `{cfg.command}`\n\n" if cfg.command else "")
               + (f"Config: `{json.dumps(cfg.env_config().to_dict())}`\n\n" if cfg.env_id != MIXED_ID else
-                 f"Config: a task drawn per seed (`{json.dumps(cfg.overrides)}`; each run's config is in runs.jsonl)\n\n")
+                 f"Config: a task drawn per seed (`{json.dumps(cfg.overrides)}`; each run's config is in "
+                 "runs.jsonl)\n\n")
               + f"Seeds {list(cfg.seeds)}; {len(runs)} runs, one torch thread each, made {dates[0]} to {dates[-1]} on "
               f"{'; '.join(machines)} (esper {', '.join(versions)}).\n\n")
     with atomic_path(out / "table.md", suffix=".md") as tmp, open(tmp, "w") as f:

@@ -109,7 +109,6 @@ def collect_episode(env_id: str, kwargs: dict, teacher: str, explore: float, see
 def collect(cfg: CollectConfig, progress: bool = True,
             on_episode: Callable[[Episode], None] | None = None) -> Demonstrations:
     """Collect ``cfg.seeds`` (those not already in ``cfg.out``), saving after every finished episode."""
-    import gymnasium as gym
     from tqdm import tqdm
 
     from ..records import run_metadata
