@@ -177,5 +177,8 @@ def check_schema(recorded: ObservationSchema, current: ObservationSchema, what: 
     """Raise :class:`SchemaMismatchError` saying what differs, if anything does."""
     diff = recorded.differences(current)
     if diff:
+        hint = (" It was made for the old per-env layout: `esper convert FILE` converts the file to the common "
+                "layout every env shares." if recorded.obs_version == 3 else
+                " Make it again with this version of Esper.")
         raise SchemaMismatchError(f"{what} was made for other observations or actions than this env's: "
-                                  + "; ".join(diff) + ". Use it with the env it was trained on, or retrain.")
+                                  + "; ".join(diff) + "." + hint)

@@ -5,9 +5,12 @@ committed Simic policies where their observations fit the env, each growing row'
 compute-matched rows (``no-growth@flops:`` and ``wide@flops:``) for the heuristic and the tuned schedule.
 
     esper tune --env Esper-Fast-v0 --trials 60 --seeds 1000 1001 1002 1003 1004 --workers 2 \\
-        --out benchmarks/results/tuned/fast                       # first: the tuned schedule
+        --out benchmarks/results/tuned/fast                       # first: the tuned schedules
+    esper tune --env Esper-Mixed-v0 --trials 30 --seeds 1000 ... 1009 --workers 2 \\
+        --out benchmarks/results/tuned/mixed --set tasks=cheap --set data_root=../shared/data/cifar10-subset
     python benchmarks/baselines.py --preset fast                  # 20 held-out seeds of Esper-Fast-v0
     python benchmarks/baselines.py --preset cifar-subset          # the real subset, 5 seeds
+    python benchmarks/baselines.py --preset mixed                 # 20 seeds of the held-out task distribution
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from agents.compare import CompareConfig, run_comparison
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 TUNED = RESULTS / "tuned/fast/best.json"
+TUNED_MIXED = RESULTS / "tuned/mixed/best.json"
+SUBSET = "../shared/data/cifar10-subset"
 SIMIC = RESULTS / "simic"
 
 # Everything in one place. Evaluation seeds are below 900 and were never used to tune or train anything.
@@ -32,12 +37,21 @@ PRESETS = {
               f"ppo=policy:{SIMIC / 'ppo/final.zip'}", f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"),
         flops_matched=("heuristic", "tuned")),
     # The committed real-subset preset (small host, 20 epochs, 4,170 / 1,000 / 1,017 images). The Simic policies
-    # were trained on Esper-Fast-v0's spaces and cannot act here until the portable-spaces issue lands.
+    # were trained on Esper-Fast-v0 and act here through the common layout.
     "cifar-subset": CompareConfig(
-        "Esper-CIFAR10-v0", dict(data_root="../shared/data/cifar10-subset", train_size=4170, val_size=1000,
-                                 test_size=1017, host="small", max_epochs=20),
+        "Esper-CIFAR10-v0", dict(data_root=SUBSET, train_size=4170, val_size=1000, test_size=1017, host="small",
+                                 max_epochs=20),
         seeds=(0, 1, 2, 3, 4), workers=2, out=RESULTS / "baselines/cifar-subset", scratch=False,
-        rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}"), flops_matched=("heuristic", "tuned")),
+        rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
+              f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",
+              f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"), flops_matched=("heuristic", "tuned")),
+    # The held-out part of the cheap task distribution (datasets and sizes no training draw produces).
+    "mixed": CompareConfig(
+        "Esper-Mixed-v0", dict(tasks="cheap", split="heldout", data_root=SUBSET), seeds=tuple(range(20)), workers=2,
+        out=RESULTS / "baselines/mixed",
+        rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
+              f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",
+              f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"), flops_matched=("heuristic", "tuned-mixed")),
 }
 
 

@@ -265,7 +265,7 @@ def test_policy_of_another_observation_version_or_without_schema_is_refused(save
                 d["schema"]["fields"] = d["schema"]["fields"][:-5]
                 data = json.dumps(d)
             dst.writestr(name, data)
-    with pytest.raises(SchemaMismatchError, match=f"observation version {ly.OBS_VERSION - 1}"):
+    with pytest.raises(SchemaMismatchError, match=f"observation version {ly.OBS_VERSION - 1}.*esper convert"):
         make_agent(f"policy:{old}", schema=env.unwrapped.schema)
     bare = tmp_path / "bare.zip"
     model.save(bare)

@@ -49,6 +49,23 @@ class Executor:
         self.workers, self.executor, self.progress = workers, executor, progress
         self.failed: list[tuple[RunSpec, str]] = []
         """Runs whose worker process died even when they ran alone (not cached: a rerun tries them again)."""
+        self._seed_cache(out / "runs.jsonl")
+
+    def _seed_cache(self, runs_jsonl: Path) -> None:
+        """Put the records of an earlier invocation's ``runs.jsonl`` (a committed comparison, say) in the cache, so
+        that adding a row to a comparison runs only the new row's episodes."""
+        if not runs_jsonl.is_file():
+            return
+        for line in runs_jsonl.read_text().splitlines():
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            key = d.get("key") if isinstance(d, dict) else None
+            if isinstance(key, str) and key.isalnum() and not (self.runs / f"{key}.json").exists():
+                self.runs.mkdir(parents=True, exist_ok=True)
+                with atomic_path(self.runs / f"{key}.json", suffix=".json") as tmp, open(tmp, "w") as f:
+                    json.dump(d, f)
 
     def path(self, spec: RunSpec) -> Path:
         return self.runs / f"{spec.key}.json"
