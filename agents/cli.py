@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .compare import CompareConfig
     from .run import RunConfig
     from .simic import BCConfig, CollectConfig, PPOConfig
+    from .simic.branch import ImproveConfig
     from .tune import TuneConfig
 
     p = argparse.ArgumentParser(prog="esper", description="Morphogenetic training as a Gymnasium environment.")
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="explicit episode seeds instead of --episodes (keep them >= 1000: evaluation uses "
                           "seeds below)")
     add_quiet(col)
+
+    imp = sub.add_parser("improve", help="Simic v2: label visited states with the best branch from a snapshot "
+                                         "(improved teacher; DAgger with --behaviour policy:PATH.zip)")
+    add_env(imp, ImproveConfig.env_id)
+    add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "stride", "margin",
+                                     "out", "workers"))
+    add_quiet(imp)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
     add_options(bc, BCConfig, ("data", "out", "epochs", "entropy_coef", "sharpen_entropy", "seed", "holdout_every",
@@ -149,6 +157,25 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_improve(args: argparse.Namespace) -> int:
+    from .simic.branch import ImproveConfig, improve
+
+    cfg = config_from(args, ImproveConfig, overrides=env_overrides(args))
+    demos, stats = improve(cfg, progress=not args.quiet)
+    a = demos.arrays()
+    budget = demos.meta["budget"].values()
+    epochs = sum(b["epochs"] for b in budget)
+    steps = len(a["action"])
+    print(f"{len(demos.episodes)} episodes, {steps} steps: {sum(b['states'] for b in budget)} states branched, "
+          f"{sum(b['branches'] for b in budget)} branches, {epochs} branch epochs; "
+          f"{(a['teacher'] != a['action']).mean():.1%} of steps labelled other than played -> {args.out}")
+    if demos.failed:
+        print(f"esper: {len(demos.failed)} episode(s) failed: seeds {', '.join(map(str, demos.failed))}; rerun the "
+              "same command to try them again", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_bc(args: argparse.Namespace) -> int:
     from .simic import BCConfig, behaviour_clone
 
@@ -233,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "tune": cmd_tune,
-                    "ppo": cmd_ppo, "convert": cmd_convert}
+                    "ppo": cmd_ppo, "convert": cmd_convert, "improve": cmd_improve}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)

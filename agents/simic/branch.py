@@ -1,0 +1,271 @@
+"""Simic v2: a branching signal from exact snapshots, and the improved teacher it gives.
+
+An Esper episode can be snapshotted between two steps and restored bit for bit, data order included. So two
+commands can be compared from the *same* state with the *same* data order (common random numbers): restore,
+give the command, play the rest of the episode with a rollout controller, read the outcome; restore, give the
+other command, and so on. The difference between two branches is then the effect of the command alone, free
+of the seed-to-seed noise that drowns a one-point effect in separate episodes.
+
+The *improved teacher* (rollout policy improvement over the heuristic): at each visited state, branch a small
+set of candidate commands (:func:`candidates`: WAIT, the rollout controller's own command, the legal ADVANCE
+and CULL commands, and a few GERMINATEs), play each to the end with the rollout controller, and label the
+state with the best branch -- the rollout's own command unless another beats it by more than ``margin``.
+The labels go into a demonstration file (``teacher`` column) that ``esper bc`` clones. Played with a learned
+``behaviour`` policy instead of the heuristic, the same labelling is DAgger: the states a learned policy
+visits get the improved teacher's labels, and the files aggregate by seed.
+
+Branches never look at the test split: the objective is the final validation accuracy (``objective="val"``)
+or the return (``"return"``: validation gain minus the parameter rent). The branching budget is explicit:
+which states (``stride``), how many candidates (``max_germinate``) and the epochs every branch trained are
+recorded (``episodes-equivalent`` = branch epochs / ``max_epochs``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+import esper_env
+from esper_env.leyline import ACTIVE_STAGES, ActionCodec, Command, Op, SeedStage, TrainingReport
+
+from ..parallel import WorkerDied, maybe_crash, run_tasks
+from ..paths import check_output_file
+from .dataset import DatasetError, Demonstrations, Episode
+from .dataset import load as load_demonstrations
+
+OBJECTIVES = ("val", "return")
+
+
+@dataclass
+class ImproveConfig:
+    """``esper improve``: label the states a behaviour controller visits with the best branch."""
+
+    env_id: str = "Esper-Fast-v0"
+    """Registered env id (Esper-Mixed-v0: a task per seed)."""
+    overrides: dict = field(default_factory=dict)
+    """EsperConfig fields replaced for every episode (or the task distribution's settings on Esper-Mixed-v0)."""
+    seeds: tuple[int, ...] = tuple(range(1000, 1010))
+    """Training seeds (>= 1000) whose episodes are labelled."""
+    behaviour: str = "heuristic"
+    """Who plays the labelled episodes: "heuristic", or policy:PATH.zip (DAgger: a learned policy's states)."""
+    rollout: str = "heuristic"
+    """The controller that plays every branch to its end (a built-in rule controller)."""
+    objective: str = "val"
+    """What a branch is worth: "val" (final validation accuracy) or "return" (with the parameter rent)."""
+    max_germinate: int = 2
+    """GERMINATE candidates per state: the rollout's preferred free slot with its first N blueprints."""
+    stride: int = 1
+    """Branch at every stride-th epoch (the rollout's own non-WAIT decisions are always branched)."""
+    margin: float = 0.0
+    """A branch replaces the rollout's own command only if it is better by more than this."""
+    out: Path = Path("runs/improved.npz")
+    """Demonstration file (appended to by seed, like ``esper collect``)."""
+    workers: int = 1
+    """Worker processes, one torch thread each."""
+
+    def check(self) -> None:
+        from .. import AGENTS
+
+        esper_env.config_for(self.env_id, **self.overrides)
+        if any(s < 1000 for s in self.seeds) or not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be distinct training seeds >= 1000 (evaluation seeds are < 900, "
+                             "validation seeds 900-999)")
+        if self.rollout not in AGENTS or self.rollout == "random":
+            raise ValueError(f"rollout must be a built-in rule controller, got {self.rollout!r}")
+        if self.behaviour not in AGENTS and not self.behaviour.startswith("policy:"):
+            raise ValueError(f"behaviour must be a built-in controller or policy:PATH.zip, got {self.behaviour!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        for name in ("max_germinate", "stride", "workers"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if not self.margin >= 0:
+            raise ValueError(f"margin must be >= 0, got {self.margin}")
+        check_output_file(self.out, "--out", ("npz",))
+
+
+def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, max_germinate: int,
+               codec: ActionCodec | None = None) -> list[int]:
+    """The commands worth branching at ``report``: WAIT, the rollout's own, every legal ADVANCE and CULL, and (when
+    no seed is active) GERMINATE at the first free enabled slot with the first ``max_germinate`` blueprints of
+    the heuristic's preference order that the task enables. Sorted, legal, distinct."""
+    from ..tamiyo import TamiyoConfig
+
+    codec = codec or ActionCodec.layout()
+    out = {0, int(rollout_action)}
+    for a in np.flatnonzero(mask):
+        if codec.decode(a).op in (Op.ADVANCE, Op.CULL):
+            out.add(int(a))
+    if not any(s.stage in ACTIVE_STAGES for s in report.slots):
+        free = next((s.index for s in report.slots if s.stage == SeedStage.DORMANT), None)
+        if free is not None:
+            order = [b for b in TamiyoConfig().blueprint_order if b in report.blueprints]
+            for b in order[:max_germinate]:
+                out.add(codec.encode(Command.germinate(free, b)))
+    return sorted(a for a in out if mask[a])
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branch's result: what it is worth under each objective, and the epochs it trained."""
+
+    action: int
+    val_accuracy: float
+    """Final validation accuracy."""
+    episode_return: float
+    """Return from the branch point on."""
+    epochs: int
+
+    def value(self, objective: str) -> float:
+        return self.val_accuracy if objective == "val" else self.episode_return
+
+
+def branch(env, snapshot, actions: list[int], make_rollout: Callable[[], object]) -> list[Branch]:
+    """Each of ``actions`` from ``snapshot``, played to the end by a fresh rollout controller (same data order
+    for every branch: the snapshot holds the loader's generator). The env is left at the last branch's end."""
+    out = []
+    u = env.unwrapped
+    for a in actions:
+        obs, info = u.restore(snapshot)
+        start = u.epoch
+        obs, ret, done, _, info = u.step(int(a))
+        agent = make_rollout()
+        while not done:
+            obs, r, done, _, info = u.step(int(agent.act(obs, info)))
+            ret += r
+        out.append(Branch(int(a), float(info["final"].val_accuracy), float(ret), u.epoch - start))
+    return out
+
+
+def best_branch(branches: list[Branch], rollout_action: int, objective: str, margin: float) -> int:
+    """The label: the rollout's own command unless another branch is worth more than it by more than
+    ``margin`` (then the best one; ties broken towards the smaller action index, WAIT first)."""
+    by_action = {b.action: b.value(objective) for b in branches}
+    best = max(sorted(by_action), key=lambda a: by_action[a])
+    own = by_action.get(rollout_action)
+    if own is not None and by_action[best] - own <= margin:
+        return rollout_action
+    return best
+
+
+@dataclass(frozen=True)
+class BranchStats:
+    """The branching budget one episode spent."""
+
+    states: int
+    """States branched."""
+    branches: int
+    epochs: int
+    """Epochs trained in branches."""
+    relabelled: int
+    """States whose label differs from the rollout controller's command."""
+
+
+def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Episode, BranchStats]:
+    """Play ``seed`` with the behaviour controller and label every state with the improved teacher (in this
+    process, one torch thread)."""
+    import gymnasium as gym
+    import torch
+
+    from .. import make_agent
+
+    maybe_crash(f"improve:{seed}")
+    torch.set_num_threads(1)
+    env = gym.make(env_id, **kwargs)
+    codec = ActionCodec.layout()
+    behaviour = make_agent(cfg["behaviour"], schema=env.unwrapped.schema)
+    rollout = make_agent(cfg["rollout"])
+    obs, info = env.reset(seed=seed)
+    behaviour.reset(seed)
+    rows: dict[str, list] = {k: [] for k in ("obs", "mask", "action", "teacher", "reward")}
+    states = n_branches = epochs = relabelled = 0
+    done = False
+    while not done:
+        mask = np.asarray(info["action_mask"], dtype=bool)
+        own = int(rollout.act(obs, info))
+        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec)
+        label = own
+        epoch = info["report"].epoch
+        if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
+            snap = env.unwrapped.snapshot()
+            branches = branch(env, snap, cands, partial(make_agent, cfg["rollout"]))
+            label = best_branch(branches, own, cfg["objective"], cfg["margin"])
+            obs, info = env.unwrapped.restore(snap)
+            states, n_branches = states + 1, n_branches + len(branches)
+            epochs += sum(b.epochs for b in branches)
+            relabelled += label != own
+        action = int(behaviour.act(obs, info))
+        rows["obs"].append(np.asarray(obs, np.float32))
+        rows["mask"].append(mask)
+        rows["teacher"].append(label)
+        rows["action"].append(action)
+        obs, reward, done, _, info = env.step(action)
+        rows["reward"].append(float(reward))
+    env.close()
+    ep = Episode(seed, np.stack(rows["obs"]), np.stack(rows["mask"]), np.array(rows["action"]),
+                 np.array(rows["teacher"]), np.array(rows["reward"], np.float32), info["final"].test_accuracy)
+    return ep, BranchStats(states, n_branches, epochs, relabelled)
+
+
+def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, list[BranchStats]]:
+    """Label ``cfg.seeds`` (those not already in ``cfg.out``), saving after every finished episode. Returns the
+    file's contents and this invocation's branching budget per episode."""
+    from tqdm import tqdm
+
+    from ..records import run_metadata
+
+    cfg.check()
+    out = Path(cfg.out)
+    kwargs = esper_env.env_kwargs(cfg.env_id, **cfg.overrides)
+    schema = esper_env.config_for(cfg.env_id, **cfg.overrides).schema()
+    labelling = dict(rollout=cfg.rollout, objective=cfg.objective, max_germinate=cfg.max_germinate,
+                     stride=cfg.stride, margin=cfg.margin)
+    made = dict(env_id=cfg.env_id, config=kwargs.get("config"), teacher=f"improved:{cfg.rollout}", explore=0.0,
+                labelling=labelling)
+    if "config" not in kwargs:
+        made["mixed"] = kwargs
+    if out.exists():
+        demos = load_demonstrations(out)
+        old = {k: demos.meta.get(k) for k in made}
+        if old != made:
+            diff = [k for k in made if old[k] != made[k]]
+            raise DatasetError(f"{out} was labelled with other settings ({', '.join(diff)} differ); "
+                               "give another --out")
+        demos.check_env(schema, f"dataset {out}")
+    else:
+        demos = Demonstrations(dict(made, schema=schema.to_dict(), budget={}, **run_metadata()))
+    todo = [s for s in cfg.seeds if s not in demos.episodes]
+    stats: list[BranchStats] = []
+    bar = tqdm(total=len(cfg.seeds), initial=len(cfg.seeds) - len(todo), unit="episode", desc="improve",
+               disable=not progress)
+
+    def finished(seed: int, result: tuple[Episode, BranchStats]) -> None:
+        ep, st = result
+        demos.episodes[ep.seed] = ep
+        demos.meta["budget"][str(ep.seed)] = dict(asdict(st), behaviour=cfg.behaviour)
+        demos.meta["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        demos.save(out)
+        stats.append(st)
+        bar.update(1)
+
+    job = partial(improve_episode, cfg.env_id, kwargs, dict(labelling, behaviour=cfg.behaviour))
+    try:
+        if cfg.workers == 1 or len(todo) <= 1:
+            for seed in todo:
+                finished(seed, job(seed))
+        else:
+            for seed, result in run_tasks(job, todo, cfg.workers):
+                if isinstance(result, WorkerDied):
+                    demos.failed.append(seed)
+                    bar.update(1)
+                else:
+                    finished(seed, result)
+    finally:
+        bar.close()
+    return demos, stats

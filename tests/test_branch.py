@@ -1,0 +1,82 @@
+"""Simic v2: branching from snapshots, the improved teacher, and its pipeline."""
+
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import HeuristicTamiyo, make_agent
+from agents.cli import main
+from agents.simic.branch import Branch, ImproveConfig, best_branch, branch, candidates
+from esper_env import leyline as ly
+
+SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)
+SET = [x for k, v in SMALL.items() for x in ("--set", f"{k}={v}")]
+
+
+def test_a_branch_on_the_played_command_reproduces_the_unbranched_run_bit_for_bit():
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    obs, info = env.reset(seed=1003)
+    agent, steps, snaps, done = HeuristicTamiyo(), [], [], False
+    while not done:
+        snaps.append(env.unwrapped.snapshot())
+        a = agent.act(obs, info)
+        obs, r, done, _, info = env.step(a)
+        steps.append((a, r))
+    final_val = info["final"].val_accuracy
+    assert any(ly.ActionCodec.layout().decode(a).op != ly.Op.WAIT for a, _ in steps)
+    for t in (3, 6):
+        (b,) = branch(env, snaps[t], [steps[t][0]], HeuristicTamiyo)
+        assert b.val_accuracy == final_val
+        assert b.episode_return == pytest.approx(sum(r for _, r in steps[t:]), abs=0)  # same floats, same order
+        assert b.epochs == SMALL["max_epochs"] - t
+
+
+def test_the_improved_teacher_picks_the_better_branch():
+    branches = [Branch(0, 0.50, 0.10, 5), Branch(4, 0.56, 0.02, 5), Branch(19, 0.52, 0.12, 5)]
+    assert best_branch(branches, rollout_action=0, objective="val", margin=0.0) == 4
+    assert best_branch(branches, rollout_action=0, objective="return", margin=0.0) == 19
+    assert best_branch(branches, rollout_action=0, objective="val", margin=0.1) == 0  # not better by enough
+    assert best_branch(branches, rollout_action=19, objective="return", margin=0.0) == 19
+    # on a real state: the label is the argmax of the branches the env plays
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    obs, info = env.reset(seed=1001)
+    for _ in range(3):
+        obs, _, _, _, info = env.step(0)
+    own = HeuristicTamiyo().act(obs, info)
+    cands = candidates(info["report"], info["action_mask"], own, max_germinate=2)
+    assert 0 in cands and len(cands) >= 3 and all(info["action_mask"][a] for a in cands)
+    bs = branch(env, env.unwrapped.snapshot(), cands, HeuristicTamiyo)
+    label = best_branch(bs, own, "val", 0.0)
+    assert max(b.val_accuracy for b in bs) == next(b.val_accuracy for b in bs if b.action == label)
+
+
+def test_bad_improve_settings_are_refused():
+    with pytest.raises(ValueError, match="training seeds"):
+        ImproveConfig(env_id="Esper-Tiny-v0", seeds=(5,)).check()
+    with pytest.raises(ValueError, match="objective"):
+        ImproveConfig(env_id="Esper-Tiny-v0", objective="test").check()
+    with pytest.raises(ValueError, match="rollout"):
+        ImproveConfig(env_id="Esper-Tiny-v0", rollout="random").check()
+
+
+def test_collect_branch_train_save_load_compare_end_to_end(tmp_path):
+    start = time.perf_counter()
+    data, policy = tmp_path / "improved.npz", tmp_path / "simic.zip"
+    assert main(["improve", "--env", "Esper-Tiny-v0", "--seeds", "1000", "1001", "--stride", "2", "--out", str(data),
+                 *SET, "--quiet"]) == 0
+    assert main(["bc", "--data", str(data), "--out", str(policy), "--epochs", "5", "--holdout-every", "2",
+                 "--quiet"]) == 0
+    agent = make_agent(f"policy:{policy}")
+    assert agent.name == "simic"
+    assert main(["compare", "--env", "Esper-Tiny-v0", "--seeds", "0", "--agents", "heuristic",
+                 f"simic=policy:{policy}", "--no-scratch", "--out", str(tmp_path / "cmp"), *SET, "--quiet"]) == 0
+    table = (tmp_path / "cmp" / "table.md").read_text()
+    assert "| simic |" in table
+    from agents.simic.dataset import load
+    demos = load(data)
+    budget = demos.meta["budget"]
+    assert set(budget) == {"1000", "1001"} and all(b["epochs"] > 0 for b in budget.values())
+    assert np.isin(demos.arrays()["teacher"], np.flatnonzero(demos.arrays()["mask"].any(0))).all()
+    assert time.perf_counter() - start < 60
