@@ -80,3 +80,9 @@ def test_collect_branch_train_save_load_compare_end_to_end(tmp_path):
     assert set(budget) == {"1000", "1001"} and all(b["epochs"] > 0 for b in budget.values())
     assert np.isin(demos.arrays()["teacher"], np.flatnonzero(demos.arrays()["mask"].any(0))).all()
     assert time.perf_counter() - start < 60
+    # the same branches labelled both objectives; either file trains
+    from agents.simic.branch import with_objective
+    other = load(with_objective(data, "return", tmp_path / "improved-return.npz"))
+    for seed, ep in other.episodes.items():
+        assert ep.teacher.tolist() == budget[str(seed)]["labels"]["return"]
+        assert demos.episodes[seed].teacher.tolist() == budget[str(seed)]["labels"]["val"]

@@ -165,6 +165,8 @@ class BranchStats:
     """Epochs trained in branches."""
     relabelled: int
     """States whose label differs from the rollout controller's command."""
+    labels: dict[str, list[int]] = field(default_factory=dict)
+    """Each objective's label at every step (the same branches decide both; ``teacher`` holds the chosen one)."""
 
 
 def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Episode, BranchStats]:
@@ -185,21 +187,25 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     behaviour.reset(seed)
     rows: dict[str, list] = {k: [] for k in ("obs", "mask", "action", "teacher", "reward")}
     states = n_branches = epochs = relabelled = 0
+    labels: dict[str, list[int]] = {o: [] for o in OBJECTIVES}
     done = False
     while not done:
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
         cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec)
-        label = own
+        by_objective = dict.fromkeys(OBJECTIVES, own)
         epoch = info["report"].epoch
         if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
             snap = env.unwrapped.snapshot()
             branches = branch(env, snap, cands, partial(make_agent, cfg["rollout"]))
-            label = best_branch(branches, own, cfg["objective"], cfg["margin"])
+            by_objective = {o: best_branch(branches, own, o, cfg["margin"]) for o in OBJECTIVES}
             obs, info = env.unwrapped.restore(snap)
             states, n_branches = states + 1, n_branches + len(branches)
             epochs += sum(b.epochs for b in branches)
-            relabelled += label != own
+        label = by_objective[cfg["objective"]]
+        relabelled += label != own
+        for o in OBJECTIVES:
+            labels[o].append(int(by_objective[o]))
         action = int(behaviour.act(obs, info))
         rows["obs"].append(np.asarray(obs, np.float32))
         rows["mask"].append(mask)
@@ -210,7 +216,19 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     env.close()
     ep = Episode(seed, np.stack(rows["obs"]), np.stack(rows["mask"]), np.array(rows["action"]),
                  np.array(rows["teacher"]), np.array(rows["reward"], np.float32), info["final"].test_accuracy)
-    return ep, BranchStats(states, n_branches, epochs, relabelled)
+    return ep, BranchStats(states, n_branches, epochs, relabelled, labels)
+
+
+def with_objective(path: str | Path, objective: str, out: str | Path) -> Path:
+    """A copy of an improved-teacher file whose ``teacher`` column holds the other objective's labels (the
+    branches that decided one decided both)."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    demos = load_demonstrations(path)
+    for seed, ep in demos.episodes.items():
+        ep.teacher = np.asarray(demos.meta["budget"][str(seed)]["labels"][objective], dtype=np.int64)
+    demos.meta["labelling"] = dict(demos.meta["labelling"], objective=objective)
+    return demos.save(out)
 
 
 def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, list[BranchStats]]:
@@ -248,7 +266,7 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, 
     def finished(seed: int, result: tuple[Episode, BranchStats]) -> None:
         ep, st = result
         demos.episodes[ep.seed] = ep
-        demos.meta["budget"][str(ep.seed)] = dict(asdict(st), behaviour=cfg.behaviour)
+        demos.meta["budget"][str(ep.seed)] = dict(asdict(st), behaviour=cfg.behaviour)  # labels of both objectives
         demos.meta["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         demos.save(out)
         stats.append(st)
