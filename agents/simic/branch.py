@@ -35,7 +35,7 @@ from esper_env.leyline import ACTIVE_STAGES, ActionCodec, Command, Op, SeedStage
 
 from ..parallel import WorkerDied, maybe_crash, run_tasks
 from ..paths import check_output_file
-from .dataset import DatasetError, Demonstrations, Episode
+from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
 from .dataset import load as load_demonstrations
 
 OBJECTIVES = ("val", "return")
@@ -185,7 +185,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     rollout = make_agent(cfg["rollout"])
     obs, info = env.reset(seed=seed)
     behaviour.reset(seed)
-    rows: dict[str, list] = {k: [] for k in ("obs", "mask", "action", "teacher", "reward")}
+    rows = EpisodeRows()
     states = n_branches = epochs = relabelled = 0
     labels: dict[str, list[int]] = {o: [] for o in OBJECTIVES}
     done = False
@@ -207,16 +207,11 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         for o in OBJECTIVES:
             labels[o].append(int(by_objective[o]))
         action = int(behaviour.act(obs, info))
-        rows["obs"].append(np.asarray(obs, np.float32))
-        rows["mask"].append(mask)
-        rows["teacher"].append(label)
-        rows["action"].append(action)
+        rows.add(obs, mask, label, action)
         obs, reward, done, _, info = env.step(action)
-        rows["reward"].append(float(reward))
+        rows.reward(reward)
     env.close()
-    ep = Episode(seed, np.stack(rows["obs"]), np.stack(rows["mask"]), np.array(rows["action"]),
-                 np.array(rows["teacher"]), np.array(rows["reward"], np.float32), info["final"].test_accuracy)
-    return ep, BranchStats(states, n_branches, epochs, relabelled, labels)
+    return rows.episode(seed, info["final"].test_accuracy), BranchStats(states, n_branches, epochs, relabelled, labels)
 
 
 def with_objective(path: str | Path, objective: str, out: str | Path) -> Path:
@@ -236,28 +231,14 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, 
     file's contents and this invocation's branching budget per episode."""
     from tqdm import tqdm
 
-    from ..records import run_metadata
 
     cfg.check()
     out = Path(cfg.out)
-    kwargs = esper_env.env_kwargs(cfg.env_id, **cfg.overrides)
-    schema = esper_env.config_for(cfg.env_id, **cfg.overrides).schema()
     labelling = dict(rollout=cfg.rollout, objective=cfg.objective, max_germinate=cfg.max_germinate,
                      stride=cfg.stride, margin=cfg.margin)
-    made = dict(env_id=cfg.env_id, config=kwargs.get("config"), teacher=f"improved:{cfg.rollout}", explore=0.0,
-                labelling=labelling)
-    if "config" not in kwargs:
-        made["mixed"] = kwargs
-    if out.exists():
-        demos = load_demonstrations(out)
-        old = {k: demos.meta.get(k) for k in made}
-        if old != made:
-            diff = [k for k in made if old[k] != made[k]]
-            raise DatasetError(f"{out} was labelled with other settings ({', '.join(diff)} differ); "
-                               "give another --out")
-        demos.check_env(schema, f"dataset {out}")
-    else:
-        demos = Demonstrations(dict(made, schema=schema.to_dict(), budget={}, **run_metadata()))
+    kwargs, schema, made = recording(cfg.env_id, cfg.overrides, teacher=f"improved:{cfg.rollout}", explore=0.0,
+                                     labelling=labelling)
+    demos = open_or_start(out, made, schema, budget={})
     todo = [s for s in cfg.seeds if s not in demos.episodes]
     stats: list[BranchStats] = []
     bar = tqdm(total=len(cfg.seeds), initial=len(cfg.seeds) - len(todo), unit="episode", desc="improve",

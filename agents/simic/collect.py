@@ -24,8 +24,7 @@ import esper_env
 
 from ..parallel import WorkerDied, maybe_crash, run_tasks
 from ..paths import check_output_file
-from .dataset import DatasetError, Demonstrations, Episode
-from .dataset import load as load_demonstrations
+from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
 
 TRAIN_SEEDS_START = 1000
 """Learned controllers train on seeds from here up; evaluation uses seeds below (README: "Seeds")."""
@@ -84,7 +83,7 @@ def collect_episode(env_id: str, kwargs: dict, teacher: str, explore: float, see
     rng = np.random.default_rng([seed, 7919])
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
-    rows: dict[str, list] = {k: [] for k in ("obs", "mask", "action", "teacher", "reward")}
+    rows = EpisodeRows()
     done = False
     while not done:
         mask = np.asarray(info["action_mask"], dtype=bool)
@@ -94,16 +93,12 @@ def collect_episode(env_id: str, kwargs: dict, teacher: str, explore: float, see
         others = others[others != label]
         if len(others) and rng.random() < explore:
             action = int(rng.choice(others))
-        rows["obs"].append(np.asarray(obs, np.float32))
-        rows["mask"].append(mask)
-        rows["teacher"].append(label)
-        rows["action"].append(action)
+        rows.add(obs, mask, label, action)
         obs, reward, terminated, truncated, info = env.step(action)
-        rows["reward"].append(float(reward))
+        rows.reward(reward)
         done = terminated or truncated
     env.close()
-    return Episode(seed, np.stack(rows["obs"]), np.stack(rows["mask"]), np.array(rows["action"]),
-                   np.array(rows["teacher"]), np.array(rows["reward"], np.float32), info["final"].test_accuracy)
+    return rows.episode(seed, info["final"].test_accuracy)
 
 
 def collect(cfg: CollectConfig, progress: bool = True,
@@ -111,25 +106,11 @@ def collect(cfg: CollectConfig, progress: bool = True,
     """Collect ``cfg.seeds`` (those not already in ``cfg.out``), saving after every finished episode."""
     from tqdm import tqdm
 
-    from ..records import run_metadata
 
     cfg.check()
     out = Path(cfg.out)
-    kwargs = esper_env.env_kwargs(cfg.env_id, **cfg.overrides)
-    schema = esper_env.config_for(cfg.env_id, **cfg.overrides).schema()
-    made = dict(env_id=cfg.env_id, config=kwargs.get("config"), teacher=cfg.teacher, explore=cfg.explore)
-    if "config" not in kwargs:  # Esper-Mixed-v0: a task per seed, from the distribution these select
-        made["mixed"] = kwargs
-    if out.exists():
-        demos = load_demonstrations(out)
-        old = {k: demos.meta.get(k) for k in made}
-        if old != made:
-            diff = [k for k in made if old[k] != made[k]]
-            raise DatasetError(f"{out} was collected with other settings ({', '.join(diff)} differ); "
-                               "give another --out, or delete it to start again")
-        demos.check_env(schema, f"dataset {out}")
-    else:
-        demos = Demonstrations(dict(made, schema=schema.to_dict(), **run_metadata()))
+    kwargs, schema, made = recording(cfg.env_id, cfg.overrides, teacher=cfg.teacher, explore=cfg.explore)
+    demos = open_or_start(out, made, schema)
     todo = [s for s in cfg.seeds if s not in demos.episodes]
     bar = tqdm(total=len(cfg.seeds), initial=len(cfg.seeds) - len(todo), unit="episode", desc="collect",
                disable=not progress)

@@ -50,6 +50,25 @@ class Episode:
     test_accuracy: float
 
 
+class EpisodeRows:
+    """An episode's rows as it is played: :meth:`add` a state's row before its step, :meth:`reward` after it."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = {k: [] for k in ("obs", "mask", "action", "teacher", "reward")}
+
+    def add(self, obs, mask, teacher: int, action: int) -> None:
+        for k, v in (("obs", np.asarray(obs, np.float32)), ("mask", mask), ("teacher", teacher), ("action", action)):
+            self.rows[k].append(v)
+
+    def reward(self, r: float) -> None:
+        self.rows["reward"].append(float(r))
+
+    def episode(self, seed: int, test_accuracy: float) -> Episode:
+        r = self.rows
+        return Episode(seed, np.stack(r["obs"]), np.stack(r["mask"]), np.array(r["action"]), np.array(r["teacher"]),
+                       np.array(r["reward"], np.float32), test_accuracy)
+
+
 @dataclass
 class Demonstrations:
     """Every collected episode, ordered by seed, and the header that says what they are."""
@@ -97,6 +116,36 @@ class Demonstrations:
     def check_env(self, schema: ObservationSchema, what: str = "") -> None:
         """Refuse (:class:`~agents.policy_file.SchemaMismatchError`) an env whose observations or actions differ."""
         check_schema(self.schema, schema, what or "this dataset")
+
+
+def recording(env_id: str, overrides: dict, **fields) -> tuple[dict, ObservationSchema, dict]:
+    """(gym.make keyword arguments, observation schema, the settings a file records) for episodes of ``env_id``
+    with ``overrides``; ``fields`` (teacher, exploration, labelling...) join the recorded settings."""
+    import esper_env
+
+    kwargs = esper_env.env_kwargs(env_id, **overrides)
+    made = dict(env_id=env_id, config=kwargs.get("config"), **fields)
+    if "config" not in kwargs:  # Esper-Mixed-v0: a task per seed, from the distribution these select
+        made["mixed"] = kwargs
+    return kwargs, esper_env.config_for(env_id, **overrides).schema(), made
+
+
+def open_or_start(path: str | Path, made: dict, schema: ObservationSchema, **fresh: object) -> Demonstrations:
+    """The file at ``path`` to continue (refused if it was made with other settings than ``made`` or for other
+    spaces), or a new one whose header is ``made``, the schema, ``fresh`` and the machine and date."""
+    from ..records import run_metadata
+
+    path = Path(path)
+    if not path.exists():
+        return Demonstrations(dict(made, schema=schema.to_dict(), **fresh, **run_metadata()))
+    demos = load(path)
+    old = {k: demos.meta.get(k) for k in made}
+    if old != made:
+        diff = [k for k in made if old[k] != made[k]]
+        raise DatasetError(f"{path} was made with other settings ({', '.join(diff)} differ); give another --out, "
+                           "or delete it to start again")
+    demos.check_env(schema, f"dataset {path}")
+    return demos
 
 
 def load(path: str | Path) -> Demonstrations:
