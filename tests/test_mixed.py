@@ -176,3 +176,20 @@ def test_compare_and_collect_on_the_mixed_env_play_each_seeds_task(tmp_path):
     from agents.simic.dataset import load
     demos = load(tmp_path / "d.npz")
     assert demos.meta["config"] is None and demos.env_kwargs["max_epochs"] == 3 and len(demos.episodes) == 2
+
+
+def test_run_compare_and_collect_accept_a_policy_made_on_another_id(tmp_path):
+    """The committed bc policy was trained on Esper-Fast-v0 (and converted to the common layout)."""
+    from pathlib import Path
+
+    from agents.cli import main
+    policy = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "simic" / "bc.zip"
+    small = ["--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32", "--set", "max_epochs=3"]
+    assert main(["run", "--env", "Esper-Tiny-v0", "--agent", f"policy:{policy}", *small, "--quiet"]) == 0
+    assert main(["collect", "--env", "Esper-Mixed-v0", "--agent", f"policy:{policy}", "--seeds", "1000",
+                 "--explore", "0", "--out", str(tmp_path / "d.npz"), *small, "--quiet"]) == 0
+    from agents.simic.dataset import load
+    ep = load(tmp_path / "d.npz").episodes[1000]
+    assert (ep.teacher == ep.action).all() and ep.mask[np.arange(len(ep.action)), ep.action].all()
+    assert main(["compare", "--env", "Esper-Tiny-v0", "--seeds", "0", "--agents", f"bc=policy:{policy}",
+                 "--no-scratch", "--out", str(tmp_path / "cmp"), *small, "--quiet"]) == 0

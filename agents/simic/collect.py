@@ -39,7 +39,8 @@ class CollectConfig:
     overrides: dict = field(default_factory=dict)
     """EsperConfig fields replaced for every episode."""
     teacher: str = "heuristic"
-    """A built-in controller that labels every state (it must decide from the current report alone)."""
+    """A built-in controller, or policy:PATH.zip (a saved policy, made on any id, acting greedily), that labels
+    every state (it must decide from the current observation alone)."""
     seeds: tuple[int, ...] = tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + 100))
     """Episode seeds (keep them >= 1000: evaluation seeds are below)."""
     explore: float = 0.2
@@ -54,9 +55,18 @@ class CollectConfig:
         from .. import AGENTS
 
         esper_env.config_for(self.env_id, **self.overrides)
-        if self.teacher not in AGENTS or self.teacher == "random":
+        if self.teacher.startswith("policy:"):
+            from ..policy_file import check_schema, load_policy
+
+            path = Path(self.teacher[7:])
+            if not path.is_file():
+                raise FileNotFoundError(f"no saved policy at {path}")
+            check_schema(load_policy(path)[1].schema, esper_env.config_for(self.env_id, **self.overrides).schema(),
+                         f"policy {path}")
+        elif self.teacher not in AGENTS or self.teacher == "random":
             rules = ", ".join(a for a in AGENTS if a != "random")
-            raise ValueError(f"teacher must be a built-in rule controller ({rules}), got {self.teacher!r}")
+            raise ValueError(f"teacher must be a built-in rule controller ({rules}) or policy:PATH.zip, got "
+                             f"{self.teacher!r}")
         if not 0.0 <= self.explore < 1.0:
             raise ValueError(f"explore must be in [0, 1), got {self.explore}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
@@ -79,7 +89,7 @@ def collect_episode(env_id: str, kwargs: dict, teacher: str, explore: float, see
     maybe_crash(f"collect:{seed}")
     torch.set_num_threads(1)
     env = gym.make(env_id, **kwargs)  # (esper_env.env_kwargs)
-    agent = make_agent(teacher)
+    agent = make_agent(teacher, schema=env.unwrapped.schema)
     rng = np.random.default_rng([seed, 7919])
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
