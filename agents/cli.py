@@ -161,7 +161,7 @@ def cmd_improve(args: argparse.Namespace) -> int:
     from .simic.branch import ImproveConfig, improve
 
     cfg = config_from(args, ImproveConfig, overrides=env_overrides(args))
-    demos, stats = improve(cfg, progress=not args.quiet)
+    demos = improve(cfg, progress=not args.quiet)
     a = demos.arrays()
     budget = demos.meta["budget"].values()
     epochs = sum(b["epochs"] for b in budget)
@@ -238,12 +238,8 @@ def cmd_ppo(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert import convert_file
 
-    for f in args.files:  # policies first, so records can hash the converted policy files
-        if not Path(f).suffix == ".jsonl":
-            print(f"{f}: {'converted' if convert_file(f) else 'already in the common layout'}")
-    for f in args.files:
-        if Path(f).suffix == ".jsonl":
-            print(f"{f}: {'converted' if convert_file(f) else 'already in the common layout'}")
+    for f in sorted(args.files, key=lambda f: Path(f).suffix == ".jsonl"):  # records last: they hash the policies
+        print(f"{f}: {'converted' if convert_file(f) else 'already in the common layout'}")
     return 0
 
 

@@ -36,11 +36,8 @@ def config_for(env_id: str, seed: int = 0, **overrides):
     if check_env_id(env_id) == MIXED_ID:
         from .tasks import task_distribution
 
-        tasks = overrides.pop("tasks", "synthetic")
-        split = overrides.pop("split", "train")
-        data_root = overrides.pop("data_root", None)
-        tasks = tasks if not isinstance(tasks, str) else task_distribution(tasks, data_root)
-        return tasks.draw(seed, split, **overrides)
+        tasks = task_distribution(overrides.pop("tasks", "synthetic"), overrides.pop("data_root", None))
+        return tasks.draw(seed, overrides.pop("split", "train"), **overrides)
     return make_config(PRESET_OF[env_id], **overrides)
 
 

@@ -64,7 +64,7 @@ class MixedEsperEnv(gym.Env):
             raise ConfigError(f"split={split!r} is not allowed: one of {', '.join(map(repr, SPLITS))}")
         if not isinstance(cache_size, int) or cache_size < 1:
             raise ConfigError(f"cache_size={cache_size!r} is not allowed: an integer >= 1")
-        self.tasks = tasks if isinstance(tasks, TaskDistribution) else task_distribution(tasks, data_root)
+        self.tasks = task_distribution(tasks, data_root)
         self.split, self.overrides, self.cache_size = split, dict(overrides), cache_size
         self.fixed = None if config is None else make_config(config, **overrides)
         self.draw(0)  # the overrides apply to a drawn task (a ConfigError now, not at the first reset)

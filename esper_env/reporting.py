@@ -96,17 +96,12 @@ def context_report(config: EsperConfig) -> ly.TrainingReport:
         blueprints=config.blueprints, epochs_since_cull=(-1,) * len(config.blueprints), task=task_context(config))
 
 
-def position(config: EsperConfig, model_slot: int) -> int:
-    """The common-layout position (host block) of the model's slot ``model_slot``: the model numbers only the
-    slots it has; Leyline's reports, commands and outcomes number positions."""
-    return config.slots[model_slot]
-
-
 def build_report(model: MorphogeneticModel, state: EpisodeState, config: EsperConfig, n: EpochNumbers,
                  measures: list[tuple[float, float]], budget_train_flops: float) -> ly.TrainingReport:
     """The Leyline report of the epoch just trained (``measures``: :func:`counterfactuals`, or zeros)."""
     slots = tuple(ly.SlotReport(
-        index=position(config, slot.index), stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
+        index=config.slots[slot.index],  # the model numbers only its slots; reports number positions
+        stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
         epochs_in_stage=slot.epochs_in_stage, seed_params=slot.param_count, embargo_left=slot.embargo_left,
         blend_complete=slot.blend_complete, contribution=contribution, potential=potential)
         for slot, (contribution, potential) in zip(model.slots, measures))

@@ -17,7 +17,6 @@ Built-in distributions (:data:`TASK_DISTRIBUTIONS`, by name):
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,9 +140,6 @@ class TaskDistribution:
         w = np.array([f.weight for f in self.families], float)
         return self.families[int(rng.choice(len(w), p=w / w.sum()))]
 
-    def replace(self, **changes) -> TaskDistribution:
-        return dataclasses.replace(self, **changes)
-
 
 # ---- the built-in families ------------------------------------------------------------------------
 
@@ -176,8 +172,10 @@ def cifar16_family(data_root: str | None) -> TaskFamily:
                       blend_epochs=(2, 3), slot_sets=SLOT_SETS, image_sizes=(16,), weight=2.0)
 
 
-def task_distribution(name: str, data_root: str | None = None) -> TaskDistribution:
-    """A built-in distribution by name (:data:`TASK_DISTRIBUTIONS`)."""
+def task_distribution(name: str | TaskDistribution, data_root: str | None = None) -> TaskDistribution:
+    """A built-in distribution by name (:data:`TASK_DISTRIBUTIONS`); a :class:`TaskDistribution` as it is."""
+    if isinstance(name, TaskDistribution):
+        return name
     if name == "synthetic":
         return TaskDistribution(synthetic_families())
     if name == "cheap":

@@ -226,9 +226,9 @@ def with_objective(path: str | Path, objective: str, out: str | Path) -> Path:
     return demos.save(out)
 
 
-def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, list[BranchStats]]:
-    """Label ``cfg.seeds`` (those not already in ``cfg.out``), saving after every finished episode. Returns the
-    file's contents and this invocation's branching budget per episode."""
+def improve(cfg: ImproveConfig, progress: bool = True) -> Demonstrations:
+    """Label ``cfg.seeds`` (those not already in ``cfg.out``), saving after every finished episode; returns the
+    file's contents (the branching budget of every episode is in ``meta["budget"]``)."""
     from tqdm import tqdm
 
 
@@ -240,7 +240,6 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, 
                                      labelling=labelling)
     demos = open_or_start(out, made, schema, budget={})
     todo = [s for s in cfg.seeds if s not in demos.episodes]
-    stats: list[BranchStats] = []
     bar = tqdm(total=len(cfg.seeds), initial=len(cfg.seeds) - len(todo), unit="episode", desc="improve",
                disable=not progress)
 
@@ -250,7 +249,6 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, 
         demos.meta["budget"][str(ep.seed)] = dict(asdict(st), behaviour=cfg.behaviour)  # labels of both objectives
         demos.meta["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         demos.save(out)
-        stats.append(st)
         bar.update(1)
 
     job = partial(improve_episode, cfg.env_id, kwargs, dict(labelling, behaviour=cfg.behaviour))
@@ -267,4 +265,4 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> tuple[Demonstrations, 
                     finished(seed, result)
     finally:
         bar.close()
-    return demos, stats
+    return demos
