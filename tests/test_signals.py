@@ -36,6 +36,11 @@ def interrupt(proc: subprocess.Popen, sig: int) -> str:
     return err
 
 
+def finished_runs(runs: Path) -> dict[str, int]:
+    """Finished run files and their mtimes; a file being written is ``.<name>.<random>.tmp.json`` and not counted."""
+    return {p.name: p.stat().st_mtime_ns for p in runs.glob("[!.]*.json")} if runs.is_dir() else {}
+
+
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
@@ -48,14 +53,14 @@ def test_compare_keeps_finished_runs_and_resumes(tmp_path, sig):
     args = ["compare", "--env", "Esper-Tiny-v0", "--agents", "no-growth", "random", "--seeds", "0", "1", "2",
             "--no-scratch", "--out", str(out), "--quiet", *SETS, "--set", "max_epochs=4"]
     proc = start(*args)
-    wait_for(lambda: len(list((out / "runs").glob("*.json"))) >= 1 if (out / "runs").is_dir() else False)
+    wait_for(lambda: len(finished_runs(out / "runs")) >= 1)
     interrupt(proc, sig)
-    done = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    done = finished_runs(out / "runs")
     assert done and all(json.loads((out / "runs" / n).read_text())["outcome"] for n in done)
     assert not list((out / "runs").glob(".*tmp*"))  # no half-written file left behind
     res = run(*args)
     assert res.returncode == 0, res.stderr
-    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    after = finished_runs(out / "runs")
     assert len(after) == 6 and all(after[n] == t for n, t in done.items())  # finished runs were not redone
 
 
