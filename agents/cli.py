@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("improve", help="Simic v2: label visited states with the best branch from a snapshot "
                                          "(improved teacher; DAgger with --behaviour policy:PATH.zip)")
     add_env(imp, ImproveConfig.env_id)
-    add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "stride", "margin",
-                                     "out", "workers"))
+    add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "concurrent",
+                                     "stride", "margin", "out", "workers"))
     add_quiet(imp)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
@@ -168,7 +168,8 @@ def cmd_improve(args: argparse.Namespace) -> int:
     steps = len(a["action"])
     print(f"{len(demos.episodes)} episodes, {steps} steps: {sum(b['states'] for b in budget)} states branched, "
           f"{sum(b['branches'] for b in budget)} branches, {epochs} branch epochs; "
-          f"{(a['teacher'] != a['action']).mean():.1%} of steps labelled other than played -> {args.out}")
+          f"{sum(b['relabelled'] for b in budget) / max(steps, 1):.1%} of steps labelled other than the rollout's "
+          f"command, {(a['teacher'] != a['action']).mean():.1%} other than played -> {args.out}")
     if demos.failed:
         print(f"esper: {len(demos.failed)} episode(s) failed: seeds {', '.join(map(str, demos.failed))}; rerun the "
               "same command to try them again", file=sys.stderr)

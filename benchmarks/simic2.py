@@ -1,16 +1,16 @@
 """Simic v2 end to end: improved-teacher labels from snapshot branches -> behaviour cloning -> model selection on
 validation seeds -> comparison on held-out seeds (Esper-Fast-v0, the held-out task distribution, the real subset).
 
-    python benchmarks/simic2.py                      # every stage; resumable (each skips work already on disk)
-    python benchmarks/simic2.py --only evaluate      # just the comparisons
+    python benchmarks/simic2.py                      # every stage of the latest attempt; resumable
+    python benchmarks/simic2.py --attempt 1 --only evaluate   # just the first attempt's comparisons
 
 Where it trains: the ``cheap`` task distribution of Esper-Mixed-v0 (synthetic families and the real CIFAR-10
 subset at 16x16; training seeds 1000 and up). Objectives: final validation accuracy (``val``: accuracy only) and
 the return with the parameter rent (``return``); the same branches label both. Three behaviour-cloning runs per
 objective (sampling seeds 0, 1, 2), all reported; the one named ``simic`` is chosen on validation seeds 900-919
 of Esper-Fast-v0 by mean test accuracy, never on evaluation seeds. Outputs: ``benchmarks/results/simic2/``
-(labels with their branching budget, policies, ``validation/``, ``fast/``, ``mixed/``, ``cifar-subset/`` and
-``stages.json`` with every stage's wall time).
+(attempt 1) and ``benchmarks/results/simic2/attempt2/``: labels with their branching budget, policies,
+``validation/``, ``fast/``, ``mixed/``, ``cifar-subset/`` and ``stages.json`` with every stage's wall time.
 """
 
 from __future__ import annotations
@@ -20,88 +20,145 @@ import json
 import os
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
+from agents.schedule import Schedule, ScheduledSeed
 from agents.simic import BCConfig, behaviour_clone
 from agents.simic.branch import ImproveConfig, improve, with_objective
 from esper_env.fileio import atomic_path
+from esper_env.leyline import LAYOUT_BLUEPRINTS
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = Path("benchmarks/results/simic2")
 RESULTS = Path("benchmarks/results")
+TUNED = RESULTS / "tuned/fast/best.json"
 SUBSET = "../shared/data/cifar10-subset"
 TASKS = dict(tasks="cheap", data_root=SUBSET)
+OUT1 = RESULTS / "simic2"
 
-# The sizes and the branching budget, in one place.
-IMPROVE = ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1000, 1048)), objective="val",
-                        max_germinate=2, stride=2, margin=0.0, out=OUT / "improved-val.npz", workers=2)
-"""48 training tasks; at every 2nd epoch (and at every non-WAIT command of the heuristic) branch WAIT, the
-heuristic's command, the legal ADVANCE / CULL and 2 GERMINATEs, each played to the end by the heuristic."""
+
+@dataclass(frozen=True)
+class Attempt:
+    """One Simic v2 attempt: where its files go and how its labels are made (the branching budget)."""
+
+    number: int
+    """1, 2, ... (``--attempt``)."""
+    out: Path
+    """Folder of the attempt's labels, policies, validation and evaluation tables."""
+    improve: ImproveConfig
+    """The improved teacher's settings (its ``out`` is set to ``out/improved-val.npz``)."""
+    rollout_schedule: Schedule | None = None
+    """Written to ``out/rollout.json`` before labelling when the rollout is a schedule."""
+
+
+def _tuned_plus() -> Schedule:
+    """The tuned Fast schedule, plus an ADVANCE rule for every other (slot rank, blueprint) after one TRAINING
+    epoch: on tuned's own states it plays exactly as tuned; a branch that grows some other seed is finished
+    rather than left in TRAINING (a schedule only advances the seeds it names). The extra entries germinate at
+    ``at=0.99``, an epoch no budget of under 50 epochs reaches."""
+    tuned = Schedule.load(TUNED).seeds
+    named = {(s.slot, s.blueprint) for s in tuned}
+    extra = tuple(ScheduledSeed(0.99, r, b, 1) for r in range(3) for b in LAYOUT_BLUEPRINTS if (r, b) not in named)
+    return Schedule(tuned + extra)
+
+
+ATTEMPTS = {
+    # 1: the heuristic plays the episodes and every branch; no concurrent growth.
+    1: Attempt(1, OUT1,
+               ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1000, 1048)), objective="val",
+                             max_germinate=2, stride=2, margin=0.0, workers=2)),
+    # 2: rollout policy improvement over the tuned schedule (the strongest baseline), played online by the
+    # improved teacher itself, with concurrent growth among the candidates.
+    2: Attempt(2, OUT1 / "attempt2",
+               ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1100, 1132)), objective="val",
+                             behaviour="teacher", rollout=f"schedule:{OUT1 / 'attempt2/rollout.json'}",
+                             max_germinate=2, concurrent=True, stride=2, margin=0.0, workers=2),
+               rollout_schedule=_tuned_plus()),
+}
+"""Attempt 1: 48 training tasks; at every 2nd epoch (and at every non-WAIT command of the rollout) branch WAIT,
+the rollout's command, the legal ADVANCE / CULL and 2 GERMINATEs, each played to the end by the heuristic.
+Attempt 2: 32 other training tasks, the same stride, GERMINATE candidates also while a seed grows, branches
+played to the end by the tuned schedule (plus advance rules), and the teacher's own choices played."""
 BC = BCConfig(epochs=300, net_arch=(128, 128), entropy_coef=1.0, sharpen_entropy=0.1, holdout_every=6)
 BC_SEEDS = (0, 1, 2)
 OBJECTIVES = ("val", "return")
 VALIDATION_SEEDS = tuple(range(900, 920))
 EVAL_SEEDS = tuple(range(20))
-BASE_ROWS = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{RESULTS / 'tuned/fast/best.json'}",
+SUBSET_SEEDS = tuple(range(10))
+BASE_ROWS = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}",
              f"tuned-mixed=schedule:{RESULTS / 'tuned/mixed/best.json'}", f"bc=policy:{RESULTS / 'simic/bc.zip'}")
 
 
-def policy(objective: str, seed: int) -> Path:
-    return OUT / objective / f"bc{seed}.zip"
+def policy(a: Attempt, objective: str, seed: int) -> Path:
+    return a.out / objective / f"bc{seed}.zip"
 
 
-def stage_improve(stages: dict) -> None:
-    improve(IMPROVE)
-    with_objective(IMPROVE.out, "return", OUT / "improved-return.npz")
+def stage_improve(a: Attempt, stages: dict) -> None:
+    if a.rollout_schedule is not None:
+        a.rollout_schedule.save(a.out / "rollout.json")
+    improve(replace(a.improve, out=a.out / "improved-val.npz"))
+    with_objective(a.out / "improved-val.npz", "return", a.out / "improved-return.npz")
 
 
-def stage_bc(stages: dict) -> None:
+def stage_bc(a: Attempt, stages: dict) -> None:
     for objective in OBJECTIVES:
         for seed in BC_SEEDS:
-            if not policy(objective, seed).is_file():
-                behaviour_clone(replace(BC, data=OUT / f"improved-{objective}.npz", out=policy(objective, seed),
+            if not policy(a, objective, seed).is_file():
+                behaviour_clone(replace(BC, data=a.out / f"improved-{objective}.npz", out=policy(a, objective, seed),
                                         seed=seed))
 
 
-def stage_validate(stages: dict) -> None:
-    rows = tuple(f"{o}{s}=policy:{policy(o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
+def stage_validate(a: Attempt, stages: dict) -> None:
+    rows = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
     comp = run_comparison(CompareConfig("Esper-Fast-v0", {}, rows=("heuristic", *rows), seeds=VALIDATION_SEEDS,
-                                        scratch=False, workers=2, out=OUT / "validation",
-                                        command="python benchmarks/simic2.py --only validate"))
+                                        scratch=False, workers=2, out=a.out / "validation",
+                                        command=f"python benchmarks/simic2.py --attempt {a.number} --only validate"))
     means = {name: sum(r.test_accuracy for r in runs) / len(runs) for name, runs in comp.rows.items()}
     chosen = {o: max(BC_SEEDS, key=lambda s: means[f"{o}{s}"]) for o in OBJECTIVES}
     for o, s in chosen.items():
-        shutil.copyfile(policy(o, s), OUT / f"simic-{o}.zip")
+        shutil.copyfile(policy(a, o, s), a.out / f"simic-{o}.zip")
     stages["chosen"] = {o: f"bc seed {s} ({100 * means[f'{o}{s}']:.2f}% mean test accuracy on validation seeds)"
                         for o, s in chosen.items()}
 
 
-def stage_evaluate(stages: dict) -> None:
-    simic = (f"simic=policy:{OUT / 'simic-val.zip'}", f"simic-rent=policy:{OUT / 'simic-return.zip'}")
-    every = tuple(f"{o}{s}=policy:{policy(o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
+def stage_evaluate(a: Attempt, stages: dict) -> None:
+    simic = (f"simic=policy:{a.out / 'simic-val.zip'}", f"simic-rent=policy:{a.out / 'simic-return.zip'}")
+    every = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
+    base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.out / 'rollout.json'}",) if a.rollout_schedule is not None else ())
     configs = {
         # the committed baselines' runs seed the cache: only the new rows run
-        "fast": (CompareConfig("Esper-Fast-v0", {}, rows=(*BASE_ROWS, *simic), seeds=EVAL_SEEDS, workers=2,
+        "fast": (CompareConfig("Esper-Fast-v0", {}, rows=(*base, *simic), seeds=EVAL_SEEDS, workers=2,
                                flops_matched=("simic",)), RESULTS / "baselines/fast/runs.jsonl"),
-        "mixed": (CompareConfig("Esper-Mixed-v0", dict(TASKS, split="heldout"), rows=(*BASE_ROWS, *simic, *every),
+        "mixed": (CompareConfig("Esper-Mixed-v0", dict(TASKS, split="heldout"), rows=(*base, *simic, *every),
                                 seeds=EVAL_SEEDS, workers=2, scratch=False), RESULTS / "baselines/mixed/runs.jsonl"),
         "cifar-subset": (CompareConfig("Esper-CIFAR10-v0", dict(data_root=SUBSET, train_size=4170, val_size=1000,
                                                                  test_size=1017, host="small", max_epochs=20),
-                                       rows=(*BASE_ROWS, *simic), seeds=(0, 1, 2, 3, 4), workers=2, scratch=False),
+                                       rows=(*base, *simic), seeds=SUBSET_SEEDS if a.number > 1 else SUBSET_SEEDS[:5],
+                                       workers=2, scratch=False),
                          RESULTS / "baselines/cifar-subset/runs.jsonl"),
     }
     for name, (cfg, cache) in configs.items():
-        cfg.out = OUT / name
-        cfg.command = f"python benchmarks/simic2.py --only evaluate  # {name}"
+        cfg.out = a.out / name
+        cfg.command = f"python benchmarks/simic2.py --attempt {a.number} --only evaluate  # {name}"
         cfg.out.mkdir(parents=True, exist_ok=True)
-        if cache.is_file() and not (cfg.out / "runs.jsonl").exists():
-            shutil.copyfile(cache, cfg.out / "runs.jsonl")
+        for earlier in (cache, OUT1 / name / "runs.jsonl"):  # attempt 1's rows of the same seeds are reused too
+            if earlier.is_file() and earlier.parent != cfg.out:
+                _merge(earlier, cfg.out / "runs.jsonl")
         t = time.perf_counter()
         comp = run_comparison(cfg)
         stages[f"evaluate:{name}"] = round(time.perf_counter() - t)
         print(comp.table)
+
+
+def _merge(src: Path, dst: Path) -> None:
+    """Append ``src``'s records whose key ``dst`` lacks (the comparison's cache reads ``runs.jsonl``)."""
+    have = {json.loads(line).get("key") for line in dst.read_text().splitlines()} if dst.is_file() else set()
+    new = [line for line in src.read_text().splitlines() if json.loads(line).get("key") not in have]
+    if new:
+        with atomic_path(dst, suffix=".jsonl") as tmp:
+            Path(tmp).write_text("".join(f"{line}\n" for line in
+                                         (dst.read_text().splitlines() if dst.is_file() else []) + new))
 
 
 STAGES = {"improve": stage_improve, "bc": stage_bc, "validate": stage_validate, "evaluate": stage_evaluate}
@@ -109,15 +166,18 @@ STAGES = {"improve": stage_improve, "bc": stage_bc, "validate": stage_validate, 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--attempt", type=int, choices=sorted(ATTEMPTS), default=max(ATTEMPTS),
+                   help="which attempt's settings and folder (default: the latest)")
     p.add_argument("--only", nargs="+", choices=list(STAGES), default=list(STAGES))
     args = p.parse_args(argv)
     os.chdir(ROOT)  # rows name files relative to the repository: portable records
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "stages.json"
+    a = ATTEMPTS[args.attempt]
+    a.out.mkdir(parents=True, exist_ok=True)
+    path = a.out / "stages.json"
     stages = json.loads(path.read_text()) if path.is_file() else {}
     for name in args.only:
         t = time.perf_counter()
-        STAGES[name](stages)
+        STAGES[name](a, stages)
         stages[name] = round(time.perf_counter() - t)
         with atomic_path(path, suffix=".json") as tmp:
             Path(tmp).write_text(json.dumps(stages, indent=1))

@@ -86,3 +86,35 @@ def test_collect_branch_train_save_load_compare_end_to_end(tmp_path):
     for seed, ep in other.episodes.items():
         assert ep.teacher.tolist() == budget[str(seed)]["labels"]["return"]
         assert demos.episodes[seed].teacher.tolist() == budget[str(seed)]["labels"]["val"]
+
+
+def test_concurrent_candidates_offer_a_second_seed_while_one_grows():
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    obs, info = env.reset(seed=1002)
+    codec = ly.ActionCodec.layout()
+    first = next(a for a in np.flatnonzero(info["action_mask"]) if codec.decode(a).op == ly.Op.GERMINATE)
+    obs, _, _, _, info = env.step(int(first))
+    report, mask = info["report"], info["action_mask"]
+    assert any(s.stage in ly.ACTIVE_STAGES for s in report.slots)
+    germ = [a for a in candidates(report, mask, 0, 2, codec, concurrent=True) if codec.decode(a).op == ly.Op.GERMINATE]
+    assert germ and all(mask[a] for a in germ)
+    assert not [a for a in candidates(report, mask, 0, 2, codec) if codec.decode(a).op == ly.Op.GERMINATE]
+
+
+def test_the_teacher_can_play_its_own_labels_with_a_schedule_rollout(tmp_path):
+    from agents.schedule import Schedule, ScheduledSeed
+    from agents.simic.branch import improve
+
+    rollout = Schedule((ScheduledSeed(0.0, 0, "conv_residual", 1), ScheduledSeed(0.99, 1, "depthwise", 1)))
+    rollout.save(tmp_path / "rollout.json")
+    cfg = ImproveConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=6), seeds=(1000,), behaviour="teacher",
+                        rollout=f"schedule:{tmp_path / 'rollout.json'}", concurrent=True, stride=3,
+                        out=tmp_path / "t.npz")
+    demos = improve(cfg, progress=False)
+    ep = demos.episodes[1000]
+    assert ep.action.tolist() == ep.teacher.tolist()  # the teacher played what it labelled
+    assert demos.meta["budget"]["1000"]["states"] >= 1
+    with pytest.raises(FileNotFoundError, match="no schedule file"):
+        ImproveConfig(env_id="Esper-Tiny-v0", rollout=f"schedule:{tmp_path / 'missing.json'}").check()
+    with pytest.raises(ValueError, match="behaviour"):
+        ImproveConfig(env_id="Esper-Tiny-v0", behaviour="oracle").check()

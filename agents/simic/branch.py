@@ -52,13 +52,18 @@ class ImproveConfig:
     seeds: tuple[int, ...] = tuple(range(1000, 1010))
     """Training seeds (>= 1000) whose episodes are labelled."""
     behaviour: str = "heuristic"
-    """Who plays the labelled episodes: "heuristic", or policy:PATH.zip (DAgger: a learned policy's states)."""
+    """Who plays the labelled episodes: "teacher" (the improved teacher itself: its label is played, so the states
+    are those it visits), a built-in controller, schedule:PATH.json, or policy:PATH.zip (DAgger: a learned
+    policy's states)."""
     rollout: str = "heuristic"
-    """The controller that plays every branch to its end (a built-in rule controller)."""
+    """The controller that plays every branch to its end: a built-in rule controller or schedule:PATH.json (a
+    rule controller whose command depends only on the report, so a fresh one can take over mid-episode)."""
     objective: str = "val"
     """What a branch is worth: "val" (final validation accuracy) or "return" (with the parameter rent)."""
     max_germinate: int = 2
     """GERMINATE candidates per state: the rollout's preferred free slot with its first N blueprints."""
+    concurrent: bool = False
+    """Also branch GERMINATE while another seed is still growing (two seeds at once), not only when none is."""
     stride: int = 1
     """Branch at every stride-th epoch (the rollout's own non-WAIT decisions are always branched)."""
     margin: float = 0.0
@@ -75,10 +80,16 @@ class ImproveConfig:
         if any(s < 1000 for s in self.seeds) or not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be distinct training seeds >= 1000 (evaluation seeds are < 900, "
                              "validation seeds 900-999)")
-        if self.rollout not in AGENTS or self.rollout == "random":
-            raise ValueError(f"rollout must be a built-in rule controller, got {self.rollout!r}")
-        if self.behaviour not in AGENTS and not self.behaviour.startswith("policy:"):
-            raise ValueError(f"behaviour must be a built-in controller or policy:PATH.zip, got {self.behaviour!r}")
+        if (self.rollout not in AGENTS or self.rollout == "random") and not self.rollout.startswith("schedule:"):
+            raise ValueError(f"rollout must be a built-in rule controller or schedule:PATH.json, got {self.rollout!r}")
+        if self.behaviour not in AGENTS and self.behaviour != "teacher" \
+                and not self.behaviour.startswith(("policy:", "schedule:")):
+            raise ValueError("behaviour must be teacher, a built-in controller, schedule:PATH.json or policy:PATH.zip, "
+                             f"got {self.behaviour!r}")
+        for name in (self.rollout, self.behaviour):
+            if name.startswith("schedule:"):
+                from ..schedule import Schedule
+                Schedule.load(name.split(":", 1)[1])  # a missing or malformed file is refused before any work
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         for name in ("max_germinate", "stride", "workers"):
@@ -91,10 +102,11 @@ class ImproveConfig:
 
 
 def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, max_germinate: int,
-               codec: ActionCodec | None = None) -> list[int]:
+               codec: ActionCodec | None = None, concurrent: bool = False) -> list[int]:
     """The commands worth branching at ``report``: WAIT, the rollout's own, every legal ADVANCE and CULL, and (when
-    no seed is active) GERMINATE at the first free enabled slot with the first ``max_germinate`` blueprints of
-    the heuristic's preference order that the task enables. Sorted, legal, distinct."""
+    no seed is active, or always with ``concurrent``) GERMINATE at the first free enabled slot with the first
+    ``max_germinate`` blueprints of the heuristic's preference order that the task enables. Sorted, legal,
+    distinct."""
     from ..tamiyo import TamiyoConfig
 
     codec = codec or ActionCodec.layout()
@@ -102,7 +114,7 @@ def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, ma
     for a in np.flatnonzero(mask):
         if codec.decode(a).op in (Op.ADVANCE, Op.CULL):
             out.add(int(a))
-    if not any(s.stage in ACTIVE_STAGES for s in report.slots):
+    if concurrent or not any(s.stage in ACTIVE_STAGES for s in report.slots):
         free = next((s.index for s in report.slots if s.stage == SeedStage.DORMANT), None)
         if free is not None:
             order = [b for b in TamiyoConfig().blueprint_order if b in report.blueprints]
@@ -181,10 +193,12 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     torch.set_num_threads(1)
     env = gym.make(env_id, **kwargs)
     codec = ActionCodec.layout()
-    behaviour = make_agent(cfg["behaviour"], schema=env.unwrapped.schema)
+    teacher = cfg["behaviour"] == "teacher"
+    behaviour = None if teacher else make_agent(cfg["behaviour"], schema=env.unwrapped.schema)
     rollout = make_agent(cfg["rollout"])
     obs, info = env.reset(seed=seed)
-    behaviour.reset(seed)
+    if behaviour is not None:
+        behaviour.reset(seed)
     rows = EpisodeRows()
     states = n_branches = epochs = relabelled = 0
     labels: dict[str, list[int]] = {o: [] for o in OBJECTIVES}
@@ -192,7 +206,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     while not done:
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
-        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec)
+        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg.get("concurrent", False))
         by_objective = dict.fromkeys(OBJECTIVES, own)
         epoch = info["report"].epoch
         if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
@@ -206,7 +220,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         relabelled += label != own
         for o in OBJECTIVES:
             labels[o].append(int(by_objective[o]))
-        action = int(behaviour.act(obs, info))
+        action = label if teacher else int(behaviour.act(obs, info))
         rows.add(obs, mask, label, action)
         obs, reward, done, _, info = env.step(action)
         rows.reward(reward)
@@ -235,7 +249,7 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> Demonstrations:
     cfg.check()
     out = Path(cfg.out)
     labelling = dict(rollout=cfg.rollout, objective=cfg.objective, max_germinate=cfg.max_germinate,
-                     stride=cfg.stride, margin=cfg.margin)
+                     concurrent=cfg.concurrent, stride=cfg.stride, margin=cfg.margin)
     kwargs, schema, made = recording(cfg.env_id, cfg.overrides, teacher=f"improved:{cfg.rollout}", explore=0.0,
                                      labelling=labelling)
     demos = open_or_start(out, made, schema, budget={})
