@@ -125,17 +125,18 @@ def stage_validate(a: Attempt, stages: dict) -> None:
 def stage_evaluate(a: Attempt, stages: dict) -> None:
     simic = (f"simic=policy:{a.out / 'simic-val.zip'}", f"simic-rent=policy:{a.out / 'simic-return.zip'}")
     every = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
+    clones = tuple(r for r in every if r.startswith("val")) if a.number > 1 else ()  # all 3 accuracy clones on Fast
     base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.out / 'rollout.json'}",) if a.rollout_schedule is not None else ())
     configs = {
         # the committed baselines' runs seed the cache: only the new rows run
-        "fast": (CompareConfig("Esper-Fast-v0", {}, rows=(*base, *simic), seeds=EVAL_SEEDS, workers=2,
+        "fast": (CompareConfig("Esper-Fast-v0", {}, rows=(*base, *simic, *clones), seeds=EVAL_SEEDS, workers=2,
                                flops_matched=("simic",)), RESULTS / "baselines/fast/runs.jsonl"),
         "mixed": (CompareConfig("Esper-Mixed-v0", dict(TASKS, split="heldout"), rows=(*base, *simic, *every),
                                 seeds=EVAL_SEEDS, workers=2, scratch=False), RESULTS / "baselines/mixed/runs.jsonl"),
         "cifar-subset": (CompareConfig("Esper-CIFAR10-v0", dict(data_root=SUBSET, train_size=4170, val_size=1000,
                                                                  test_size=1017, host="small", max_epochs=20),
-                                       rows=(*base, *simic), seeds=SUBSET_SEEDS if a.number > 1 else SUBSET_SEEDS[:5],
-                                       workers=2, scratch=False),
+                                       rows=(*base, *simic), workers=2, scratch=False,
+                                       seeds=SUBSET_SEEDS if a.number > 1 else SUBSET_SEEDS[:5]),
                          RESULTS / "baselines/cifar-subset/runs.jsonl"),
     }
     for name, (cfg, cache) in configs.items():
@@ -151,6 +152,34 @@ def stage_evaluate(a: Attempt, stages: dict) -> None:
         print(comp.table)
 
 
+def stage_goal(a: Attempt, stages: dict) -> None:
+    """The issue's goal, from the evaluation's records: simic − heuristic, simic − tuned and simic − the better of
+    the two on each seed (the strictest reading of "simic − max(heuristic, tuned)"), paired by seed -> goal.md."""
+    from agents.compare.stats import mean_ci
+    from agents.records import RunRecord
+
+    lines = [f"# Simic v2 attempt {a.number}: the goal on test accuracy (points, paired 95% Student-t CI)", "",
+             f"Command: `python benchmarks/simic2.py --attempt {a.number} --only goal` (reads the evaluation's "
+             "runs.jsonl)", "", "| where | seeds | row | − heuristic | − tuned | − max(heuristic, tuned) per seed |",
+             "|---|---|---|---|---|---|"]
+    for name in ("fast", "mixed", "cifar-subset"):
+        runs: dict[str, dict[int, float]] = {}
+        for line in (a.out / name / "runs.jsonl").read_text().splitlines():
+            r = RunRecord.from_dict(json.loads(line))
+            runs.setdefault(r.row, {})[r.seed] = 100 * r.outcome.test_accuracy
+        for row in ("simic", "simic-rent", *sorted(r for r in runs if r[:-1] in OBJECTIVES)):
+            seeds = sorted(set(runs[row]) & set(runs["heuristic"]) & set(runs["tuned"]))
+            cells = []
+            for base in (runs["heuristic"], runs["tuned"], None):
+                d = [runs[row][s] - (base[s] if base else max(runs["heuristic"][s], runs["tuned"][s])) for s in seeds]
+                m, lo, hi = mean_ci(d)
+                cells.append(f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+            lines.append(f"| {name} | {len(seeds)} | {row} | " + " | ".join(cells) + " |")
+    with atomic_path(a.out / "goal.md", suffix=".md") as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def _merge(src: Path, dst: Path) -> None:
     """Append ``src``'s records whose key ``dst`` lacks (the comparison's cache reads ``runs.jsonl``)."""
     have = {json.loads(line).get("key") for line in dst.read_text().splitlines()} if dst.is_file() else set()
@@ -161,7 +190,8 @@ def _merge(src: Path, dst: Path) -> None:
                                          (dst.read_text().splitlines() if dst.is_file() else []) + new))
 
 
-STAGES = {"improve": stage_improve, "bc": stage_bc, "validate": stage_validate, "evaluate": stage_evaluate}
+STAGES = {"improve": stage_improve, "bc": stage_bc, "validate": stage_validate, "evaluate": stage_evaluate,
+          "goal": stage_goal}
 
 
 def main(argv: list[str] | None = None) -> None:
