@@ -23,6 +23,7 @@ def load(name: str):
     try:
         spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # as an import would: dataclasses look their module up there
         spec.loader.exec_module(module)
         return module
     finally:
