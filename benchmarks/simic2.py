@@ -49,7 +49,15 @@ class Attempt:
     improve: ImproveConfig
     """The improved teacher's settings (its ``out`` is set to ``out/improved-val.npz``)."""
     rollout_schedule: Schedule | None = None
-    """Written to ``out/rollout.json`` before labelling when the rollout is a schedule."""
+    """The branches' rollout controller when it is a schedule: written to :attr:`rollout` before labelling."""
+    subset_seeds: tuple[int, ...] = tuple(range(10))
+    """Evaluation seeds on the real CIFAR-10 subset."""
+    clones_on_fast: bool = False
+    """Evaluate all three accuracy clones on Esper-Fast-v0, not only the chosen one."""
+
+    @property
+    def rollout(self) -> Path:
+        return self.out / "rollout.json"
 
 
 def _tuned_plus() -> Schedule:
@@ -63,19 +71,19 @@ def _tuned_plus() -> Schedule:
     return Schedule(tuned + extra)
 
 
-ATTEMPTS = {
+ATTEMPTS = {a.number: a for a in (
     # 1: the heuristic plays the episodes and every branch; no concurrent growth.
-    1: Attempt(1, OUT1,
-               ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1000, 1048)), objective="val",
-                             max_germinate=2, stride=2, margin=0.0, workers=2)),
+    Attempt(1, OUT1,
+            ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1000, 1048)), objective="val",
+                          max_germinate=2, stride=2, margin=0.0, workers=2),
+            subset_seeds=tuple(range(5))),
     # 2: rollout policy improvement over the tuned schedule (the strongest baseline), played online by the
     # improved teacher itself, with concurrent growth among the candidates.
-    2: Attempt(2, OUT1 / "attempt2",
-               ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1100, 1132)), objective="val",
-                             behaviour="teacher", rollout=f"schedule:{OUT1 / 'attempt2/rollout.json'}",
-                             max_germinate=2, concurrent=True, stride=2, margin=0.0, workers=2),
-               rollout_schedule=_tuned_plus()),
-}
+    Attempt(2, OUT1 / "attempt2",
+            ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1100, 1132)), objective="val",
+                          behaviour="teacher", max_germinate=2, concurrent=True, stride=2, margin=0.0, workers=2),
+            rollout_schedule=_tuned_plus(), clones_on_fast=True),
+)}
 """Attempt 1: 48 training tasks; at every 2nd epoch (and at every non-WAIT command of the rollout) branch WAIT,
 the rollout's command, the legal ADVANCE / CULL and 2 GERMINATEs, each played to the end by the heuristic.
 Attempt 2: 32 other training tasks, the same stride, GERMINATE candidates also while a seed grows, branches
@@ -85,7 +93,6 @@ BC_SEEDS = (0, 1, 2)
 OBJECTIVES = ("val", "return")
 VALIDATION_SEEDS = tuple(range(900, 920))
 EVAL_SEEDS = tuple(range(20))
-SUBSET_SEEDS = tuple(range(10))
 BASE_ROWS = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}",
              f"tuned-mixed=schedule:{RESULTS / 'tuned/mixed/best.json'}", f"bc=policy:{RESULTS / 'simic/bc.zip'}")
 
@@ -95,9 +102,10 @@ def policy(a: Attempt, objective: str, seed: int) -> Path:
 
 
 def stage_improve(a: Attempt, stages: dict) -> None:
+    cfg = replace(a.improve, out=a.out / "improved-val.npz")
     if a.rollout_schedule is not None:
-        a.rollout_schedule.save(a.out / "rollout.json")
-    improve(replace(a.improve, out=a.out / "improved-val.npz"))
+        cfg = replace(cfg, rollout=f"schedule:{a.rollout_schedule.save(a.rollout)}")
+    improve(cfg)
     with_objective(a.out / "improved-val.npz", "return", a.out / "improved-return.npz")
 
 
@@ -125,8 +133,8 @@ def stage_validate(a: Attempt, stages: dict) -> None:
 def stage_evaluate(a: Attempt, stages: dict) -> None:
     simic = (f"simic=policy:{a.out / 'simic-val.zip'}", f"simic-rent=policy:{a.out / 'simic-return.zip'}")
     every = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
-    clones = tuple(r for r in every if r.startswith("val")) if a.number > 1 else ()  # all 3 accuracy clones on Fast
-    base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.out / 'rollout.json'}",) if a.rollout_schedule is not None else ())
+    clones = tuple(r for r in every if r.startswith("val")) if a.clones_on_fast else ()
+    base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.rollout}",) if a.rollout_schedule is not None else ())
     configs = {
         # the committed baselines' runs seed the cache: only the new rows run
         "fast": (CompareConfig("Esper-Fast-v0", {}, rows=(*base, *simic, *clones), seeds=EVAL_SEEDS, workers=2,
@@ -135,8 +143,7 @@ def stage_evaluate(a: Attempt, stages: dict) -> None:
                                 seeds=EVAL_SEEDS, workers=2, scratch=False), RESULTS / "baselines/mixed/runs.jsonl"),
         "cifar-subset": (CompareConfig("Esper-CIFAR10-v0", dict(data_root=SUBSET, train_size=4170, val_size=1000,
                                                                  test_size=1017, host="small", max_epochs=20),
-                                       rows=(*base, *simic), workers=2, scratch=False,
-                                       seeds=SUBSET_SEEDS if a.number > 1 else SUBSET_SEEDS[:5]),
+                                       rows=(*base, *simic), seeds=a.subset_seeds, workers=2, scratch=False),
                          RESULTS / "baselines/cifar-subset/runs.jsonl"),
     }
     for name, (cfg, cache) in configs.items():
@@ -182,12 +189,12 @@ def stage_goal(a: Attempt, stages: dict) -> None:
 
 def _merge(src: Path, dst: Path) -> None:
     """Append ``src``'s records whose key ``dst`` lacks (the comparison's cache reads ``runs.jsonl``)."""
-    have = {json.loads(line).get("key") for line in dst.read_text().splitlines()} if dst.is_file() else set()
+    old = dst.read_text().splitlines() if dst.is_file() else []
+    have = {json.loads(line).get("key") for line in old}
     new = [line for line in src.read_text().splitlines() if json.loads(line).get("key") not in have]
     if new:
         with atomic_path(dst, suffix=".jsonl") as tmp:
-            Path(tmp).write_text("".join(f"{line}\n" for line in
-                                         (dst.read_text().splitlines() if dst.is_file() else []) + new))
+            Path(tmp).write_text("".join(f"{line}\n" for line in old + new))
 
 
 STAGES = {"improve": stage_improve, "bc": stage_bc, "validate": stage_validate, "evaluate": stage_evaluate,

@@ -206,7 +206,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     while not done:
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
-        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg.get("concurrent", False))
+        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
         by_objective = dict.fromkeys(OBJECTIVES, own)
         epoch = info["report"].epoch
         if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
