@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_quiet(imp)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
-    add_options(bc, BCConfig, ("data", "out", "epochs", "entropy_coef", "sharpen_entropy", "seed", "holdout_every",
-                               "batch_size", "lr", "net_arch", "class_weight_power", "vf_coef", "gamma"),
+    add_options(bc, BCConfig, ("data", "also", "out", "epochs", "entropy_coef", "sharpen_entropy", "seed",
+                               "holdout_every", "batch_size", "lr", "net_arch", "class_weight_power", "vf_coef",
+                               "gamma"),
                 metavars={"sharpen_entropy": "NATS"})
     add_quiet(bc)
 

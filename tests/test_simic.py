@@ -77,6 +77,23 @@ def test_dataset_files_are_checked(demos_file, tmp_path):
         load(tmp_path / "pickled.npz")
 
 
+def test_bc_joins_more_files_each_split_alike(demos_file, tmp_path):
+    demos = load(demos_file)
+    demos.episodes = {s + 100: replace(e, seed=s + 100) for s, e in demos.episodes.items()}
+    second = demos.save(tmp_path / "second.npz")
+    _, _, report = behaviour_clone(BCConfig(data=demos_file, also=(second,), out=tmp_path / "p.zip", epochs=1),
+                                   progress=False)
+    assert (report.train_episodes, report.held_out_episodes) == (8, 2)  # each file of 5 holds out its 5th
+    assert report.data_meta["env_id"] == ENV and report.data_meta["also"][0]["env_id"] == ENV
+    assert json.loads((tmp_path / "p.json").read_text())["config"]["also"] == [str(second)]
+    demos.meta["schema"]["fields"] = demos.meta["schema"]["fields"][:-1] + ["something_else"]
+    other = demos.save(tmp_path / "other.npz")
+    with pytest.raises(SchemaMismatchError, match="other.npz"):
+        behaviour_clone(BCConfig(data=demos_file, also=(other,), out=tmp_path / "q.zip", epochs=1), progress=False)
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        BCConfig(data=demos_file, also=(tmp_path / "missing.npz",)).check()
+
+
 def test_bc_helpers():
     assert np.allclose(discounted_returns(np.array([1.0, 0.0, 2.0]), 0.5), [1.5, 1.0, 2.0])
     import torch

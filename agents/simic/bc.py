@@ -32,6 +32,9 @@ class BCConfig:
 
     data: Path = Path("runs/demos.npz")
     """Demonstration file from ``esper collect``."""
+    also: tuple[Path, ...] = ()
+    """More demonstration files with the same spaces (e.g. labels from another env id): their episodes join
+    training and held-out sets, each file split the same way. The policy is built for ``data``'s env."""
     out: Path = Path("runs/bc.zip")
     """Where to save the cloned policy (an SB3 zip with the Esper schema inside)."""
     holdout_every: int = 5
@@ -73,8 +76,9 @@ class BCConfig:
             raise ValueError(f"--sharpen-entropy must be > 0 nats, got {self.sharpen_entropy}")
         if not self.lr > 0 or self.class_weight_power < 0 or self.vf_coef < 0 or not 0 < self.gamma <= 1:
             raise ValueError("lr must be > 0, class_weight_power and vf_coef >= 0, gamma in (0, 1]")
-        if not Path(self.data).is_file():
-            raise FileNotFoundError(f"no demonstration file at {self.data}; record one with `esper collect`")
+        for path in (self.data, *self.also):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"no demonstration file at {path}; record one with `esper collect`")
         check_output_file(self.out, "--out", ("zip",))
 
 
@@ -118,7 +122,7 @@ class BCReport:
     held_out: Agreement
     entropy: Entropy
     data_meta: dict
-    """The demonstration file's env id, teacher, exploration, machine and date."""
+    """The demonstration file's env id, teacher, exploration, machine and date (``also``: the other files')."""
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -211,11 +215,16 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     cfg.check()
     demos = load_demonstrations(cfg.data)
     env = gym.make(demos.meta["env_id"], **demos.env_kwargs)
-    demos.check_env(env.unwrapped.schema, f"dataset {cfg.data}")
-    train_eps, held_eps = split(demos, cfg.holdout_every)
-    if not train_eps or not held_eps:
-        raise ValueError(f"{cfg.data} has {len(demos.episodes)} episodes; behaviour cloning needs at least "
-                         f"{cfg.holdout_every} (every {cfg.holdout_every}-th is held out); collect more")
+    train_eps, held_eps, metas = [], [], []
+    for path in (cfg.data, *cfg.also):
+        d = demos if path == cfg.data else load_demonstrations(path)
+        d.check_env(env.unwrapped.schema, f"dataset {path}")
+        train, held = split(d, cfg.holdout_every)
+        if not train or not held:
+            raise ValueError(f"{path} has {len(d.episodes)} episodes; behaviour cloning needs at least "
+                             f"{cfg.holdout_every} per file (every {cfg.holdout_every}-th is held out); collect more")
+        train_eps, held_eps = train_eps + train, held_eps + held
+        metas.append({k: d.meta.get(k) for k in ("env_id", "teacher", "explore", "machine", "date")})
     torch.manual_seed(cfg.seed)
     arch = list(cfg.net_arch)
     model = MaskablePPO("MlpPolicy", env, policy_kwargs=dict(net_arch=dict(pi=arch, vf=arch)), gamma=cfg.gamma,
@@ -249,10 +258,10 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
         entropy = Entropy(entropy.fitted, scale, mean_entropy(policy, obs, mask))
     train_agree = agreement(policy, train_eps, codec)
     held = agreement(policy, held_eps, codec)
-    report = BCReport(config={k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    report = BCReport(config=json.loads(json.dumps(asdict(cfg), default=str)),
                       train_episodes=len(train_eps), held_out_episodes=len(held_eps), train=train_agree,
                       held_out=held, entropy=entropy,
-                      data_meta={k: demos.meta.get(k) for k in ("env_id", "teacher", "explore", "machine", "date")})
+                      data_meta=metas[0] if len(metas) == 1 else dict(metas[0], also=metas[1:]))
     out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"])
     with atomic_path(out.with_suffix(".json"), suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(report.to_json(), f, indent=1)
