@@ -5,12 +5,13 @@ validation seeds -> comparison on held-out seeds (Esper-Fast-v0, the held-out ta
     python benchmarks/simic2.py --attempt 1 --only evaluate   # just the first attempt's comparisons
 
 Where it trains: the ``cheap`` task distribution of Esper-Mixed-v0 (synthetic families and the real CIFAR-10
-subset at 16x16; training seeds 1000 and up). Objectives: final validation accuracy (``val``: accuracy only) and
-the return with the parameter rent (``return``); the same branches label both. Three behaviour-cloning runs per
-objective (sampling seeds 0, 1, 2), all reported; the one named ``simic`` is chosen on validation seeds 900-919
-of Esper-Fast-v0 by mean test accuracy, never on evaluation seeds. Outputs: ``benchmarks/results/simic2/``
-(attempt 1) and ``benchmarks/results/simic2/attempt2/``: labels with their branching budget, policies,
-``validation/``, ``fast/``, ``mixed/``, ``cifar-subset/`` and ``stages.json`` with every stage's wall time.
+subset at 16x16; training seeds 1000 and up); attempt 3 adds training episodes of the real subset itself.
+Objectives: final validation accuracy (``val``: accuracy only) and the return with the parameter rent
+(``return``); the same branches label both. Three behaviour-cloning runs per objective (sampling seeds 0, 1, 2),
+all reported; the one named ``simic`` is chosen on validation seeds (900-919 of Esper-Fast-v0; attempt 3 also
+900-909 of the subset), never on evaluation seeds. Outputs: ``benchmarks/results/simic2/`` (attempt 1) and
+``benchmarks/results/simic2/attemptN/``: labels with their branching budget, policies, ``validation/``,
+``fast/``, ``mixed/``, ``cifar-subset/``, ``goal.md`` and ``stages.json`` with every stage's wall time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ RESULTS = Path("benchmarks/results")
 TUNED = RESULTS / "tuned/fast/best.json"
 SUBSET = "../shared/data/cifar10-subset"
 TASKS = dict(tasks="cheap", data_root=SUBSET)
+REAL = dict(data_root=SUBSET, train_size=4170, val_size=1000, test_size=1017, host="small", max_epochs=20)
+"""Esper-CIFAR10-v0 on the real subset as the issue evaluates it: small host, 20 epochs, the subset's sizes."""
 OUT1 = RESULTS / "simic2"
 
 
@@ -54,6 +57,11 @@ class Attempt:
     """Evaluation seeds on the real CIFAR-10 subset."""
     clones_on_fast: bool = False
     """Evaluate all three accuracy clones on Esper-Fast-v0, not only the chosen one."""
+    reuse: tuple[Path, ...] = ()
+    """Earlier attempts' folders whose labels (``improved-{objective}.npz``) join this attempt's in cloning."""
+    validate_on_subset: bool = False
+    """Also validate the accuracy clones on the real subset (seeds 900-909, beside tuned) and choose the one whose
+    smaller margin over tuned (Esper-Fast-v0, subset) is largest; all accuracy clones are then evaluated there."""
 
     @property
     def rollout(self) -> Path:
@@ -83,15 +91,24 @@ ATTEMPTS = {a.number: a for a in (
             ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1100, 1132)), objective="val",
                           behaviour="teacher", max_germinate=2, concurrent=True, stride=2, margin=0.0, workers=2),
             rollout_schedule=_tuned_plus(), clones_on_fast=True),
+    # 3: attempt 2's labels plus the same improved teacher on the real subset itself (training seeds), so that
+    # the clone sees the states of the 32x32 small host and 20-epoch budget it is evaluated on.
+    Attempt(3, OUT1 / "attempt3",
+            ImproveConfig("Esper-CIFAR10-v0", dict(REAL), seeds=tuple(range(1200, 1206)), objective="val",
+                          behaviour="teacher", rollout=f"schedule:{OUT1 / 'attempt2/rollout.json'}", max_germinate=2,
+                          concurrent=True, stride=2, margin=0.0, workers=2),
+            clones_on_fast=True, reuse=(OUT1 / "attempt2",), validate_on_subset=True),
 )}
 """Attempt 1: 48 training tasks; at every 2nd epoch (and at every non-WAIT command of the rollout) branch WAIT,
 the rollout's command, the legal ADVANCE / CULL and 2 GERMINATEs, each played to the end by the heuristic.
 Attempt 2: 32 other training tasks, the same stride, GERMINATE candidates also while a seed grows, branches
-played to the end by the tuned schedule (plus advance rules), and the teacher's own choices played."""
+played to the end by the tuned schedule (plus advance rules), and the teacher's own choices played.
+Attempt 3: attempt 2's labels plus 6 training episodes of the real subset labelled the same way."""
 BC = BCConfig(epochs=300, net_arch=(128, 128), entropy_coef=1.0, sharpen_entropy=0.1, holdout_every=6)
 BC_SEEDS = (0, 1, 2)
 OBJECTIVES = ("val", "return")
 VALIDATION_SEEDS = tuple(range(900, 920))
+SUBSET_VALIDATION_SEEDS = tuple(range(900, 910))
 EVAL_SEEDS = tuple(range(20))
 BASE_ROWS = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}",
              f"tuned-mixed=schedule:{RESULTS / 'tuned/mixed/best.json'}", f"bc=policy:{RESULTS / 'simic/bc.zip'}")
@@ -112,28 +129,45 @@ def stage_improve(a: Attempt, stages: dict) -> None:
 def stage_bc(a: Attempt, stages: dict) -> None:
     for objective in OBJECTIVES:
         for seed in BC_SEEDS:
+            files = (*(r / f"improved-{objective}.npz" for r in a.reuse), a.out / f"improved-{objective}.npz")
             if not policy(a, objective, seed).is_file():
-                behaviour_clone(replace(BC, data=a.out / f"improved-{objective}.npz", out=policy(a, objective, seed),
-                                        seed=seed))
+                behaviour_clone(replace(BC, data=files[0], also=files[1:], out=policy(a, objective, seed), seed=seed))
 
 
 def stage_validate(a: Attempt, stages: dict) -> None:
     rows = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
-    comp = run_comparison(CompareConfig("Esper-Fast-v0", {}, rows=("heuristic", *rows), seeds=VALIDATION_SEEDS,
-                                        scratch=False, workers=2, out=a.out / "validation",
+    tuned = (f"tuned=schedule:{TUNED}",) if a.validate_on_subset else ()
+    comp = run_comparison(CompareConfig("Esper-Fast-v0", {}, rows=("heuristic", *tuned, *rows),
+                                        seeds=VALIDATION_SEEDS, scratch=False, workers=2, out=a.out / "validation",
                                         command=f"python benchmarks/simic2.py --attempt {a.number} --only validate"))
-    means = {name: sum(r.test_accuracy for r in runs) / len(runs) for name, runs in comp.rows.items()}
+    means = _means(comp)
     chosen = {o: max(BC_SEEDS, key=lambda s: means[f"{o}{s}"]) for o in OBJECTIVES}
+    why = {o: f"bc seed {s} ({100 * means[f'{o}{s}']:.2f}% mean test accuracy on validation seeds)"
+           for o, s in chosen.items()}
+    if a.validate_on_subset:
+        real = _means(run_comparison(CompareConfig(
+            "Esper-CIFAR10-v0", dict(REAL), rows=(*tuned, *(r for r in rows if r.startswith("val"))),
+            seeds=SUBSET_VALIDATION_SEEDS, scratch=False, workers=2, out=a.out / "validation-subset",
+            command=f"python benchmarks/simic2.py --attempt {a.number} --only validate  # subset")))
+        margin = {s: min(means[f"val{s}"] - means["tuned"], real[f"val{s}"] - real["tuned"]) for s in BC_SEEDS}
+        chosen["val"] = max(BC_SEEDS, key=margin.get)
+        why["val"] = f"bc seed {chosen['val']}; smaller of (Fast, subset) clone − tuned on validation seeds: " + \
+            ", ".join(f"seed {s} {100 * m:+.2f}" for s, m in margin.items()) + " points"
     for o, s in chosen.items():
         shutil.copyfile(policy(a, o, s), a.out / f"simic-{o}.zip")
-    stages["chosen"] = {o: f"bc seed {s} ({100 * means[f'{o}{s}']:.2f}% mean test accuracy on validation seeds)"
-                        for o, s in chosen.items()}
+    stages["chosen"] = why
+
+
+def _means(comp) -> dict[str, float]:
+    """Mean test accuracy of every row of a comparison."""
+    return {name: sum(r.test_accuracy for r in runs) / len(runs) for name, runs in comp.rows.items()}
 
 
 def stage_evaluate(a: Attempt, stages: dict) -> None:
     simic = (f"simic=policy:{a.out / 'simic-val.zip'}", f"simic-rent=policy:{a.out / 'simic-return.zip'}")
     every = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
     clones = tuple(r for r in every if r.startswith("val")) if a.clones_on_fast else ()
+    subset_clones = tuple(r for r in every if r.startswith("val")) if a.validate_on_subset else ()
     base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.rollout}",) if a.rollout_schedule is not None else ())
     configs = {
         # the committed baselines' runs seed the cache: only the new rows run
@@ -141,16 +175,16 @@ def stage_evaluate(a: Attempt, stages: dict) -> None:
                                flops_matched=("simic",)), RESULTS / "baselines/fast/runs.jsonl"),
         "mixed": (CompareConfig("Esper-Mixed-v0", dict(TASKS, split="heldout"), rows=(*base, *simic, *every),
                                 seeds=EVAL_SEEDS, workers=2, scratch=False), RESULTS / "baselines/mixed/runs.jsonl"),
-        "cifar-subset": (CompareConfig("Esper-CIFAR10-v0", dict(data_root=SUBSET, train_size=4170, val_size=1000,
-                                                                 test_size=1017, host="small", max_epochs=20),
-                                       rows=(*base, *simic), seeds=a.subset_seeds, workers=2, scratch=False),
+        "cifar-subset": (CompareConfig("Esper-CIFAR10-v0", dict(REAL), rows=(*base, *simic, *subset_clones),
+                                       seeds=a.subset_seeds, workers=2, scratch=False),
                          RESULTS / "baselines/cifar-subset/runs.jsonl"),
     }
     for name, (cfg, cache) in configs.items():
         cfg.out = a.out / name
         cfg.command = f"python benchmarks/simic2.py --attempt {a.number} --only evaluate  # {name}"
         cfg.out.mkdir(parents=True, exist_ok=True)
-        for earlier in (cache, OUT1 / name / "runs.jsonl"):  # attempt 1's rows of the same seeds are reused too
+        earlier_attempts = (b.out / name / "runs.jsonl" for b in ATTEMPTS.values() if b.number < a.number)
+        for earlier in (cache, *earlier_attempts):  # earlier attempts' rows of the same seeds are reused too
             if earlier.is_file() and earlier.parent != cfg.out:
                 _merge(earlier, cfg.out / "runs.jsonl")
         t = time.perf_counter()

@@ -30,6 +30,18 @@ def load(name: str):
         sys.path.remove(str(BENCHMARKS))
 
 
+def test_simic2_attempts_name_files_that_are_committed():
+    """Every attempt can be re-run from a clone: the labels it reuses and the schedules its branches roll out."""
+    simic2 = load("simic2")
+    for a in simic2.ATTEMPTS.values():
+        for folder in a.reuse:
+            for objective in simic2.OBJECTIVES:
+                assert (ROOT / folder / f"improved-{objective}.npz").is_file(), (a.number, folder)
+        if a.improve.rollout.startswith("schedule:"):
+            assert (ROOT / a.improve.rollout.split(":", 1)[1]).is_file(), a.number
+        assert min(a.improve.seeds) >= 1000 and max(a.subset_seeds) < 900
+
+
 def test_the_scripts_are_all_here():
     assert {"compare", "isolation", "synthetic_difficulty", "performance", "simic", "reproduce"} <= set(SCRIPTS)
 
