@@ -118,6 +118,11 @@ def policy(a: Attempt, objective: str, seed: int) -> Path:
     return a.out / objective / f"bc{seed}.zip"
 
 
+def clone_rows(a: Attempt, objectives: tuple[str, ...] = OBJECTIVES) -> tuple[str, ...]:
+    """Comparison rows of the attempt's clones (``val0=policy:...``), objective by objective."""
+    return tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in objectives for s in BC_SEEDS)
+
+
 def stage_improve(a: Attempt, stages: dict) -> None:
     cfg = replace(a.improve, out=a.out / "improved-val.npz")
     if a.rollout_schedule is not None:
@@ -128,14 +133,14 @@ def stage_improve(a: Attempt, stages: dict) -> None:
 
 def stage_bc(a: Attempt, stages: dict) -> None:
     for objective in OBJECTIVES:
+        files = (*(r / f"improved-{objective}.npz" for r in a.reuse), a.out / f"improved-{objective}.npz")
         for seed in BC_SEEDS:
-            files = (*(r / f"improved-{objective}.npz" for r in a.reuse), a.out / f"improved-{objective}.npz")
             if not policy(a, objective, seed).is_file():
                 behaviour_clone(replace(BC, data=files[0], also=files[1:], out=policy(a, objective, seed), seed=seed))
 
 
 def stage_validate(a: Attempt, stages: dict) -> None:
-    rows = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
+    rows = clone_rows(a)
     tuned = (f"tuned=schedule:{TUNED}",) if a.validate_on_subset else ()
     comp = run_comparison(CompareConfig("Esper-Fast-v0", {}, rows=("heuristic", *tuned, *rows),
                                         seeds=VALIDATION_SEEDS, scratch=False, workers=2, out=a.out / "validation",
@@ -146,7 +151,7 @@ def stage_validate(a: Attempt, stages: dict) -> None:
            for o, s in chosen.items()}
     if a.validate_on_subset:
         real = _means(run_comparison(CompareConfig(
-            "Esper-CIFAR10-v0", dict(REAL), rows=(*tuned, *(r for r in rows if r.startswith("val"))),
+            "Esper-CIFAR10-v0", dict(REAL), rows=(*tuned, *clone_rows(a, ("val",))),
             seeds=SUBSET_VALIDATION_SEEDS, scratch=False, workers=2, out=a.out / "validation-subset",
             command=f"python benchmarks/simic2.py --attempt {a.number} --only validate  # subset")))
         margin = {s: min(means[f"val{s}"] - means["tuned"], real[f"val{s}"] - real["tuned"]) for s in BC_SEEDS}
@@ -165,9 +170,9 @@ def _means(comp) -> dict[str, float]:
 
 def stage_evaluate(a: Attempt, stages: dict) -> None:
     simic = (f"simic=policy:{a.out / 'simic-val.zip'}", f"simic-rent=policy:{a.out / 'simic-return.zip'}")
-    every = tuple(f"{o}{s}=policy:{policy(a, o, s)}" for o in OBJECTIVES for s in BC_SEEDS)
-    clones = tuple(r for r in every if r.startswith("val")) if a.clones_on_fast else ()
-    subset_clones = tuple(r for r in every if r.startswith("val")) if a.validate_on_subset else ()
+    every, accuracy = clone_rows(a), clone_rows(a, ("val",))
+    clones = accuracy if a.clones_on_fast else ()
+    subset_clones = accuracy if a.validate_on_subset else ()
     base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.rollout}",) if a.rollout_schedule is not None else ())
     configs = {
         # the committed baselines' runs seed the cache: only the new rows run

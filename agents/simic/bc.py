@@ -213,11 +213,12 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     import esper_env  # noqa: F401
 
     cfg.check()
-    demos = load_demonstrations(cfg.data)
+    paths = (cfg.data, *cfg.also)
+    files = [load_demonstrations(path) for path in paths]
+    demos = files[0]
     env = gym.make(demos.meta["env_id"], **demos.env_kwargs)
     train_eps, held_eps, metas = [], [], []
-    for path in (cfg.data, *cfg.also):
-        d = demos if path == cfg.data else load_demonstrations(path)
+    for path, d in zip(paths, files):
         d.check_env(env.unwrapped.schema, f"dataset {path}")
         train, held = split(d, cfg.holdout_every)
         if not train or not held:
