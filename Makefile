@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (README "Quick start"):
 #   make demo   - set up, then run the main job on the offline default dataset
-#   make test   - set up, then run the whole test suite
+#   make test   - set up, then lint (ruff) and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,6 +19,7 @@ demo: setup
 	$(BIN)/python benchmarks/compare.py --preset demo
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
 import platform
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -30,11 +33,34 @@ def cpu_model() -> str:
         return platform.processor() or "unknown CPU"
 
 
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checkout's commit (``+dirty`` when tracked files differ from it), or "unknown" outside a checkout."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "") if head else "unknown"
+
+
+def isa_level() -> str:
+    """The CPU instruction-set level torch's kernels use here (``AVX512``, ``AVX2``, ``DEFAULT``...), with the
+    oneDNN limit when ``ONEDNN_MAX_CPU_ISA`` sets one; ``ATEN_CPU_CAPABILITY`` lowers it."""
+    level = torch.backends.cpu.get_cpu_capability()
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return f"{level} (oneDNN {onednn})" if onednn else level
+
+
 def run_metadata() -> dict:
-    """Package version, machine and date, recorded with every saved result."""
+    """Package version, commit, machine, instruction set and date, recorded with every saved result."""
     return dict(version=esper_env.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds"), machine=f"{platform.machine()}, {cpu_model()}, {os.cpu_count()} cores",
-        cpus=torch.get_num_threads(), python=platform.python_version(), torch=torch.__version__)
+        cpus=torch.get_num_threads(), python=platform.python_version(), torch=torch.__version__,
+        commit=git_commit(), isa=isa_level())
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,13 @@ class RunRecord:
     layout: int | None = None
     """The observation layout its slot numbers follow (4: positions, the common layout); None in records made
     before it was recorded, whose slots count the env's enabled slots from 0 (``esper convert`` converts them)."""
+    precision: str | None = None
+    """The precision it trained in ("fp32" or "bf16": the config's "auto" resolved on its machine); None in records
+    made before it was recorded (2026-12-03 and earlier), whose precision is unknown."""
+    isa: str | None = None
+    """The CPU instruction-set level its kernels used (:func:`isa_level`); None in older records."""
+    commit: str | None = None
+    """The git commit of the code that ran it ("unknown" outside a checkout); None in older records."""
 
     @property
     def test_accuracy(self) -> float:
@@ -101,12 +134,13 @@ class RunRecord:
         return cls(**d)
 
 
-def episode_result(record: EpisodeRecord, config: EsperConfig, **extra) -> RunRecord:
-    """The episode's outcome, return and per-epoch validation accuracy, with its config and metadata."""
+def episode_result(record: EpisodeRecord, config: EsperConfig, precision: str, **extra) -> RunRecord:
+    """The episode's outcome, return and per-epoch validation accuracy, with its config, the precision it resolved
+    to and where it ran."""
     if record.outcome is None:
         raise ValueError("the episode has not ended: no outcome to record")
     return RunRecord(agent=record.agent, seed=record.seed, config=config.to_dict(), **run_metadata(),
-                     layout=OBS_VERSION,
+                     layout=OBS_VERSION, precision=precision,
                      episode_return=record.episode_return, outcome=record.outcome,
                      val_accuracy=tuple([record.initial_report.val_accuracy] + [s.report.val_accuracy
                                                                                 for s in record.steps]),

@@ -71,5 +71,6 @@ def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | No
             (lambda r: save_checkpoint(cfg.checkpoint, env, agent, r)) if cfg.checkpoint else None))
     if cfg.json:
         with atomic_path(cfg.json, suffix=".json") as tmp, open(tmp, "w") as f:
-            json.dump(episode_result(record, env.unwrapped.config, env_id=cfg.env_id).to_dict(), f, indent=1)
+            result = episode_result(record, env.unwrapped.config, env.unwrapped.precision, env_id=cfg.env_id)
+            json.dump(result.to_dict(), f, indent=1)
     return env, agent, record

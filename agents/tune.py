@@ -21,6 +21,7 @@ import esper_env
 from esper_env.fileio import atomic_path
 
 from .compare import Executor, RunSpec
+from .compare.plan import run_precision
 from .paths import check_output_dir
 from .schedule import Schedule, ScheduledSeed
 
@@ -100,8 +101,8 @@ def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
             trial = study.ask()
             schedule = suggest(trial, ranks, blueprints, cfg.max_seeds)
             path = schedule.save(out / "trials" / f"{trial.number}.json")
-            specs = [RunSpec(cfg.env_id, configs[s].to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}")
-                     for s in cfg.seeds]
+            specs = [RunSpec(cfg.env_id, configs[s].to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}",
+                             precision=run_precision(configs[s].to_dict())) for s in cfg.seeds]
             results = executor.run(specs)
             if executor.failed:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)

@@ -75,9 +75,36 @@ def test_a_committed_comparison_run_reproduces_bit_for_bit():
     moves results fails here: regenerate the committed results with it, and say so."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     res = subprocess.run([sys.executable, str(BENCHMARKS / "reproduce.py"), str(BENCHMARKS / "results/fast/runs.jsonl"),
-                          "--rows", "heuristic", "--sample", "1"], capture_output=True, text=True, env=env, cwd=ROOT,
-                         timeout=300)
+                          "--rows", "heuristic", "--sample", "1", "--kernels", "AVX2"], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=300)
     assert res.returncode == 0 and "1 of 1 runs reproduced" in res.stdout, res.stdout + res.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_reproduce_replays_a_fresh_record_with_the_kernels_and_precision_it_names(tmp_path):
+    """A run made now names its kernels and precision; reproduce.py selects them from the record (here the
+    machine's own, so it reproduces bit for bit) and says which it used."""
+    from agents.compare import CompareConfig, run_comparison
+    from agents.records import isa_level
+
+    cfg = CompareConfig("Esper-Tiny-v0", dict(train_size=64, val_size=32, test_size=32, max_epochs=3),
+                        rows=("heuristic",), seeds=(0,), scratch=False, out=tmp_path)
+    run_comparison(cfg, progress=False)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, str(BENCHMARKS / "reproduce.py"), str(tmp_path / "runs.jsonl"),
+                          "--sample", "1"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert res.returncode == 0 and "1 of 1 runs reproduced" in res.stdout, res.stdout + res.stderr[-2000:]
+    assert f"recorded kernels {isa_level()}; using {isa_level()}" in res.stdout
+
+
+def test_reproduce_maps_recorded_kernels_to_settings():
+    reproduce = load("reproduce")
+    assert reproduce.kernel_settings("AVX2") == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert reproduce.kernel_settings("AVX512 (oneDNN AVX2)") == {"ATEN_CPU_CAPABILITY": "avx512",
+                                                                 "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert reproduce.kernel_settings(None) == {}
+    with pytest.raises(ValueError, match="unknown instruction-set level"):
+        reproduce.kernel_settings("NEON")
 
 
 def test_importing_reproduce_leaves_the_kernels_alone(monkeypatch):

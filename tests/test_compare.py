@@ -183,3 +183,51 @@ def test_compute_matched_rows_spend_the_target_flops_within_an_epoch(tmp_path):
     assert "fixed − no-growth@flops:fixed" in comp.table and "fixed − wide@flops:fixed" in comp.table
     with pytest.raises(ValueError, match="flops_matched"):
         CompareConfig("Esper-Tiny-v0", small, rows=("fixed",), flops_matched=("heuristic",), out=tmp_path / "d").check()
+
+
+@pytest.mark.slow
+def test_every_record_says_which_commit_precision_and_kernels_made_it(two_workers):
+    from agents.compare.plan import run_precision
+    from agents.records import git_commit, isa_level
+
+    comp, out = two_workers
+    records = [RunRecord.from_dict(json.loads(x)) for x in (out / "runs.jsonl").read_text().splitlines()]
+    assert records and {r.precision for r in records} == {run_precision(records[0].config)}
+    assert {r.isa for r in records} == {isa_level()} and {r.commit for r in records} == {git_commit()}
+    assert all(r.precision in ("fp32", "bf16") and r.commit for r in records)
+    header = (out / "table.md").read_text().split("| controller |")[0]
+    assert f"Trained in {records[0].precision} on {isa_level()} kernels" in header
+    assert f"Trained in {records[0].precision}" in comp.table  # the printed table says it too
+
+
+def test_a_cached_run_of_another_precision_is_run_again_not_paired(tmp_path, monkeypatch):
+    import importlib
+
+    plan = importlib.import_module("agents.compare.plan")  # the module (the package exports a function plan)
+    cfg = dict(train_size=64, val_size=32, test_size=32, max_epochs=2)
+
+    def compare(precision):
+        monkeypatch.setattr(plan, "run_precision", lambda config: precision)  # as "auto" resolves elsewhere
+        return run_comparison(CompareConfig("Esper-Tiny-v0", cfg, rows=("no-growth",), seeds=(0,), scratch=False,
+                                            out=tmp_path), progress=False)
+
+    first = compare("fp32")
+    assert [r.precision for r in first.rows["no-growth"]] == ["fp32"]
+    again = compare("bf16")  # the fp32 run is in the cache: it must not stand in for the bf16 one
+    assert [r.precision for r in again.rows["no-growth"]] == ["bf16"]
+    assert again.rows["no-growth"][0].date >= first.rows["no-growth"][0].date
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 2  # both kept, under keys that differ by precision
+    # A record filed under the very key of a run of another precision is not taken either.
+    spec = plan.plan(CompareConfig("Esper-Tiny-v0", cfg, rows=("no-growth",), seeds=(0,), out=tmp_path))[0]
+    from agents.compare import Executor
+    ex = Executor(tmp_path)
+    assert ex.cached(spec).precision == "bf16"
+    record = json.loads(ex.path(spec).read_text())
+    ex.path(spec).write_text(json.dumps(dict(record, precision="fp32")))
+    assert ex.cached(spec) is None
+    legacy = {k: v for k, v in record.items() if k != "precision"}  # made before precision was recorded
+    ex.path(spec).write_text(json.dumps(legacy))
+    assert ex.cached(spec) is None
+    from agents.compare.report import provenance
+    with pytest.raises(ValueError, match="different precisions"):
+        provenance(first.rows["no-growth"] + again.rows["no-growth"])

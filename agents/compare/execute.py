@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from esper_env.config import EsperConfig
 from esper_env.fileio import atomic_path
 
 from ..parallel import WorkerDied, run_tasks
@@ -29,13 +30,15 @@ def run_one(spec: RunSpec) -> RunRecord:
 
     maybe_crash(f"{spec.row}:{spec.seed}")
     torch.set_num_threads(1)
-    env = gym.make(spec.env_id, config=spec.config)
+    # The planned precision (its key says it), not this worker's own resolution of "auto"; recorded as asked.
+    env = gym.make(spec.env_id, config=dict(spec.config, precision=spec.precision or spec.config["precision"]))
     agent = make_agent(spec.agent, schema=env.unwrapped.schema)
     start = time.perf_counter()
     record = run_episode(env, agent, seed=spec.seed,
                          options={"fossilized": dict(spec.fossilized)} if spec.fossilized else None)
     wall = time.perf_counter() - start
-    return episode_result(record, env.unwrapped.config, env_id=spec.env_id, controller=spec.agent, row=spec.row,
+    return episode_result(record, EsperConfig.from_dict(spec.config), env.unwrapped.precision, env_id=spec.env_id,
+                          controller=spec.agent, row=spec.row,
                           key=spec.key, fossilized=spec.fossilized, wall_s=wall,
                           actions=[s.command for s in record.steps])
 
@@ -78,6 +81,8 @@ class Executor:
         slots = list(record.config.get("slots", ()))
         if record.layout is None and slots != list(range(len(slots))):
             return None  # made before the common layout numbered slots by position: run it again
+        if record.precision != spec.precision:
+            return None  # made in another precision (or an unknown one): never a paired partner, run it again
         return record
 
     def _save(self, spec: RunSpec, result: RunRecord) -> None:

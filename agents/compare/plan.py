@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -61,18 +62,23 @@ class RunSpec:
     fossilized: tuple[tuple[int, str], ...] = ()
     row: str = ""
     """The table row this run belongs to."""
+    precision: str | None = None
+    """The precision it trains in (the config's, resolved on the machine that plans it: :func:`run_precision`);
+    part of the cache key, so a run made in another precision is never taken from the cache. None only for
+    records made before precision was recorded (their keys stay as they were)."""
 
     @property
     def key(self) -> str:
-        """Cache key: what determines the result (a policy by its file's hash), not the row's name."""
+        """Cache key: what determines the result (a policy by its file's hash, the precision), not the row's
+        name."""
         agent = self.agent
         if agent.startswith(FILE_CONTROLLERS):
             kind, path = agent.split(":", 1)
             agent = f"{kind}:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
         config = {k: None if k in LOCATION else v for k, v in self.config.items()
                   if k not in NO_EFFECT and not (k in ADDED_LATER and v == ADDED_LATER[k])}
-        blob = json.dumps([self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]],
-                          sort_keys=True)
+        parts = [self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]]
+        blob = json.dumps(parts + ([self.precision] if self.precision is not None else []), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -90,7 +96,15 @@ def spec_of(record: dict, rows: dict[str, str] | None = None) -> RunSpec:
     row = record["row"]
     agent = record.get("controller") or (rows or {}).get(row) or (row if row.startswith("policy:") else record["agent"])
     return RunSpec(record["env_id"], record["config"], agent, record["seed"],
-                   tuple((int(k), str(b)) for k, b in record.get("fossilized") or ()), row=record["row"])
+                   tuple((int(k), str(b)) for k, b in record.get("fossilized") or ()), row=record["row"],
+                   precision=record.get("precision"))
+
+
+def run_precision(config: dict) -> str:
+    """The precision a run of ``config`` (a config dict) trains in on this machine ("auto" resolved)."""
+    from esper_env.training import resolve_device, resolve_precision
+
+    return resolve_precision(config.get("precision", "auto"), resolve_device(config.get("device", "auto")))
 
 
 def final_architecture(result: RunRecord) -> tuple[tuple[int, str], ...]:
@@ -172,7 +186,7 @@ class CompareConfig:
 def plan(cfg: CompareConfig) -> list[RunSpec]:
     """The first-phase runs (every row on every seed)."""
     configs = {seed: cfg.env_config(seed).to_dict() for seed in cfg.seeds}
-    return [RunSpec(cfg.env_id, configs[seed], agent, seed, row=name)
+    return [RunSpec(cfg.env_id, configs[seed], agent, seed, row=name, precision=run_precision(configs[seed]))
             for name, agent in map(split_row, cfg.rows) for seed in cfg.seeds]
 
 
@@ -182,7 +196,7 @@ def scratch_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSp
     for spec in plan(cfg):
         if is_growing(spec.agent) and spec.key in first:
             arch = final_architecture(first[spec.key])
-            specs.append(RunSpec(spec.env_id, spec.config, "no-growth", spec.seed, arch, row=SCRATCH + spec.row))
+            specs.append(dataclasses.replace(spec, agent="no-growth", fossilized=arch, row=SCRATCH + spec.row))
     return specs
 
 
@@ -210,8 +224,8 @@ def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list
         spent = first[spec.key].outcome.train_flops
         epochs = max(1, round(spent / per_epoch))
         longer = base.replace(max_epochs=epochs).to_dict()
-        specs.append(RunSpec(spec.env_id, longer, "no-growth", spec.seed, row=NO_GROWTH_AT + spec.row))
+        specs.append(dataclasses.replace(spec, config=longer, agent="no-growth", row=NO_GROWTH_AT + spec.row))
         w = min(WIDTHS, key=lambda w: abs(wide_epoch[w] * base.max_epochs - spent))
         wider = base.replace(width=base.width * w).to_dict()
-        specs.append(RunSpec(spec.env_id, wider, "no-growth", spec.seed, row=WIDE_AT + spec.row))
+        specs.append(dataclasses.replace(spec, config=wider, agent="no-growth", row=WIDE_AT + spec.row))
     return specs

@@ -68,8 +68,28 @@ def markdown_table(comp) -> str:
     n = len(comp.config.seeds)
     lines.append("")
     lines.append(f"Mean over {n} seeds ({', '.join(map(str, comp.config.seeds))}); intervals are Student-t 95% "
-                 "CIs (scipy), differences paired by seed. params, FLOPs, wall and seed counts are means.")
+                 "CIs (scipy), differences paired by seed. params, FLOPs, wall and seed counts are means. "
+                 + provenance([r for rs in rows.values() for r in rs]))
     return "\n".join(lines)
+
+
+def _said(values: set, missing: str) -> str:
+    known = sorted(v for v in values if v is not None)
+    return ", ".join(known) + (f" and {missing}" if None in values else "") if known else missing
+
+
+def provenance(runs) -> str:
+    """Which precision, instruction set and commit made ``runs`` (one sentence); raises if they mix precisions,
+    which would pair runs whose numbers are not comparable."""
+    precisions = {r.precision for r in runs}
+    if len(precisions) > 1:
+        raise ValueError(f"these runs were made in different precisions ({_said(precisions, 'unknown')}); "
+                         "a comparison pairs runs of one precision only: rerun it (the cache keys differ)")
+    commits = {None if not r.commit else r.commit if r.commit == "unknown" else
+               r.commit[:12] + ("+dirty" if r.commit.endswith("+dirty") else "") for r in runs}
+    return (f"Trained in {_said(precisions, 'an unrecorded precision')} on "
+            f"{_said({r.isa for r in runs}, 'unrecorded')} kernels, "
+            f"code at commit {_said(commits, 'unrecorded')}.")
 
 
 def reference_rows(comp) -> dict[str, str]:
@@ -128,7 +148,7 @@ def write_outputs(comp) -> None:
                  f"Config: a task drawn per seed (`{json.dumps(cfg.overrides)}`; each run's config is in "
                  "runs.jsonl)\n\n")
               + f"Seeds {list(cfg.seeds)}; {len(runs)} runs, one torch thread each, made {dates[0]} to {dates[-1]} on "
-              f"{'; '.join(machines)} (esper {', '.join(versions)}).\n\n")
+              f"{'; '.join(machines)} (esper {', '.join(versions)}). {provenance(runs)}\n\n")
     with atomic_path(out / "table.md", suffix=".md") as tmp, open(tmp, "w") as f:
         f.write(header + comp.table + "\n")
     plot_comparison_curves(comp.rows, out / "curves.png", title=f"{cfg.env_id}: validation accuracy")
