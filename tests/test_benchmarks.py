@@ -111,3 +111,16 @@ def test_importing_reproduce_leaves_the_kernels_alone(monkeypatch):
     monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     load("reproduce")
     assert "ATEN_CPU_CAPABILITY" not in os.environ  # else worker processes started later would use other kernels
+
+
+def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_path):
+    """make demo's rows load through the public controller paths (checked as a comparison checks them), on
+    evaluation seeds, with the README's reference rows."""
+    os.chdir(ROOT)  # the preset's paths are relative to the repository, where the script runs
+    demo = load("compare").PRESETS["demo"]
+    controllers = [row.split("=", 1)[-1] for row in demo.rows]
+    assert controllers[:2] == ["no-growth", "heuristic"]
+    assert any(c.startswith("policy:") for c in controllers) and any(c.startswith("schedule:") for c in controllers)
+    demo.out = tmp_path / "demo"
+    demo.check()  # every file exists, loads as data and fits the env
+    assert len(demo.seeds) >= 10 and max(demo.seeds) < 900

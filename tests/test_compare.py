@@ -231,3 +231,15 @@ def test_a_cached_run_of_another_precision_is_run_again_not_paired(tmp_path, mon
     from agents.compare.report import provenance
     with pytest.raises(ValueError, match="different precisions"):
         provenance(first.rows["no-growth"] + again.rows["no-growth"])
+
+
+def test_the_closing_sentence_follows_the_numbers():
+    from agents.compare.report import verdict
+
+    def runs(accs):
+        return [SimpleNamespace(seed=s, outcome=SimpleNamespace(test_accuracy=a)) for s, a in enumerate(accs)]
+    comp = SimpleNamespace(rows={"no-growth": runs([0.20, 0.22, 0.21]), "heuristic": runs([0.30, 0.31, 0.33]),
+                                 "learned": runs([0.31, 0.30, 0.34]), "scratch:learned": runs([0.9, 0.9, 0.9])})
+    text = verdict(comp)
+    assert text.startswith("On these 3 seeds, learned has the best mean test accuracy (31.67%)")  # scratch aside
+    assert "it beats no-growth (+10.67 [" in text and "not separated from heuristic (+0.33 [" in text

@@ -70,7 +70,37 @@ def markdown_table(comp) -> str:
     lines.append(f"Mean over {n} seeds ({', '.join(map(str, comp.config.seeds))}); intervals are Student-t 95% "
                  "CIs (scipy), differences paired by seed. params, FLOPs, wall and seed counts are means. "
                  + provenance([r for rs in rows.values() for r in rs]))
+    lines += ["", verdict(comp)]
     return "\n".join(lines)
+
+
+def verdict(comp) -> str:
+    """One sentence from the numbers: the row with the best mean test accuracy against every other controller
+    row (scratch and compute-matched rows aside), each difference paired by seed with its 95% interval, and
+    whether that interval excludes 0."""
+    rows = {n: rs for n, rs in comp.rows.items() if not n.startswith((SCRATCH, NO_GROWTH_AT, WIDE_AT))}
+    means = {n: float(np.mean([test_points(r) for r in rs])) for n, rs in rows.items()}
+    best = max(means, key=means.get)
+    beats, level, loses = [], [], []
+    for other in rows:
+        if other == best:
+            continue
+        m, lo, hi = paired(rows, best, other, test_points)
+        said = f"{other} ({_fmt_ci(m, lo, hi, signed=True)} points)"
+        (beats if lo > 0 else loses if hi < 0 else level).append(said)  # nan bounds (one seed): level
+    n = len({r.seed for rs in rows.values() for r in rs})
+    text = f"On these {n} seeds, {best} has the best mean test accuracy ({means[best]:.2f}%)"
+    if beats:
+        text += "; it beats " + _join(beats) + ", paired 95% intervals above 0"
+    if level:
+        text += "; it is not separated from " + _join(level) + " (the interval includes 0)"
+    if loses:  # only possible where pairing disagrees with the means
+        text += "; paired by seed it loses to " + _join(loses)
+    return text + "."
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _said(values: set, missing: str) -> str:
