@@ -113,10 +113,10 @@ def test_importing_reproduce_leaves_the_kernels_alone(monkeypatch):
     assert "ATEN_CPU_CAPABILITY" not in os.environ  # else worker processes started later would use other kernels
 
 
-def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_path):
+def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_path, monkeypatch):
     """make demo's rows load through the public controller paths (checked as a comparison checks them), on
     evaluation seeds, with the README's reference rows."""
-    os.chdir(ROOT)  # the preset's paths are relative to the repository, where the script runs
+    monkeypatch.chdir(ROOT)  # the preset's paths are relative to the repository, where the script runs
     demo = load("compare").PRESETS["demo"]
     controllers = [row.split("=", 1)[-1] for row in demo.rows]
     assert controllers[:2] == ["no-growth", "heuristic"]
