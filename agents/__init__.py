@@ -20,7 +20,7 @@ _WHERE = {
     **dict.fromkeys(("RunRecord",), "records"),
     **dict.fromkeys(("FixedSchedule", "FixedScheduleConfig", "NoGrowth", "RandomLegal"), "baselines"),
     **dict.fromkeys(("HeuristicTamiyo", "TamiyoConfig"), "tamiyo"),
-    **dict.fromkeys(("AGENTS", "make_agent"), "registry"),
+    **dict.fromkeys(("AGENTS", "ControllerSpec", "make_agent"), "registry"),
 }
 
 __all__ = sorted(_WHERE)

@@ -141,11 +141,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from .simic import TRAIN_SEEDS_START, CollectConfig, collect
+    from .seeds import TRAINING_START
+    from .simic import CollectConfig, collect
 
     if args.seeds is None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    seeds = tuple(args.seeds) if args.seeds else tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + args.episodes))
+    seeds = tuple(args.seeds) if args.seeds else tuple(range(TRAINING_START, TRAINING_START + args.episodes))
     cfg = config_from(args, CollectConfig, overrides=env_overrides(args), seeds=seeds)
     demos = collect(cfg, progress=not args.quiet)
     a = demos.arrays()

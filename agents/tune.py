@@ -24,9 +24,7 @@ from .compare import Executor, RunSpec
 from .compare.plan import run_precision
 from .paths import check_output_dir
 from .schedule import Schedule, ScheduledSeed
-
-TUNE_SEEDS_START = 1000
-"""Tuning uses training seeds (>= 1000), never evaluation seeds (< 900) or validation seeds (900-999)."""
+from .seeds import TRAINING_START, check_training_seeds
 
 
 @dataclass
@@ -39,7 +37,7 @@ class TuneConfig:
     """EsperConfig fields replaced for every episode."""
     trials: int = 40
     """Schedules to try (the budget is trials x seeds episodes: state it beside the result)."""
-    seeds: tuple[int, ...] = tuple(range(TUNE_SEEDS_START, TUNE_SEEDS_START + 5))
+    seeds: tuple[int, ...] = tuple(range(TRAINING_START, TRAINING_START + 5))
     """Training seeds every trial plays (>= 1000)."""
     max_seeds: int = 2
     """Most seeds a schedule may grow."""
@@ -57,9 +55,7 @@ class TuneConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < TUNE_SEEDS_START:
-            raise ValueError(f"seeds must be distinct training seeds >= {TUNE_SEEDS_START} (evaluation seeds are "
-                             f"below 900, validation seeds 900-999); got {list(self.seeds)}")
+        check_training_seeds(self.seeds)
         check_output_dir(self.out, "--out")
 
 

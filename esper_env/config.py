@@ -137,6 +137,13 @@ class EsperConfig:
         config's is the same)."""
         return ObservationSchema.build()
 
+    def resolved_precision(self) -> str:
+        """The precision an env of this config trains in on this machine ("auto" resolved: "bf16" where the device
+        has fast bfloat16, else "fp32")."""
+        from .training import resolve_device, resolve_precision
+
+        return resolve_precision(self.precision, resolve_device(self.device))
+
     @property
     def train_images(self) -> int:
         """Training images per episode (``train_size``, or what the 50k CIFAR-10 training images leave after

@@ -154,7 +154,7 @@ def test_fixed_schedule_and_random_legal():
 def test_make_agent():
     assert set(AGENTS) == {"heuristic", "no-growth", "fixed", "random"}
     assert isinstance(make_agent("heuristic"), HeuristicTamiyo)
-    with pytest.raises(ValueError, match="unknown agent"):
+    with pytest.raises(ValueError, match="unknown controller"):
         make_agent("genius")
     with pytest.raises(FileNotFoundError, match="no saved policy"):
         make_agent("policy:/nonexistent/model.zip")
@@ -223,7 +223,7 @@ def test_cli_run_prints_log_and_saves_plot(tmp_path, capsys):
 
 def test_cli_errors_are_one_line(capsys):
     assert cli_main(["run", "--agent", "nope", "--env", "Esper-Tiny-v0"]) == 2
-    assert "unknown agent" in capsys.readouterr().err
+    assert "unknown controller" in capsys.readouterr().err
 
 
 def test_cli_version_and_help(capsys):

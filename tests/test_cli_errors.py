@@ -26,7 +26,7 @@ CASES = [
     (lambda p: ["run", *TINY, "--json", str(p["dir"])], "is a folder"),
     (lambda p: ["run", *TINY, "--plot", str(p["dir"] / "x.xyz")], "cannot write"),
     (lambda p: ["run", *TINY, "--json", str(p["file"] / "r.json")], "not a folder"),
-    (lambda p: ["run", *TINY, "--agent", "genius"], "unknown agent"),
+    (lambda p: ["run", *TINY, "--agent", "genius"], "unknown controller"),
     (lambda p: ["run", *TINY, "--resume"], "--checkpoint"),
     (lambda p: ["run", *TINY, "--seed", "-1"], "seed must be an integer >= 0"),
     (lambda p: ["run", *TINY, "--data-root", str(p["file"])], "data_root"),

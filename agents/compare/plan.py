@@ -13,14 +13,13 @@ from esper_env.config import EsperConfig
 
 from ..paths import check_output_dir
 from ..records import RunRecord
+from ..registry import KINDS, ControllerSpec, split_name
 
 SCRATCH = "scratch:"
 BUILTIN_GROWING = ("fixed", "heuristic", "random")
 DEFAULT_ROWS = ("no-growth", "fixed", "heuristic", "random")
 DEFAULT_SEEDS = (0, 1, 2)
 """Evaluation seeds. Learned policies train on seeds from 1000 up (README: "Seeds"), so these never overlap."""
-
-ROW_NAME = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 NO_EFFECT = ("threads",)
 """Config fields that do not change a run's result, left out of the cache key."""
@@ -36,13 +35,10 @@ ALPHA_ONE = 1.0 - 1e-6
 """A blend that ended within float round-off of alpha 1 (the per-batch ramp sums fractions) counts as done."""
 
 
-def split_row(row: str) -> tuple[str, str]:
-    """``NAME=CONTROLLER`` -> (NAME, CONTROLLER); a bare controller is its own name."""
-    m = ROW_NAME.match(row)
-    return (m.group(1), m.group(2)) if m else (row, row)
+split_row = split_name
+"""``NAME=CONTROLLER`` -> (NAME, CONTROLLER) (:func:`agents.registry.split_name`)."""
 
-
-FILE_CONTROLLERS = ("policy:", "schedule:")
+FILE_CONTROLLERS = tuple(KINDS)
 """Controllers read from a file; the file's content (its hash), not its path, enters the cache key."""
 
 
@@ -102,9 +98,7 @@ def spec_of(record: dict, rows: dict[str, str] | None = None) -> RunSpec:
 
 def run_precision(config: dict) -> str:
     """The precision a run of ``config`` (a config dict) trains in on this machine ("auto" resolved)."""
-    from esper_env.training import resolve_device, resolve_precision
-
-    return resolve_precision(config.get("precision", "auto"), resolve_device(config.get("device", "auto")))
+    return EsperConfig.from_dict(config).resolved_precision()
 
 
 def final_architecture(result: RunRecord) -> tuple[tuple[int, str], ...]:
@@ -149,9 +143,6 @@ class CompareConfig:
 
     def check(self) -> None:
         """Refuse, before any run starts, what cannot be compared (one clear error each)."""
-        from .. import AGENTS
-        from ..policy_file import check_schema, load_policy
-
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.executor not in ("process", "ray"):
@@ -166,21 +157,11 @@ class CompareConfig:
         unknown = [r for r in self.flops_matched if r not in names]
         if unknown:
             raise ValueError(f"flops_matched names rows that are not in the comparison: {unknown}; rows: {names}")
-        for name, agent in map(split_row, self.rows):
+        for name in names:
             if name.startswith(SCRATCH):
                 raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} are kept for the scratch rows")
-            if agent not in AGENTS and not agent.startswith(FILE_CONTROLLERS):
-                raise ValueError(f"unknown controller {agent!r}; choose from {sorted(AGENTS)}, policy:PATH.zip or "
-                                 "schedule:PATH.json (optionally named: NAME=CONTROLLER)")
-            if agent.startswith("schedule:"):
-                from ..schedule import Schedule
-                Schedule.load(agent.split(":", 1)[1])  # exists and parses
-            if agent.startswith("policy:"):  # loads as data (architecture and tensors) and fits this env
-                path = Path(agent[7:])
-                if not path.is_file():
-                    raise FileNotFoundError(f"no saved policy at {path}")
-                _, entry = load_policy(path)
-                check_schema(entry.schema, config.schema(), f"policy {path}")
+        for row in self.rows:
+            ControllerSpec.parse(row).check(config.schema())
 
 
 def plan(cfg: CompareConfig) -> list[RunSpec]:

@@ -35,6 +35,7 @@ from esper_env.leyline import ACTIVE_STAGES, ActionCodec, Command, Op, SeedStage
 
 from ..parallel import WorkerDied, maybe_crash, run_tasks
 from ..paths import check_output_file
+from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
 from .dataset import load as load_demonstrations
 
@@ -49,7 +50,7 @@ class ImproveConfig:
     """Registered env id (Esper-Mixed-v0: a task per seed)."""
     overrides: dict = field(default_factory=dict)
     """EsperConfig fields replaced for every episode (or the task distribution's settings on Esper-Mixed-v0)."""
-    seeds: tuple[int, ...] = tuple(range(1000, 1010))
+    seeds: tuple[int, ...] = tuple(range(TRAINING_START, TRAINING_START + 10))
     """Training seeds (>= 1000) whose episodes are labelled."""
     behaviour: str = "heuristic"
     """Who plays the labelled episodes: "teacher" (the improved teacher itself: its label is played, so the states
@@ -74,22 +75,16 @@ class ImproveConfig:
     """Worker processes, one torch thread each."""
 
     def check(self) -> None:
-        from .. import AGENTS
+        from ..registry import ControllerSpec
 
         esper_env.config_for(self.env_id, **self.overrides)
-        if any(s < 1000 for s in self.seeds) or not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds must be distinct training seeds >= 1000 (evaluation seeds are < 900, "
-                             "validation seeds 900-999)")
-        if (self.rollout not in AGENTS or self.rollout == "random") and not self.rollout.startswith("schedule:"):
+        check_training_seeds(self.seeds)
+        rollout = ControllerSpec.parse(self.rollout, named=False)
+        if not rollout.is_rule:
             raise ValueError(f"rollout must be a built-in rule controller or schedule:PATH.json, got {self.rollout!r}")
-        if self.behaviour not in AGENTS and self.behaviour != "teacher" \
-                and not self.behaviour.startswith(("policy:", "schedule:")):
-            raise ValueError("behaviour must be teacher, a built-in controller, schedule:PATH.json or policy:PATH.zip, "
-                             f"got {self.behaviour!r}")
-        for name in (self.rollout, self.behaviour):
-            if name.startswith("schedule:"):
-                from ..schedule import Schedule
-                Schedule.load(name.split(":", 1)[1])  # a missing or malformed file is refused before any work
+        rollout.check()  # a missing or malformed file is refused before any work
+        if self.behaviour != "teacher":
+            ControllerSpec.parse(self.behaviour, named=False, what="behaviour (or teacher)").check()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         for name in ("max_germinate", "stride", "workers"):

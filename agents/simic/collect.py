@@ -24,10 +24,8 @@ import esper_env
 
 from ..parallel import WorkerDied, maybe_crash, run_tasks
 from ..paths import check_output_file
+from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
-
-TRAIN_SEEDS_START = 1000
-"""Learned controllers train on seeds from here up; evaluation uses seeds below (README: "Seeds")."""
 
 
 @dataclass
@@ -41,8 +39,8 @@ class CollectConfig:
     teacher: str = "heuristic"
     """A built-in controller, or policy:PATH.zip (a saved policy, made on any id, acting greedily), that labels
     every state (it must decide from the current observation alone)."""
-    seeds: tuple[int, ...] = tuple(range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + 100))
-    """Episode seeds (keep them >= 1000: evaluation seeds are below)."""
+    seeds: tuple[int, ...] = tuple(range(TRAINING_START, TRAINING_START + 100))
+    """Training episode seeds (>= 1000: evaluation and validation seeds are below)."""
     explore: float = 0.2
     """Fraction of steps that execute a random legal command other than the teacher's."""
     out: Path = Path("runs/demos.npz")
@@ -52,25 +50,17 @@ class CollectConfig:
 
     def check(self) -> None:
         """Every setting, before any work starts (one clear error each)."""
-        from .. import AGENTS
+        from ..registry import RULES, ControllerSpec
 
-        esper_env.config_for(self.env_id, **self.overrides)
-        if self.teacher.startswith("policy:"):
-            from ..policy_file import check_schema, load_policy
-
-            path = Path(self.teacher[7:])
-            if not path.is_file():
-                raise FileNotFoundError(f"no saved policy at {path}")
-            check_schema(load_policy(path)[1].schema, esper_env.config_for(self.env_id, **self.overrides).schema(),
-                         f"policy {path}")
-        elif self.teacher not in AGENTS or self.teacher == "random":
-            rules = ", ".join(a for a in AGENTS if a != "random")
-            raise ValueError(f"teacher must be a built-in rule controller ({rules}) or policy:PATH.zip, got "
-                             f"{self.teacher!r}")
+        config = esper_env.config_for(self.env_id, **self.overrides)
+        teacher = ControllerSpec.parse(self.teacher, named=False)
+        if teacher.kind != "policy" and teacher.value not in RULES:
+            raise ValueError(f"teacher must be a built-in rule controller ({', '.join(RULES)}) or policy:PATH.zip, "
+                             f"got {self.teacher!r}")
+        teacher.check(config.schema())
         if not 0.0 <= self.explore < 1.0:
             raise ValueError(f"explore must be in [0, 1), got {self.explore}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
-            raise ValueError("seeds must be distinct non-negative integers")
+        check_training_seeds(self.seeds)
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         out = Path(self.out)

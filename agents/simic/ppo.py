@@ -9,7 +9,7 @@ Protecting the warm start (an earlier system's PPO collapsed its value and entro
   command equals the heuristic's at the visited state) and the entropy next to SB3's losses.
 
 Episodes of training env ``i`` (of ``n_envs``) use seeds ``seed_start + i, seed_start + i + n_envs, ...``:
-disjoint from the evaluation seeds (< 1000) and the collection seeds (1000-1999) with the default 2000.
+disjoint from evaluation (< 900) and validation (900-999) seeds and from collection (1000-1999) with the default 2000.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from esper_env.fileio import atomic_path
 from ..callbacks import ProgressCallback
 from ..paths import check_output_dir, portable
 from ..policy_file import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
+from ..seeds import check_training_seeds
 
 PPO_SEEDS_START = 2000
-"""First episode seed of PPO training (evaluation: 0-999; collection: 1000-1999)."""
+"""First episode seed of PPO training (training seeds, agents/seeds.py; collection uses 1000-1999)."""
 
 
 @dataclass
@@ -79,8 +80,9 @@ class PPOConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.vf_warmup_updates < 0 or self.seed_start < 0:
-            raise ValueError("vf_warmup_updates and seed_start must be >= 0")
+        if self.vf_warmup_updates < 0:
+            raise ValueError(f"vf_warmup_updates must be >= 0, got {self.vf_warmup_updates}")
+        check_training_seeds([self.seed_start], "seed_start")
         if Path(self.out).is_file():
             raise ValueError(f"--out {self.out} is a file; give a folder for the run")
         check_output_dir(self.out, "--out")
