@@ -60,7 +60,9 @@ class ControllerSpec:
             if controller.startswith(prefix):
                 return cls(name, controller, kind, controller[len(prefix):])
         if controller not in AGENTS:
-            raise ValueError(f"{what + ': ' if what else ''}unknown controller {controller!r}; choose " + CHOICES.format(", ".join(sorted(AGENTS)))
+            said = f"{what}: " if what else ""
+            raise ValueError(f"{said}unknown controller {controller!r}; choose "
+                             + CHOICES.format(", ".join(sorted(AGENTS)))
                              + (" (optionally named: NAME=CONTROLLER)" if named else ""))
         return cls(name, controller, "builtin", controller)
 
