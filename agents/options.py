@@ -79,6 +79,11 @@ def add_env(parser: argparse.ArgumentParser, default: str) -> None:
 
     parser.add_argument("--env", dest="env_id", default=default,
                         help=f"registered env id: {', '.join(esper_env.ENV_IDS)} (default: {default})")
+    from esper_env.config import SETTINGS
+
+    parser.add_argument("--preset", dest="setting", choices=sorted(SETTINGS), default=None,
+                        help="a named set of env settings, applied before --set (cifar10-subset: the real subset's "
+                             "sizes, small host, 20 epochs; give --data-root or --set data_root=...)")
     parser.add_argument("--set", dest="overrides", type=parse_setting, action="append", default=[],
                         metavar="KEY=VALUE", help="override an env setting (EsperConfig field), e.g. --set "
                                                   "max_epochs=10 (repeatable)")
@@ -94,8 +99,11 @@ def add_quiet(parser: argparse.ArgumentParser, what: str = "no progress bar") ->
 
 
 def env_overrides(args: argparse.Namespace) -> dict:
-    """``--set`` pairs (and ``--data-root``) as a dict of EsperConfig fields."""
-    out = dict(args.overrides)
+    """``--preset``, then ``--set`` pairs (and ``--data-root``), as a dict of EsperConfig fields."""
+    from esper_env.config import SETTINGS
+
+    out = dict(SETTINGS[args.setting]) if getattr(args, "setting", None) else {}
+    out.update(args.overrides)
     if getattr(args, "data_root", None):
         out["data_root"] = args.data_root
     return out

@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
+from agents.paths import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 TUNED = RESULTS / "tuned/fast/best.json"
 TUNED_MIXED = RESULTS / "tuned/mixed/best.json"
-SUBSET = "../shared/data/cifar10-subset"
 SIMIC = RESULTS / "simic"
 
 # Everything in one place. Evaluation seeds are below 900 and were never used to tune or train anything.
@@ -36,18 +36,18 @@ PRESETS = {
         rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"bc=policy:{SIMIC / 'bc.zip'}",
               f"ppo=policy:{SIMIC / 'ppo/final.zip'}", f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"),
         flops_matched=("heuristic", "tuned")),
-    # The committed real-subset preset (small host, 20 epochs, 4,170 / 1,000 / 1,017 images). The Simic policies
-    # were trained on Esper-Fast-v0 and act here through the common layout.
+    # The real-subset evaluation (SETTINGS["cifar10-subset"]). The Simic policies were trained on Esper-Fast-v0
+    # and act here through the common layout.
     "cifar-subset": CompareConfig(
-        "Esper-CIFAR10-v0", dict(data_root=SUBSET, train_size=4170, val_size=1000, test_size=1017, host="small",
-                                 max_epochs=20),
+        "Esper-CIFAR10-v0", subset_overrides(),
         seeds=(0, 1, 2, 3, 4), workers=2, out=RESULTS / "baselines/cifar-subset", scratch=False,
         rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
               f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",
               f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"), flops_matched=("heuristic", "tuned")),
     # The held-out part of the cheap task distribution (datasets and sizes no training draw produces).
     "mixed": CompareConfig(
-        "Esper-Mixed-v0", dict(tasks="cheap", split="heldout", data_root=SUBSET), seeds=tuple(range(20)), workers=2,
+        "Esper-Mixed-v0", dict(tasks="cheap", split="heldout", data_root=SUBSET_ROOT), seeds=tuple(range(20)),
+        workers=2,
         out=RESULTS / "baselines/mixed",
         rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
               f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",

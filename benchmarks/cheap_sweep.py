@@ -19,15 +19,16 @@ import sys
 from pathlib import Path
 
 from agents.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
+from agents.paths import SUBSET_ROOT
+from esper_env.config import SUBSET_SIZES
 from esper_env.fileio import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBSET = Path("../shared/data/cifar10-subset")
 OUT = Path("benchmarks/results/cheap-family")
 
 # The candidates, in one place: the real CIFAR-10 subset (or the offline dataset) downsampled to 16x16.
-REAL = dict(dataset="cifar10", data_root=str(SUBSET), train_size=4170, val_size=1000, test_size=1017,
-            image_size=16, blend_epochs=2, embargo_epochs=1, eval_batch_size=250)
+REAL = dict(SUBSET_SIZES, data_root=SUBSET_ROOT, image_size=16, blend_epochs=2, embargo_epochs=1,
+            eval_batch_size=250)
 CANDIDATES = {
     "tiny16": dict(REAL, host="tiny", max_epochs=16),
     "tiny16-24ep": dict(REAL, host="tiny", max_epochs=24),

@@ -18,11 +18,10 @@ import sys
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
+from agents.paths import subset_overrides
 from agents.seeds import DEMO_SEEDS
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBSET = Path("../shared/data/cifar10-subset")
-"""The real subset, relative to the repository (the script runs from there, so results record this path)."""
 
 # Sizes chosen so each preset fits its time on 2 CPU cores (one torch thread per worker):
 # demo <= 3 min; synthetic and cifar-subset ~10-15 min each.
@@ -39,10 +38,8 @@ PRESETS = {
                           out=Path("runs/demo"), workers=2),
     "synthetic": CompareConfig("Esper-Synthetic-v0", OFFLINE, seeds=(0, 1, 2, 3, 4),
                                out=Path("benchmarks/results/synthetic"), workers=2),
-    # The real 5,170-image subset: 4,170 train / 1,000 val / its 1,017 test images; the small host so that
-    # 35 episodes fit in ~15 minutes here (the default host costs ~4x more per epoch).
-    "cifar-subset": CompareConfig("Esper-CIFAR10-v0", dict(data_root=str(SUBSET), train_size=4170, val_size=1000,
-                                                           test_size=1017, host="small", max_epochs=20),
+    # The real subset (SETTINGS["cifar10-subset"]): 35 episodes fit in ~15 minutes here.
+    "cifar-subset": CompareConfig("Esper-CIFAR10-v0", subset_overrides(),
                                   seeds=(0, 1, 2, 3, 4), out=Path("benchmarks/results/cifar-subset"), workers=2),
 }
 

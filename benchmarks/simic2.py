@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
+from agents.paths import SUBSET_ROOT, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic import BCConfig, behaviour_clone
 from agents.simic.branch import ImproveConfig, improve, with_objective
@@ -34,10 +35,9 @@ from esper_env.leyline import LAYOUT_BLUEPRINTS
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 TUNED = RESULTS / "tuned/fast/best.json"
-SUBSET = "../shared/data/cifar10-subset"
-TASKS = dict(tasks="cheap", data_root=SUBSET)
-REAL = dict(data_root=SUBSET, train_size=4170, val_size=1000, test_size=1017, host="small", max_epochs=20)
-"""Esper-CIFAR10-v0 on the real subset as the issue evaluates it: small host, 20 epochs, the subset's sizes."""
+TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
+REAL = subset_overrides()
+"""Esper-CIFAR10-v0 on the real subset as the project evaluates it (SETTINGS["cifar10-subset"])."""
 OUT1 = RESULTS / "simic2"
 
 

@@ -22,11 +22,11 @@ import torch
 
 import esper_env  # noqa: F401 (registers the ids)
 from agents import HeuristicTamiyo, run_episode
+from agents.paths import SUBSET_ROOT
 from agents.records import run_metadata
 from esper_env.fileio import atomic_path
 from esper_env.mixed import MixedEsperEnv
 
-SUBSET = "../shared/data/cifar10-subset"
 OUT = Path("benchmarks/results/mixed/costs.md")
 
 
@@ -37,7 +37,8 @@ def stats(xs: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default="cheap", help="task distribution name (default cheap)")
-    p.add_argument("--data-root", default=SUBSET, help=f"CIFAR-10 subset for real-data families (default {SUBSET})")
+    p.add_argument("--data-root", default=SUBSET_ROOT,
+                   help=f"CIFAR-10 subset for real-data families (default {SUBSET_ROOT})")
     p.add_argument("--train-seeds", type=int, nargs=2, default=(1000, 1024), metavar=("LOW", "HIGH"))
     p.add_argument("--heldout-seeds", type=int, nargs=2, default=(0, 8), metavar=("LOW", "HIGH"))
     p.add_argument("--out", type=Path, default=OUT)

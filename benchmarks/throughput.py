@@ -29,11 +29,12 @@ import torch
 import torch.nn.functional as F
 from data_throughput import PerSampleDataset  # the same per-sample reference Dataset
 
+from agents.paths import SUBSET_ROOT
 from esper_env.data import DeviceLoader, load_splits
 from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.training import evaluate, resolve_precision, train_epoch
 
-SUBSET = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset"
+SUBSET = Path(__file__).resolve().parents[1] / SUBSET_ROOT  # the repository-relative path, from anywhere
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:

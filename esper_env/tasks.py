@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError, EsperConfig, make_config
+from .config import SUBSET_SIZES, ConfigError, EsperConfig, make_config
 from .leyline import LAYOUT_BLUEPRINTS
 
 SPLITS = ("train", "heldout")
@@ -164,8 +164,8 @@ def synthetic_families() -> tuple[TaskFamily, ...]:
 
 def cifar16_family(data_root: str | None) -> TaskFamily:
     """The real CIFAR-10 subset (5,170 train / 1,017 test images) at 16x16: the informative cheap regime."""
-    base = make_config("cifar10", data_root=data_root, train_size=4170, val_size=1000, test_size=1017,
-                       image_size=16, blend_epochs=2, embargo_epochs=1, eval_batch_size=250, host="tiny",
+    base = make_config("cifar10", data_root=data_root, **SUBSET_SIZES, image_size=16, blend_epochs=2,
+                       embargo_epochs=1, eval_batch_size=250, host="tiny",
                        max_epochs=16)
     return TaskFamily("cifar16", base, hosts=("tiny", "small"), widths=(1.0,), train_sizes=(2000, 3000, 4170),
                       heldout_train_sizes=(2500, 3500), max_epochs=(12, 16, 20), lrs=(0.03, 0.05, 0.08),

@@ -82,3 +82,32 @@ def test_synthetic_needs_explicit_sizes():
 def test_readme_lists_the_fields_generated_from_the_dataclass():
     text = README.read_text()
     assert markdown_table() in text, "README's config table is stale: paste `python -m esper_env.config`"
+
+
+def test_the_subset_setting_is_what_the_committed_subset_results_ran():
+    """SETTINGS["cifar10-subset"] is the one home of the real-subset evaluation: the committed results were made
+    with exactly it (data_root aside, which says where the data lies)."""
+    import json
+    from pathlib import Path
+
+    from agents.paths import subset_overrides
+    from esper_env.config import SETTINGS
+
+    made = make_config("cifar10", **SETTINGS["cifar10-subset"]).to_dict()
+    runs = Path(__file__).resolve().parents[1] / "benchmarks/results/baselines/cifar-subset/runs.jsonl"
+    recorded = json.loads(runs.read_text().splitlines()[0])["config"]
+    recorded.pop("data_root"), made.pop("data_root")
+    assert recorded == made
+    assert subset_overrides()["data_root"] == "../shared/data/cifar10-subset"
+
+
+def test_cli_preset_applies_a_named_setting_before_set(tmp_path):
+    import argparse
+
+    from agents.options import add_env, env_overrides
+
+    p = argparse.ArgumentParser()
+    add_env(p, "Esper-CIFAR10-v0")
+    args = p.parse_args(["--preset", "cifar10-subset", "--set", "max_epochs=3"])
+    assert env_overrides(args) == dict(dataset="cifar10", train_size=4170, val_size=1000, test_size=1017,
+                                       host="small", max_epochs=3)
