@@ -25,8 +25,8 @@ from .kasmina import MorphogeneticModel, flops, host_widths
 from .reporting import EpochNumbers, build_outcome, build_report, counterfactuals, rent
 from .snapshot import EnvSnapshot, load_snapshot, save_snapshot
 from .training import (
-    cosine_lr,
     evaluate,
+    host_lr,
     resolve_device,
     resolve_precision,
     set_learning_rates,
@@ -124,13 +124,9 @@ class EsperEnv(gym.Env):
     ``gym.make`` env once first). ``save_snapshot`` / ``load_snapshot``: a file of tensors and plain data.
 
     ## Arguments
-    ``EsperEnv(config=None, **overrides)``: ``config`` is an :class:`~esper_env.config.EsperConfig`, a
-    preset name ("cifar10", "synthetic", "tiny") or a dict of fields; ``overrides`` replace fields. Every
-    field is validated before any data is loaded; see ``EsperConfig`` (or the README's table) for each one.
-
-    ## Registered Configurations
-    ``Esper-CIFAR10-v0``, ``Esper-Synthetic-v0``, ``Esper-Fast-v0`` (the RL-scale env) and ``Esper-Tiny-v0``
-    (smoke tests): presets of :data:`esper_env.config.PRESETS`, described there and in the README.
+    ``EsperEnv(config=None, **overrides)``: ``config`` is an :class:`~esper_env.config.EsperConfig`, a preset
+    name (:data:`esper_env.config.PRESETS`: the registered ids ``Esper-CIFAR10-v0``, ``-Synthetic-v0``, ``-Fast-v0``,
+    ``-Tiny-v0``) or a dict of fields; ``overrides`` replace fields, each validated before any data is loaded.
 
     ## Threads and timings
     The env sets its process's torch CPU threads when built (``threads``; 0 = one thread in a worker process,
@@ -160,17 +156,9 @@ class EsperEnv(gym.Env):
         self.state: EpisodeState | None = None
         """This episode's bookkeeping (epoch, counters, histories, last report, lifecycle history)."""
 
-    @property
-    def max_epochs(self) -> int:
-        return self.config.max_epochs
-
-    @property
-    def epoch(self) -> int:
-        return self.state.epoch
-
-    @property
-    def report(self) -> ly.TrainingReport:
-        return self.state.report
+    max_epochs = property(lambda self: self.config.max_epochs)
+    epoch = property(lambda self: self.state.epoch)
+    report = property(lambda self: self.state.report, doc="The last report (a leyline TrainingReport).")
 
     # ---- gymnasium API ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -226,9 +214,8 @@ class EsperEnv(gym.Env):
         return ly.report_to_vector(self.report), float(reward), terminated, False, info
 
     def train_without_reports(self, actions) -> None:
-        """Benchmark hook: the rest of the episode as bare training -- each epoch's command (``actions[epoch]``,
-        WAIT after the list, illegal ones skipped), learning rates and training, and nothing else (no validation,
-        reports or rewards; ``benchmarks/performance.py`` measures the env against it). Then call reset()."""
+        """Benchmark hook (``benchmarks/performance.py``): the rest of the episode as bare training, each epoch's
+        command ``actions[epoch]`` (WAIT after the list, illegal ones skipped); no validation, reports or rewards."""
         if self.model is None or self.state.ended:
             raise RuntimeError("call reset() before train_without_reports()")
         actions = [_check_action(self.action_space, a) for a in actions]
@@ -264,12 +251,7 @@ class EsperEnv(gym.Env):
         if not isinstance(snapshot, EnvSnapshot):
             raise TypeError(f"restore() takes an EnvSnapshot (from snapshot() or load_snapshot()), "
                             f"got {type(snapshot).__name__}")
-        if snapshot.obs_version != ly.OBS_VERSION:
-            raise ValueError(f"the snapshot holds observation layout {snapshot.obs_version} and this env reads "
-                             f"{ly.OBS_VERSION}; it was taken by an older Esper: take it again with this one")
-        diff = EsperConfig.from_dict(snapshot.config).differences(self.config)
-        if diff:
-            raise ValueError("the snapshot was taken with another config (snapshot vs this env): " + "; ".join(diff))
+        snapshot.check_restorable(self.config.to_dict(), ly.OBS_VERSION)
         self._build(snapshot.split_seed, 0, {})
         self.model.import_state(snapshot.model)
         self.train_loader.generator.set_state(snapshot.loader_rng)
@@ -314,8 +296,7 @@ class EsperEnv(gym.Env):
         return lr, stats
 
     def _host_lr(self) -> float:
-        c = self.config
-        return c.lr if c.lr_schedule == "constant" else cosine_lr(c.lr, self.epoch, c.max_epochs)
+        return host_lr(self.config.lr, self.config.lr_schedule, self.epoch, self.config.max_epochs)
 
     def _evaluate(self, loader: DeviceLoader, count: bool = True):
         """:func:`evaluate`, with its FLOPs added to the evaluation total."""

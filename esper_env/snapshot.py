@@ -33,6 +33,17 @@ class EnvSnapshot:
     obs_version: int = 3
     """The observation layout of the report it holds (files written before it was recorded are version 3)."""
 
+    def check_restorable(self, config: dict, obs_version: int) -> None:
+        """Refuse to continue this episode in an env of another config (a dict) or observation layout."""
+        from .config import EsperConfig
+
+        if self.obs_version != obs_version:
+            raise ValueError(f"the snapshot holds observation layout {self.obs_version} and this env reads "
+                             f"{obs_version}; it was taken by an older Esper: take it again with this one")
+        diff = EsperConfig.from_dict(self.config).differences(EsperConfig.from_dict(config))
+        if diff:
+            raise ValueError("the snapshot was taken with another config (snapshot vs this env): " + "; ".join(diff))
+
 
 def save_snapshot(path: str | os.PathLike, snapshot: EnvSnapshot, **extra: Any) -> None:
     """Write ``snapshot`` (plus plain ``extra`` data) to ``path`` atomically."""

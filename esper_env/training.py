@@ -52,6 +52,11 @@ def autocast(device: torch.device, precision: str):
     return nullcontext()
 
 
+def host_lr(lr: float, schedule: str, epoch: int, total: int) -> float:
+    """The host's learning rate at the start of ``epoch``: ``lr`` ("constant") or its cosine decay ("cosine")."""
+    return lr if schedule == "constant" else cosine_lr(lr, epoch, total)
+
+
 def cosine_lr(base: float, epoch: int, total: int, floor: float = 0.0) -> float:
     """Cosine decay from ``base`` at epoch 0 to ``floor`` at ``total`` (evaluated at epoch start)."""
     p = min(max(epoch / max(total, 1), 0.0), 1.0)
