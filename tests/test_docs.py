@@ -43,7 +43,7 @@ def test_every_link_resolves(page):
 
 def test_the_checker_finds_links_and_anchors():  # guards against a checker that can never fail
     assert "docs/ARCHITECTURE.md" in links(README)
-    assert slug("Simic v2: an improved teacher (from snapshot branches)") == "simic-v2-an-improved-teacher-from-snapshot-branches"
+    assert slug("Simic v2: a teacher (from `branches`)") == "simic-v2-a-teacher-from-branches"
 
 
 def test_the_readme_is_short():
