@@ -93,7 +93,8 @@ def verdict(comp) -> str:
     if beats:
         text += "; it beats " + _join(beats) + ", paired 95% intervals above 0"
     if level:
-        text += "; it is not separated from " + _join(level) + " (the interval includes 0)"
+        text += "; it is not separated from " + _join(level) + (", whose interval includes 0" if len(level) == 1
+                                                                else ", whose intervals include 0")
     if loses:  # only possible where pairing disagrees with the means
         text += "; paired by seed it loses to " + _join(loses)
     return text + "."
