@@ -9,9 +9,9 @@ subset at 16x16; training seeds 1000 and up); attempt 3 adds training episodes o
 Objectives: final validation accuracy (``val``: accuracy only) and the return with the parameter rent
 (``return``); the same branches label both. Three behaviour-cloning runs per objective (sampling seeds 0, 1, 2),
 all reported; the one named ``simic`` is chosen on validation seeds (900-919 of Esper-Fast-v0; attempt 3 also
-900-909 of the subset), never on evaluation seeds. Outputs: ``benchmarks/results/simic2/`` (attempt 1) and
-``benchmarks/results/simic2/attemptN/``: labels with their branching budget, policies, ``validation/``,
-``fast/``, ``mixed/``, ``cifar-subset/``, ``goal.md`` and ``stages.json`` with every stage's wall time.
+900-909 of the subset), never on evaluation seeds. Outputs: ``benchmarks/results/simic2/attemptN/``: labels with
+their branching budget, policies, ``validation/``, ``fast/``, ``mixed/``, ``cifar-subset/``, ``goal.md`` and
+``stages.json`` with every stage's wall time.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ TUNED = RESULTS / "tuned/fast/best.json"
 TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
 REAL = subset_overrides()
 """Esper-CIFAR10-v0 on the real subset as the project evaluates it (SETTINGS["cifar10-subset"])."""
-OUT1 = RESULTS / "simic2"
+OUT = RESULTS / "simic2"
+"""Every attempt's folder is ``OUT / attemptN``."""
 
 
 @dataclass(frozen=True)
@@ -81,23 +82,23 @@ def _tuned_plus() -> Schedule:
 
 ATTEMPTS = {a.number: a for a in (
     # 1: the heuristic plays the episodes and every branch; no concurrent growth.
-    Attempt(1, OUT1,
+    Attempt(1, OUT / "attempt1",
             ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1000, 1048)), objective="val",
                           max_germinate=2, stride=2, margin=0.0, workers=2),
             subset_seeds=tuple(range(5))),
     # 2: rollout policy improvement over the tuned schedule (the strongest baseline), played online by the
     # improved teacher itself, with concurrent growth among the candidates.
-    Attempt(2, OUT1 / "attempt2",
+    Attempt(2, OUT / "attempt2",
             ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1100, 1132)), objective="val",
                           behaviour="teacher", max_germinate=2, concurrent=True, stride=2, margin=0.0, workers=2),
             rollout_schedule=_tuned_plus(), clones_on_fast=True),
     # 3: attempt 2's labels plus the same improved teacher on the real subset itself (training seeds), so that
     # the clone sees the states of the 32x32 small host and 20-epoch budget it is evaluated on.
-    Attempt(3, OUT1 / "attempt3",
+    Attempt(3, OUT / "attempt3",
             ImproveConfig("Esper-CIFAR10-v0", dict(REAL), seeds=tuple(range(1200, 1206)), objective="val",
-                          behaviour="teacher", rollout=f"schedule:{OUT1 / 'attempt2/rollout.json'}", max_germinate=2,
+                          behaviour="teacher", rollout=f"schedule:{OUT / 'attempt2/rollout.json'}", max_germinate=2,
                           concurrent=True, stride=2, margin=0.0, workers=2),
-            clones_on_fast=True, reuse=(OUT1 / "attempt2",), validate_on_subset=True),
+            clones_on_fast=True, reuse=(OUT / "attempt2",), validate_on_subset=True),
 )}
 """Attempt 1: 48 training tasks; at every 2nd epoch (and at every non-WAIT command of the rollout) branch WAIT,
 the rollout's command, the legal ADVANCE / CULL and 2 GERMINATEs, each played to the end by the heuristic.
