@@ -67,10 +67,9 @@ class RunSpec:
     def key(self) -> str:
         """Cache key: what determines the result (a policy by its file's hash, the precision), not the row's
         name."""
-        agent = self.agent
-        if agent.startswith(FILE_CONTROLLERS):
-            kind, path = agent.split(":", 1)
-            agent = f"{kind}:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        spec = ControllerSpec.parse(self.agent, named=False)
+        agent = self.agent if spec.path is None else \
+            f"{spec.kind}:" + hashlib.sha256(spec.path.read_bytes()).hexdigest()[:16]
         config = {k: None if k in LOCATION else v for k, v in self.config.items()
                   if k not in NO_EFFECT and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         parts = [self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]]

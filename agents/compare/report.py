@@ -10,6 +10,7 @@ import numpy as np
 from esper_env import MIXED_ID
 from esper_env.fileio import atomic_path
 
+from ..registry import ControllerSpec
 from .plan import NO_GROWTH_AT, SCRATCH, WIDE_AT, split_row
 from .stats import iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 
@@ -127,7 +128,8 @@ def reference_rows(comp) -> dict[str, str]:
     """The rows other rows are read against: no-growth, heuristic and (if present) the tuned schedule, by name."""
     name_of = {agent: name for name, agent in map(split_row, comp.config.rows)}
     refs = {"no-growth": name_of.get("no-growth", "no-growth"), "heuristic": name_of.get("heuristic", "heuristic")}
-    tuned = next((name for name, agent in map(split_row, comp.config.rows) if agent.startswith("schedule:")), None)
+    tuned = next((name for name, agent in map(split_row, comp.config.rows)
+                  if ControllerSpec.parse(agent, named=False).kind == "schedule"), None)
     if tuned is not None:
         refs["tuned"] = tuned
     return {k: v for k, v in refs.items() if v in comp.rows}
