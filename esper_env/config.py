@@ -3,7 +3,7 @@
 Registered ids are named presets of it (:data:`PRESETS`); ``gym.make(id, **overrides)`` replaces fields.
 Every field is checked when the config is built -- before any data is loaded -- by small ``_check_*``
 helpers composed in :meth:`EsperConfig.__post_init__`; an error names the field, the value and what is
-allowed. ``python -m esper_env.config`` prints the field table that the README shows.
+allowed. ``python -m esper_env.config`` prints the field table that docs/environment.md shows.
 """
 
 from __future__ import annotations
@@ -306,7 +306,7 @@ PRESETS: dict[str, EsperConfig] = {
     # Esper-Fast-v0: the RL-scale env (PPO trains on it). A tiny host (8-16-32, ~6k parameters) that is far
     # from saturated (4x wider scores ~5 points more), 1.5k training images, 16 epochs, two slots (after
     # blocks 1 and 2, 15 actions): seconds per episode, and growing it is worth ~4-5 points
-    # (benchmarks/performance.py --only fast; the sizes were chosen from a sweep, see the README).
+    # (benchmarks/performance.py --only fast; the sizes were chosen from a sweep, see docs/performance.md).
     "fast": EsperConfig(dataset="synthetic", train_size=1500, val_size=500, test_size=1000, max_epochs=16,
                         host="tiny", slots=(1, 2), blend_epochs=2, embargo_epochs=1, eval_batch_size=250),
     # Esper-Tiny-v0: under two seconds per episode, for tests and smoke runs (it learns little).
@@ -321,7 +321,7 @@ SUBSET_SIZES = dict(dataset="cifar10", train_size=4170, val_size=1000, test_size
 
 SETTINGS: dict[str, dict[str, Any]] = {
     # The project's real-data evaluation: the subset with the small host for 20 epochs (~25 s an episode on one
-    # thread); the default host costs ~4x more per epoch. Every script, test and README line uses this entry.
+    # thread); the default host costs ~4x more per epoch. Every script, test and doc uses this entry.
     "cifar10-subset": dict(SUBSET_SIZES, host="small", max_epochs=20),
 }
 """Named sets of overrides on Esper-CIFAR10-v0 (``esper ... --env Esper-CIFAR10-v0 --preset NAME``, or
@@ -363,7 +363,7 @@ def field_docs(cls: type = EsperConfig) -> dict[str, str]:
 
 
 def markdown_table() -> str:
-    """The README's table of fields: name, default, per-preset values where they differ, meaning."""
+    """The table of fields in docs/environment.md: name, default, per-preset values where they differ, meaning."""
     docs = field_docs()
     names = list(PRESETS)
     head = "| field | " + " | ".join(f"`{n}`" for n in names) + " | meaning |"

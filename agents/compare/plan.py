@@ -19,7 +19,7 @@ SCRATCH = "scratch:"
 BUILTIN_GROWING = ("fixed", "heuristic", "random")
 DEFAULT_ROWS = ("no-growth", "fixed", "heuristic", "random")
 DEFAULT_SEEDS = (0, 1, 2)
-"""Evaluation seeds. Learned policies train on seeds from 1000 up (README: "Seeds"), so these never overlap."""
+"""Evaluation seeds. Learned policies train on seeds from 1000 up (agents/seeds.py), so these never overlap."""
 
 NO_EFFECT = ("threads",)
 """Config fields that do not change a run's result, left out of the cache key."""

@@ -4,7 +4,7 @@ Each image shows one class-defining shape (disk, ring, square, frame, plus, tria
 two dots, crescent) at a random position, scale, rotation and colour, over a smooth random-colour
 background with distractor blobs, a smaller decoy shape of another class, and pixel noise. The class is the
 *larger* shape's: a property of shape and relative size, never of colour or position, so raw pixels are
-not linearly separable, while a CNN can learn it with capacity to spare (README: "Offline dataset" gives
+not linearly separable, while a CNN can learn it with capacity to spare (docs/environment.md, "Offline dataset", gives
 the measured numbers).
 
 Generation is chunked with one RNG per (seed, split, chunk): image ``i`` is the same whatever the total
@@ -28,7 +28,7 @@ NUM_CLASSES = 10
 CLASS_NAMES = ("disk", "ring", "square", "frame", "plus", "triangle", "stripes", "checker",
                "two_dots", "crescent")
 
-# Difficulty knobs, gathered in one place (README "Offline dataset" reports what they give).
+# Difficulty knobs, gathered in one place (docs/environment.md, "Offline dataset", reports what they give).
 RADIUS_PX = (5.0, 9.5)          # shape half-size in pixels
 NOISE_STD = 22.0                # per-pixel Gaussian noise, in 0..255 units
 DISTRACTORS = (1, 4)            # number of soft blobs per image (low, high exclusive)
