@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="run controllers on several seeds, paired; print a table with 95%% CIs")
     add_env(cmp, CompareConfig.env_id)
     add_data_root(cmp)
-    add_options(cmp, CompareConfig, ("rows", "seeds", "scratch", "flops_matched", "out", "workers", "executor"),
-                flags={"rows": "--agents"}, metavars={"rows": "AGENT", "flops_matched": "ROW"})
+    add_options(cmp, CompareConfig, ("rows", "seeds", "scratch", "twins", "flops_matched", "out", "workers",
+                                     "executor"),
+                flags={"rows": "--agents"}, metavars={"rows": "AGENT", "flops_matched": "ROW", "twins": "ROW"})
     add_quiet(cmp)
 
     col = sub.add_parser("collect", help="record labelled demonstrations (heuristic + exploration) for Simic")
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                                "gamma"),
                 metavars={"sharpen_entropy": "NATS"})
     add_quiet(bc)
+
+    twn = sub.add_parser("twin", help="write the plan a controller played most often (a comparison row) as a "
+                                      "static schedule: its static twin")
+    twn.add_argument("--runs", required=True, type=Path, help="a runs.jsonl written by esper compare")
+    twn.add_argument("--row", required=True, help="the row whose plan to copy (its name in the table)")
+    twn.add_argument("--out", required=True, type=Path, help="the schedule file to write (.json)")
 
     tun = sub.add_parser("tune", help="search static schedules (optuna TPE) on training seeds; write the best")
     add_env(tun, TuneConfig.env_id)
@@ -198,6 +205,30 @@ def cmd_bc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_twin(args: argparse.Namespace) -> int:
+    import json
+
+    from .paths import check_output_file
+    from .records import RunRecord
+    from .twin import modal_plan, twin_schedule
+
+    check_output_file(args.out, "--out")
+    if not args.runs.is_file():
+        raise FileNotFoundError(f"--runs {args.runs}: no such file; give a runs.jsonl written by esper compare")
+    records = [RunRecord.from_dict(json.loads(line)) for line in args.runs.read_text().splitlines() if line.strip()]
+    rows = sorted({r.row for r in records if r.row})
+    mine = [r for r in records if r.row == args.row]
+    if not mine:
+        raise ValueError(f"--row {args.row}: no such row in {args.runs}; its rows: {', '.join(rows)}")
+    plan, played = modal_plan(mine)
+    budget = int(played[0].config["max_epochs"])
+    twin_schedule(plan, budget).save(args.out)
+    print(f"{args.row}: its most common plan, played in {len(played)} of {len(mine)} episodes (seeds "
+          f"{', '.join(str(r.seed) for r in played)}): {plan.describe(budget)}")
+    print(f"schedule: {args.out} (play it: --agents twin=schedule:{args.out})")
+    return 0
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from .tune import TuneConfig, tune
 
@@ -259,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "tune": cmd_tune,
-                    "ppo": cmd_ppo, "convert": cmd_convert, "improve": cmd_improve}
+                    "ppo": cmd_ppo, "convert": cmd_convert, "improve": cmd_improve, "twin": cmd_twin}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)

@@ -1,11 +1,17 @@
 """Static schedules as data: a JSON file of timed growth commands, played by ``schedule:PATH.json``.
 
-A schedule lists seeds to grow. Each is germinated at a *fraction* of the budget (epoch ``round(at *
-max_epochs)``), so one schedule fits envs of any length; it trains in isolation for ``train_epochs`` TRAINING
-epochs, is blended in, and is fossilized once blending completes. The controller decides from the current
-report alone (like every built-in rule controller): a seed whose germination epoch finds its slot busy is
-skipped. ``esper tune`` searches this space (:mod:`agents.tune`); the file it writes is a schedule like any
-other.
+A schedule lists seeds to grow. Each is due at a *fraction* of the budget (epoch ``round(at * max_epochs)``), so
+one schedule fits envs of any length; it trains in isolation for ``train_epochs`` TRAINING epochs, is blended in,
+and is fossilized once blending completes. The controller decides from the current report alone (like every
+built-in rule controller), one command per decision, in this order:
+
+1. an ADVANCE that is due (a scheduled seed's TRAINING epochs are done, or its blend is complete);
+2. else the first *pending* germination, in the order listed: its epoch has come (``report.epoch >= epoch``) and
+   its slot is DORMANT. So a germination whose epoch coincides with a due ADVANCE happens one decision later,
+   not never; one whose slot is still busy waits until it is free (a fossilized slot never is).
+
+``esper tune`` searches this space (:mod:`agents.tune`); the file it writes is a schedule like any other. A file
+that names a blueprint the common layout does not have is refused when it is loaded.
 
     {"format": "esper-schedule", "version": 1,
      "seeds": [{"at": 0.3, "slot": 1, "blueprint": "conv_residual", "train_epochs": 4}]}
@@ -20,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from esper_env.fileio import atomic_path
-from esper_env.leyline import Command, SeedStage, TrainingReport
+from esper_env.leyline import LAYOUT_BLUEPRINTS, Command, SeedStage, TrainingReport
 
 from .base import RuleAgent
 
@@ -40,6 +46,9 @@ class ScheduledSeed:
     """The blueprint grown."""
     train_epochs: int = 4
     """TRAINING epochs before blending (after the GERMINATED epoch)."""
+    hold_epochs: int = 0
+    """Epochs a fully blended seed stays BLENDING before it is fossilized (0: at once; a static twin copies a
+    controller that waited)."""
 
     def epoch(self, max_epochs: int) -> int:
         return round(self.at * max_epochs)
@@ -59,11 +68,16 @@ class Schedule:
                 raise ValueError(f"schedule: slot={s.slot!r} must be an integer >= 0")
             if not isinstance(s.train_epochs, int) or s.train_epochs < 1:
                 raise ValueError(f"schedule: train_epochs={s.train_epochs!r} must be an integer >= 1")
-            if not isinstance(s.blueprint, str):
-                raise ValueError(f"schedule: blueprint={s.blueprint!r} must be a blueprint name")
+            if not isinstance(s.hold_epochs, int) or s.hold_epochs < 0:
+                raise ValueError(f"schedule: hold_epochs={s.hold_epochs!r} must be an integer >= 0")
+            if s.blueprint not in LAYOUT_BLUEPRINTS:
+                raise ValueError(f"schedule: unknown blueprint {s.blueprint!r}; the blueprints are "
+                                 f"{', '.join(LAYOUT_BLUEPRINTS)}")
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "seeds": [asdict(s) for s in self.seeds]}
+        """Plain data; ``hold_epochs`` is written only where it is not 0 (files written before it existed)."""
+        seeds = [{k: v for k, v in asdict(s).items() if k != "hold_epochs" or v} for s in self.seeds]
+        return {"format": FORMAT, "version": VERSION, "seeds": seeds}
 
     @classmethod
     def from_json(cls, data: dict) -> Schedule:
@@ -73,7 +87,8 @@ class Schedule:
         try:
             return cls(tuple(ScheduledSeed(**s) for s in data["seeds"]))
         except (KeyError, TypeError) as e:
-            raise ValueError(f"malformed schedule seeds ({e}); each needs at, slot, blueprint[, train_epochs]") \
+            raise ValueError(f"malformed schedule seeds ({e}); each needs at, slot, blueprint[, train_epochs, "
+                             "hold_epochs]") \
                 from None
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -103,11 +118,12 @@ class Schedule:
             if slot.stage == SeedStage.TRAINING and slot.blueprint == s.blueprint \
                     and slot.epochs_in_stage >= s.train_epochs:
                 return Command.advance(slot.index)
-            if slot.stage == SeedStage.BLENDING and slot.blend_complete:
+            if slot.stage == SeedStage.BLENDING and slot.blend_complete and (
+                    s.hold_epochs == 0 or slot.epochs_in_stage >= report.task.blend_epochs + s.hold_epochs):
                 return Command.advance(slot.index)
-        for s in self.seeds:
+        for s in self.seeds:  # the first pending germination (its epoch has come, its slot is free)
             if s.slot < len(report.slots) and report.slots[s.slot].stage == SeedStage.DORMANT \
-                    and report.epoch == s.epoch(report.max_epochs) and s.blueprint in report.blueprints:
+                    and report.epoch >= s.epoch(report.max_epochs) and s.blueprint in report.blueprints:
                 return Command.germinate(report.slots[s.slot].index, s.blueprint)
         return None
 

@@ -22,10 +22,11 @@ def test_a_schedule_file_round_trips_and_plays_exactly_its_commands(tmp_path):
     record = run_episode(env, make_agent(f"schedule:{path}"), seed=3)
     given = [(s.epoch, s.command) for s in record.steps if s.command != "WAIT"]
     # germinate at round(0.2 * 10) = 2; GERMINATED one epoch, TRAINING 2, ADVANCE at 5, blend 1 epoch, ADVANCE
-    # at 6; the second seed germinates at round(0.5 * 10) = 5, ... every command the file asks for, no other.
+    # at 6. The second seed is due at round(0.5 * 10) = 5, when an ADVANCE is due (one command per decision) and
+    # again at 6: it is pending, and germinates at the first decision with nothing else due -- 7, not never.
     assert given[0] == (2, "GERMINATE(slot=1, conv_residual)")
-    assert (5, "GERMINATE(slot=0, norm)") not in given or given.count((5, "GERMINATE(slot=0, norm)")) == 1
     assert (5, "ADVANCE(slot=1)") in given and (6, "ADVANCE(slot=1)") in given
+    assert [g for g in given if "norm" in g[1]] == [(7, "GERMINATE(slot=0, norm)")]
     assert record.outcome.architecture[0] == (1, "conv_residual") and not any(s.illegal for s in record.steps)
 
 
@@ -33,7 +34,10 @@ def test_a_schedule_file_round_trips_and_plays_exactly_its_commands(tmp_path):
                                         ({"format": "esper-schedule", "version": 1, "seeds": [{"at": 1.5, "slot": 0,
                                                                                                "blueprint": "norm"}]},
                                          "fraction"),
-                                        ({"format": "esper-schedule", "version": 1, "seeds": [{"when": 0}]}, "at")])
+                                        ({"format": "esper-schedule", "version": 1, "seeds": [{"when": 0}]}, "at"),
+                                        ({"format": "esper-schedule", "version": 1, "seeds": [
+                                            {"at": 0.1, "slot": 0, "blueprint": "conv_resdual"}]},
+                                         "unknown blueprint 'conv_resdual'; the blueprints are conv_residual")])
 def test_bad_schedule_files_are_one_clear_line(bad, words, tmp_path, capsys):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
@@ -74,3 +78,21 @@ def test_a_schedule_is_a_compare_row_with_its_scratch_row(tmp_path):
                                         out=tmp_path / "c", workers=1), progress=False)
     assert set(comp.rows) == {"no-growth", "tuned", "scratch:tuned"}
     assert comp.rows["tuned"][0].controller == f"schedule:{path}" and "tuned = `schedule:" in comp.table
+
+
+def test_a_germination_waits_for_its_slot_and_a_fossilized_slot_stays_taken():
+    """Stateless pending rule on hand-made reports: due and free -> germinate; busy -> wait; a later epoch with
+    the slot free -> germinate then; a fossilized slot is never free again."""
+    from dataclasses import replace
+
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    _, info = env.reset(seed=0)
+    report = info["report"]
+    sched = Schedule((ScheduledSeed(0.3, 0, "norm", 1),))  # due at epoch 3
+    slot0 = report.slots[0]
+    at = lambda epoch, stage: replace(report, epoch=epoch, slots=(replace(slot0, stage=stage), *report.slots[1:]))
+    assert sched.command_at(at(2, slot0.stage)) is None  # not yet due
+    assert str(sched.command_at(at(3, slot0.stage))) == f"GERMINATE(slot={slot0.index}, norm)"
+    assert str(sched.command_at(at(6, slot0.stage))) == f"GERMINATE(slot={slot0.index}, norm)"  # still pending
+    from esper_env.leyline import SeedStage
+    assert sched.command_at(at(6, SeedStage.FOSSILIZED)) is None

@@ -31,6 +31,7 @@ from .plan import (
     DEFAULT_ROWS,
     DEFAULT_SEEDS,
     SCRATCH,
+    TWIN,
     CompareConfig,
     RunSpec,
     final_architecture,
@@ -39,13 +40,15 @@ from .plan import (
     plan,
     scratch_specs,
     split_row,
+    twin_specs,
 )
 from .report import markdown_table, write_outputs
 from .stats import mean_ci, paired, test_points
 
-__all__ = ["BUILTIN_GROWING", "DEFAULT_ROWS", "DEFAULT_SEEDS", "SCRATCH", "CompareConfig", "Comparison", "Executor",
-           "RunSpec", "final_architecture", "flops_matched_specs", "is_growing", "markdown_table", "mean_ci", "paired",
-           "plan", "run_comparison", "run_one", "scratch_specs", "split_row", "test_points", "write_outputs"]
+__all__ = ["BUILTIN_GROWING", "CompareConfig", "Comparison", "DEFAULT_ROWS", "DEFAULT_SEEDS", "Executor", "RunSpec",
+           "SCRATCH", "TWIN", "final_architecture", "flops_matched_specs", "is_growing", "markdown_table", "mean_ci",
+           "paired", "plan", "run_comparison", "run_one", "scratch_specs", "split_row", "test_points", "twin_specs",
+           "write_outputs"]
 
 
 @dataclass
@@ -74,6 +77,11 @@ def run_comparison(cfg: CompareConfig, progress: bool = True) -> Comparison:
         ex = Executor(cfg.out, cfg.workers, cfg.executor, progress=bar.update)
         results = ex.run(first)
         specs = list(first)
+        if cfg.twins:
+            twins = twin_specs(cfg, results)
+            bar.total += len(twins)
+            results.update(ex.run(twins))
+            specs += twins
         if cfg.scratch:
             second = scratch_specs(cfg, results)
             results.update(ex.run(second))

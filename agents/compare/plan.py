@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from esper_env import MIXED_ID
 from esper_env.config import EsperConfig
 
 from ..paths import check_output_dir
@@ -16,6 +17,7 @@ from ..records import RunRecord
 from ..registry import KINDS, ControllerSpec, split_name
 
 SCRATCH = "scratch:"
+TWIN = "twin:"
 BUILTIN_GROWING = ("fixed", "heuristic", "random")
 DEFAULT_ROWS = ("no-growth", "fixed", "heuristic", "random")
 DEFAULT_SEEDS = (0, 1, 2)
@@ -121,6 +123,9 @@ class CompareConfig:
     """Evaluation seeds (paired across rows)."""
     scratch: bool = True
     """Add a scratch:<row> for each growing controller (its final architecture trained from the start)."""
+    twins: tuple[str, ...] = ()
+    """Rows to add a static twin for: twin:<row> plays the plan the row played most often, as a schedule
+    (written to <out>/twins/<row>.json); a controller claims control only where it beats its twin."""
     flops_matched: tuple[str, ...] = ()
     """Rows to match in training FLOPs, per seed: no-growth@flops:<row> (the bare host for the epochs those FLOPs
     buy, its learning-rate schedule stretched to them) and wide@flops:<row> (a wider host, same epochs)."""
@@ -153,12 +158,17 @@ class CompareConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"row names must be distinct, got {names}; name rows with NAME=CONTROLLER")
         config = self.env_config()
-        unknown = [r for r in self.flops_matched if r not in names]
-        if unknown:
-            raise ValueError(f"flops_matched names rows that are not in the comparison: {unknown}; rows: {names}")
+        if self.twins and self.env_id == MIXED_ID:
+            raise ValueError("twins on Esper-Mixed-v0 need one modal plan per task family, which is not built yet; "
+                             "compare on one task (a fixed env id) or leave out --twins")
+        for what, asked in (("flops_matched", self.flops_matched), ("twins", self.twins)):
+            unknown = [r for r in asked if r not in names]
+            if unknown:
+                raise ValueError(f"{what} names rows that are not in the comparison: {unknown}; rows: {names}")
         for name in names:
-            if name.startswith(SCRATCH):
-                raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} are kept for the scratch rows")
+            if name.startswith((SCRATCH, TWIN)):
+                raise ValueError(f"row name {name!r}: names starting with {SCRATCH!r} or {TWIN!r} are kept for the "
+                                 "scratch and twin rows")
         for row in self.rows:
             ControllerSpec.parse(row).check(config.schema())
 
@@ -168,6 +178,25 @@ def plan(cfg: CompareConfig) -> list[RunSpec]:
     configs = {seed: cfg.env_config(seed).to_dict() for seed in cfg.seeds}
     return [RunSpec(cfg.env_id, configs[seed], agent, seed, row=name, precision=run_precision(configs[seed]))
             for name, agent in map(split_row, cfg.rows) for seed in cfg.seeds]
+
+
+def twin_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]:
+    """For each row in ``cfg.twins``: its modal plan written as a schedule (``<out>/twins/<row>.json``), played on
+    every seed as the row ``twin:<row>``."""
+    from ..twin import modal_plan, twin_schedule
+
+    specs = []
+    by_row: dict[str, list[RunSpec]] = {}
+    for spec in plan(cfg):
+        by_row.setdefault(spec.row, []).append(spec)
+    for row in cfg.twins:
+        records = [first[s.key] for s in by_row[row] if s.key in first]
+        if not records:
+            continue
+        modal, _ = modal_plan(records)
+        path = twin_schedule(modal, int(records[0].config["max_epochs"])).save(Path(cfg.out) / "twins" / f"{row}.json")
+        specs += [dataclasses.replace(s, agent=f"schedule:{path}", row=TWIN + row) for s in by_row[row]]
+    return specs
 
 
 def scratch_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]:

@@ -11,7 +11,7 @@ from esper_env import MIXED_ID
 from esper_env.fileio import atomic_path
 
 from ..registry import ControllerSpec
-from .plan import NO_GROWTH_AT, SCRATCH, WIDE_AT, split_row
+from .plan import NO_GROWTH_AT, SCRATCH, TWIN, WIDE_AT, split_row
 from .stats import iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 
 
@@ -53,6 +53,15 @@ def markdown_table(comp) -> str:
             f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
+    for name in getattr(comp.config, "twins", ()):
+        if name in rows and TWIN + name in rows:
+            from ..twin import modal_plan
+
+            plan, played = modal_plan(rows[name])
+            d = paired(rows, name, TWIN + name, test_points)
+            lines.append(f"* {name} − {TWIN}{name} (its most common plan as a static schedule: "
+                         f"{plan.describe(int(played[0].config['max_epochs']))}; played in {len(played)} of "
+                         f"{len(rows[name])} episodes): {_fmt_ci(*d, signed=True)} pts.")
     for name in comp.config.flops_matched:
         for prefix, what in ((NO_GROWTH_AT, "the bare host trained longer"), (WIDE_AT, "a wider host")):
             other = prefix + name

@@ -1,0 +1,71 @@
+"""Static twins: the plan a controller played, read from its records, written as a schedule that replays it."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from agents.compare import CompareConfig, run_comparison
+from agents.twin import Plan, PlannedSeed, modal_plan, plan_of, twin_schedule
+
+CONFIG = {"slots": [1, 2], "max_epochs": 12, "blend_epochs": 2}
+SIMIC = "benchmarks/results/simic2/attempt3/simic-val.zip"
+
+
+def record(actions, seed=0, config=CONFIG):
+    return SimpleNamespace(actions=tuple(actions), config=config, seed=seed, row="r", agent="r")
+
+
+def test_a_plan_is_read_in_schedule_units():
+    acts = ["WAIT"] * 12
+    acts[1] = "GERMINATE(slot=2, conv_residual)"   # slot position 2 = rank 1 of slots (1, 2)
+    acts[4] = "ADVANCE(slot=2)"                      # GERMINATED epoch 2, TRAINING epochs 3, 4 -> 2 TRAINING epochs
+    acts[7] = "ADVANCE(slot=2)"                      # blend complete at 4 + 2 = 6; fossilized at 7: held 1
+    acts[5] = "GERMINATE(slot=1, norm)"              # never advanced
+    plan = plan_of(record(acts))
+    assert plan == Plan((PlannedSeed(1, 1, "conv_residual", 2, 1), PlannedSeed(5, 0, "norm", 13, 12)))
+    sched = twin_schedule(plan, 12)
+    assert [s.epoch(12) for s in sched.seeds] == [1, 5] and sched.seeds[0].hold_epochs == 1
+    culled = list(acts)
+    culled[9] = "CULL(slot=1)"
+    with pytest.raises(ValueError, match="culls a seed"):
+        twin_schedule(plan_of(record(culled)), 12)
+
+
+def test_the_modal_plan_is_the_most_common_one():
+    grow = ["GERMINATE(slot=1, norm)"] + ["WAIT"] * 11
+    plans = [record(["WAIT"] * 12, seed=0), record(grow, seed=1), record(grow, seed=2)]
+    plan, played = modal_plan(plans)
+    assert plan.seeds[0].blueprint == "norm" and [r.seed for r in played] == [1, 2]
+    with pytest.raises(ValueError, match="different budgets"):
+        modal_plan([record(grow), record(grow, config=dict(CONFIG, max_epochs=10))])
+
+
+@pytest.mark.slow
+def test_a_twin_replays_its_controllers_modal_plan_exactly(tmp_path, monkeypatch):
+    """On every seed where the controller played its most common plan, twin:ROW gives the same commands at the
+    same epochs and reaches the same outcome (the heuristic, and a learned policy that holds blended seeds)."""
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    cfg = CompareConfig("Esper-Fast-v0", dict(train_size=256, val_size=128, test_size=128, max_epochs=8),
+                        rows=("heuristic", f"simic=policy:{SIMIC}"), seeds=(0, 1, 2), scratch=False,
+                        twins=("heuristic", "simic"), out=tmp_path, workers=2)
+    comp = run_comparison(cfg, progress=False)
+    for row in ("heuristic", "simic"):
+        plan, played = modal_plan(comp.rows[row])
+        twin = {r.seed: r for r in comp.rows[f"twin:{row}"]}
+        assert len(twin) == 3 and played
+        for r in played:
+            assert twin[r.seed].actions == r.actions, (row, r.seed)
+            assert twin[r.seed].outcome == r.outcome
+        saved = json.loads((tmp_path / "twins" / f"{row}.json").read_text())
+        assert len(saved["seeds"]) == len(plan.seeds)
+    assert "heuristic − twin:heuristic (its most common plan" in comp.table
+
+
+def test_twins_are_refused_where_they_cannot_be_made(tmp_path):
+    with pytest.raises(ValueError, match="twins names rows"):
+        CompareConfig("Esper-Tiny-v0", rows=("heuristic",), twins=("ppo",), out=tmp_path).check()
+    with pytest.raises(ValueError, match="one modal plan per task family"):
+        CompareConfig("Esper-Mixed-v0", rows=("heuristic",), twins=("heuristic",), out=tmp_path).check()
