@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tun = sub.add_parser("tune", help="search static schedules (optuna TPE) on training seeds; write the best")
     add_env(tun, TuneConfig.env_id)
-    add_options(tun, TuneConfig, ("trials", "seeds", "max_seeds", "out", "workers", "seed"))
+    add_options(tun, TuneConfig, ("trials", "seeds", "max_seeds", "enqueue", "out", "workers", "seed"),
+                metavars={"enqueue": "SCHEDULE.json"})
     add_quiet(tun)
 
     ppo = sub.add_parser("ppo", help="fine-tune a policy with MaskablePPO (TensorBoard, checkpoints, --resume)")

@@ -47,6 +47,9 @@ class TuneConfig:
     """Worker processes, one torch thread each."""
     seed: int = 0
     """The sampler's seed."""
+    enqueue: tuple[str, ...] = ()
+    """Schedule files tried first, in order, before the sampler proposes any (the best plans anyone has found:
+    the heuristic's and each controller's static twin, an earlier search's best), clipped into the space."""
 
     def check(self) -> None:
         """Every setting, before any work starts (one clear error each)."""
@@ -56,16 +59,36 @@ class TuneConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         check_training_seeds(self.seeds)
+        for path in self.enqueue:
+            n = len(Schedule.load(path).seeds)  # exists and parses
+            if n > self.max_seeds:
+                raise ValueError(f"--enqueue {path} grows {n} seeds but --max-seeds is {self.max_seeds}; raise it")
         check_output_dir(self.out, "--out")
 
 
+AT, TRAIN_EPOCHS = (0.0, 0.75), (1, 6)
+"""The space's bounds on a seed's germination (fraction of the budget) and its TRAINING epochs."""
+
+
+def as_params(schedule: Schedule, num_slots: int) -> dict:
+    """``schedule`` as the search space's parameters (:func:`suggest`'s names), clipped into its bounds: what
+    ``study.enqueue_trial`` takes so that a known plan is tried as it is."""
+    params = {"n_seeds": len(schedule.seeds)}
+    for i, s in enumerate(schedule.seeds):
+        params.update({f"at{i}": min(max(s.at, AT[0]), AT[1]), f"slot{i}": min(s.slot, num_slots - 1),
+                       f"blueprint{i}": s.blueprint,
+                       f"train_epochs{i}": min(max(s.train_epochs, TRAIN_EPOCHS[0]), TRAIN_EPOCHS[1])})
+    return params
+
+
 def suggest(trial, num_slots: int, blueprints: tuple[str, ...], max_seeds: int) -> Schedule:
-    """The search space: how many seeds, and for each when (fraction of the budget), where, what, how long."""
+    """The search space: how many seeds (up to ``max_seeds``: one, two or three at once, in any enabled slot
+    ranks), and for each when (fraction of the budget), where, what, how long it trains in isolation."""
     seeds = []
     for i in range(trial.suggest_int("n_seeds", 0, max_seeds)):
-        seeds.append(ScheduledSeed(at=trial.suggest_float(f"at{i}", 0.0, 0.75), slot=trial.suggest_int(
+        seeds.append(ScheduledSeed(at=trial.suggest_float(f"at{i}", *AT), slot=trial.suggest_int(
             f"slot{i}", 0, num_slots - 1), blueprint=trial.suggest_categorical(f"blueprint{i}", list(blueprints)),
-            train_epochs=trial.suggest_int(f"train_epochs{i}", 1, 6)))
+            train_epochs=trial.suggest_int(f"train_epochs{i}", *TRAIN_EPOCHS)))
     return Schedule(tuple(seeds))
 
 
@@ -88,6 +111,9 @@ def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
     study = optuna.create_study(study_name="esper-tune", direction="maximize", load_if_exists=True,
                                 storage=JournalStorage(JournalFileBackend(str(out / "study.log"))),
                                 sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+    if not study.trials:  # a new study: the known plans first, in order
+        for path in cfg.enqueue:
+            study.enqueue_trial(as_params(Schedule.load(path), ranks), user_attrs={"enqueued": str(path)})
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     executor = Executor(out, cfg.workers)
     bar = tqdm(total=cfg.trials, initial=min(len(done), cfg.trials), unit="trial", desc="tune",

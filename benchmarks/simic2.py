@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agents.compare import CompareConfig, run_comparison
+from agents.compare.stats import pick
 from agents.paths import SUBSET_ROOT, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic import BCConfig, behaviour_clone
@@ -148,7 +149,7 @@ def stage_validate(a: Attempt, stages: dict) -> None:
                                         command=f"python benchmarks/simic2.py --attempt {a.number} --only validate"))
     means = _means(comp)
     chosen = {o: max(BC_SEEDS, key=lambda s: means[f"{o}{s}"]) for o in OBJECTIVES}
-    why = {o: f"bc seed {s} ({100 * means[f'{o}{s}']:.2f}% mean test accuracy on validation seeds)"
+    why = {o: f"bc seed {s} ({means[f'{o}{s}']:.2f}% mean final validation accuracy on validation seeds)"
            for o, s in chosen.items()}
     if a.validate_on_subset:
         real = _means(run_comparison(CompareConfig(
@@ -157,16 +158,18 @@ def stage_validate(a: Attempt, stages: dict) -> None:
             command=f"python benchmarks/simic2.py --attempt {a.number} --only validate  # subset")))
         margin = {s: min(means[f"val{s}"] - means["tuned"], real[f"val{s}"] - real["tuned"]) for s in BC_SEEDS}
         chosen["val"] = max(BC_SEEDS, key=margin.get)
-        why["val"] = f"bc seed {chosen['val']}; smaller of (Fast, subset) clone − tuned on validation seeds: " + \
-            ", ".join(f"seed {s} {100 * m:+.2f}" for s, m in margin.items()) + " points"
+        why["val"] = f"bc seed {chosen['val']}; smaller of (Fast, subset) clone − tuned in final validation " \
+            "accuracy on validation seeds: " + ", ".join(f"seed {s} {m:+.2f}" for s, m in margin.items()) + " points"
     for o, s in chosen.items():
         shutil.copyfile(policy(a, o, s), a.out / f"simic-{o}.zip")
     stages["chosen"] = why
 
 
 def _means(comp) -> dict[str, float]:
-    """Mean test accuracy of every row of a comparison."""
-    return {name: sum(r.test_accuracy for r in runs) / len(runs) for name, runs in comp.rows.items()}
+    """Mean final *validation* accuracy (points) of every row of a comparison on validation seeds: what picking
+    reads. (Attempts 1-3 picked on the test accuracy of these seeds; a rerun picks on validation accuracy and
+    may choose another clone.)"""
+    return pick(comp.rows, comp.rows)[1]
 
 
 def stage_evaluate(a: Attempt, stages: dict) -> None:

@@ -245,3 +245,14 @@ def test_the_closing_sentence_follows_the_numbers():
     text = verdict(comp)
     assert text.startswith("On these 3 seeds, learned has the best mean test accuracy (31.67%)")  # scratch aside
     assert "it beats no-growth (+10.67 [" in text and "not separated from heuristic (+0.33 [" in text
+
+
+def test_picking_reads_validation_accuracy_not_the_test_split():
+    from agents.compare.stats import pick
+
+    def runs(val, test):
+        return [SimpleNamespace(seed=s, outcome=SimpleNamespace(val_accuracy=v, test_accuracy=t))
+                for s, (v, t) in enumerate(zip(val, test))]
+    rows = {"a": runs([0.60, 0.62], [0.70, 0.72]), "b": runs([0.65, 0.66], [0.50, 0.52])}  # test says a, val says b
+    name, means = pick(rows, ["a", "b"])
+    assert name == "b" and means == pytest.approx({"a": 61.0, "b": 65.5})

@@ -96,3 +96,17 @@ def test_a_germination_waits_for_its_slot_and_a_fossilized_slot_stays_taken():
     assert str(sched.command_at(at(6, slot0.stage))) == f"GERMINATE(slot={slot0.index}, norm)"  # still pending
     from esper_env.leyline import SeedStage
     assert sched.command_at(at(6, SeedStage.FOSSILIZED)) is None
+
+
+def test_tuning_tries_the_enqueued_plans_first(tmp_path):
+    known = Schedule((ScheduledSeed(0.25, 1, "norm", 9), ScheduledSeed(0.5, 0, "depthwise", 2)))
+    path = known.save(tmp_path / "known.json")
+    cfg = TuneConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=4), trials=2, seeds=(1000,), out=tmp_path / "t",
+                     enqueue=(str(path),))
+    tune(cfg, progress=False)
+    trace = [json.loads(x) for x in (tmp_path / "t" / "trace.jsonl").read_text().splitlines()]
+    first = Schedule.from_json(trace[0]["schedule"])
+    assert trace[0]["enqueued"] == str(path) and "enqueued" not in trace[1]
+    assert first.seeds == (ScheduledSeed(0.25, 1, "norm", 6), ScheduledSeed(0.5, 0, "depthwise", 2))  # clipped
+    with pytest.raises(ValueError, match="max-seeds"):
+        TuneConfig("Esper-Tiny-v0", trials=1, max_seeds=1, enqueue=(str(path),), out=tmp_path / "u").check()

@@ -34,6 +34,20 @@ def paired(rows: dict[str, list[RunRecord]], a: str, b: str, metric: Callable[[R
     return mean_ci(diffs)
 
 
+def validation_points(r: RunRecord) -> float:
+    """Final validation accuracy in points: what picking reads (never the test split)."""
+    return 100 * r.outcome.val_accuracy
+
+
+def pick(rows: dict[str, list[RunRecord]], candidates: Iterable[str]) -> tuple[str, dict[str, float]]:
+    """The candidate row with the best mean final *validation* accuracy (ties: the first), and every candidate's
+    mean: how clones, schedules and checkpoints are chosen on validation seeds. The test split is never read."""
+    means = {name: float(np.mean([validation_points(r) for r in rows[name]])) for name in candidates}
+    if not means:
+        raise ValueError("no candidates to pick from")
+    return max(means, key=lambda n: (means[n], -list(means).index(n))), means
+
+
 def test_points(r: RunRecord) -> float:
     """Test accuracy in percentage points: the comparison's headline metric."""
     return 100 * r.outcome.test_accuracy
