@@ -194,7 +194,11 @@ def twin_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]
         if not records:
             continue
         modal, _ = modal_plan(records)
-        path = twin_schedule(modal, int(records[0].config["max_epochs"])).save(Path(cfg.out) / "twins" / f"{row}.json")
+        try:
+            schedule = twin_schedule(modal, int(records[0].config["max_epochs"]))
+        except ValueError:  # its most common plan culls: no static twin (the table says so)
+            continue
+        path = schedule.save(Path(cfg.out) / "twins" / f"{row}.json")
         specs += [dataclasses.replace(s, agent=f"schedule:{path}", row=TWIN + row) for s in by_row[row]]
     return specs
 
