@@ -84,12 +84,14 @@ def test_a_committed_comparison_run_reproduces_bit_for_bit():
 def test_reproduce_replays_a_fresh_record_with_the_kernels_and_precision_it_names(tmp_path):
     """A run made now names its kernels and precision; reproduce.py selects them from the record (here the
     machine's own, so it reproduces bit for bit) and says which it used."""
-    from agents.compare import CompareConfig, run_comparison
+    import json
+
+    from agents.compare import CompareConfig, plan, run_one
     from agents.records import isa_level
 
     cfg = CompareConfig("Esper-Tiny-v0", dict(train_size=64, val_size=32, test_size=32, max_epochs=3),
                         rows=("heuristic",), seeds=(0,), scratch=False, out=tmp_path)
-    run_comparison(cfg, progress=False)
+    (tmp_path / "runs.jsonl").write_text(json.dumps(run_one(plan(cfg)[0]).to_dict()) + "\n")  # as compare writes it
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     res = subprocess.run([sys.executable, str(BENCHMARKS / "reproduce.py"), str(tmp_path / "runs.jsonl"),
                           "--sample", "1"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)

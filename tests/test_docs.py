@@ -72,3 +72,12 @@ def test_the_architecture_page_names_every_module():
                if (p.suffix == ".py" and not p.name.startswith("_")) or (p.is_dir() and (p / "__init__.py").exists())]
     missing = [p.name for p in modules if (p.name + "/" if p.is_dir() else p.name) not in text]
     assert modules and missing == []
+
+
+def test_the_readme_schedule_example_is_a_schedule():
+    import json
+
+    from agents.schedule import Schedule
+
+    blocks = re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks and all(Schedule.from_json(json.loads(b)).seeds for b in blocks)
