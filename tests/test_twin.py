@@ -69,3 +69,18 @@ def test_twins_are_refused_where_they_cannot_be_made(tmp_path):
         CompareConfig("Esper-Tiny-v0", rows=("heuristic",), twins=("ppo",), out=tmp_path).check()
     with pytest.raises(ValueError, match="one modal plan per task family"):
         CompareConfig("Esper-Mixed-v0", rows=("heuristic",), twins=("heuristic",), out=tmp_path).check()
+
+
+def test_esper_twin_writes_the_modal_plan_of_a_committed_row(tmp_path, capsys):
+    from pathlib import Path
+
+    from agents.cli import main
+    from agents.schedule import Schedule
+
+    runs = Path(__file__).resolve().parents[1] / "benchmarks/results/demo/runs.jsonl"
+    assert main(["twin", "--runs", str(runs), "--row", "simic", "--out", str(tmp_path / "t.json")]) == 0
+    assert "its most common plan, played in" in capsys.readouterr().out
+    assert [(s.slot, s.blueprint) for s in Schedule.load(tmp_path / "t.json").seeds] == [(1, "conv_residual"),
+                                                                                      (0, "conv_residual")]
+    assert main(["twin", "--runs", str(runs), "--row", "nope", "--out", str(tmp_path / "u.json")]) == 2
+    assert "no such row" in capsys.readouterr().err
