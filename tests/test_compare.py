@@ -251,8 +251,12 @@ def test_picking_reads_validation_accuracy_not_the_test_split():
     from agents.compare.stats import pick
 
     def runs(val, test):
-        return [SimpleNamespace(seed=s, outcome=SimpleNamespace(val_accuracy=v, test_accuracy=t))
+        return [SimpleNamespace(seed=900 + s, outcome=SimpleNamespace(val_accuracy=v, test_accuracy=t))
                 for s, (v, t) in enumerate(zip(val, test))]
     rows = {"a": runs([0.60, 0.62], [0.70, 0.72]), "b": runs([0.65, 0.66], [0.50, 0.52])}  # test says a, val says b
     name, means = pick(rows, ["a", "b"])
     assert name == "b" and means == pytest.approx({"a": 61.0, "b": 65.5})
+    for r in rows["a"]:
+        r.seed -= 900  # evaluation seeds: never picked on
+    with pytest.raises(ValueError, match="picking's seeds must be distinct seeds in 900-999"):
+        pick(rows, ["a", "b"])

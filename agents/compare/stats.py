@@ -41,7 +41,12 @@ def validation_points(r: RunRecord) -> float:
 
 def pick(rows: dict[str, list[RunRecord]], candidates: Iterable[str]) -> tuple[str, dict[str, float]]:
     """The candidate row with the best mean final *validation* accuracy (ties: the first), and every candidate's
-    mean: how clones, schedules and checkpoints are chosen on validation seeds. The test split is never read."""
+    mean: how clones, schedules and checkpoints are chosen on validation seeds. The test split is never read, and
+    runs on seeds outside the validation range are refused."""
+    from ..seeds import check_validation_seeds
+
+    candidates = list(candidates)
+    check_validation_seeds(sorted({r.seed for name in candidates for r in rows[name]}), "picking's seeds")
     means = {name: float(np.mean([validation_points(r) for r in rows[name]])) for name in candidates}
     if not means:
         raise ValueError("no candidates to pick from")
