@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from agents import ledger
 from agents.compare import CompareConfig, run_comparison
 from agents.paths import SUBSET_ROOT, subset_overrides
 
@@ -55,6 +56,11 @@ PRESETS = {
 }
 
 
+LEDGER_ENVS = {"fast": "Esper-Fast-v0", "cifar-subset": "Esper-CIFAR10-v0 cifar10-subset",
+               "mixed": "Esper-Mixed-v0 cheap heldout"}
+"""How each preset's evaluation is named in benchmarks/results/ledger.json."""
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="fast")
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg.command = " ".join(["python benchmarks/baselines.py", *sys.argv[1:]])
     if args.seeds:
         cfg.seeds = tuple(args.seeds)
+    ledger.claim(ledger.Claim("baselines", "1", LEDGER_ENVS[args.preset], cfg.seeds))  # a rerun, or fresh seeds
     comp = run_comparison(cfg)
     print(comp.table)
     print(f"outputs in {cfg.out}")

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from agents import ledger
 from agents.compare import CompareConfig, run_comparison
 from agents.compare.stats import pick
 from agents.paths import SUBSET_ROOT, subset_overrides
@@ -112,6 +113,9 @@ OBJECTIVES = ("val", "return")
 VALIDATION_SEEDS = tuple(range(900, 920))
 SUBSET_VALIDATION_SEEDS = tuple(range(900, 910))
 EVAL_SEEDS = tuple(range(20))
+LEDGER_ENVS = {"fast": "Esper-Fast-v0", "mixed": "Esper-Mixed-v0 cheap heldout",
+               "cifar-subset": "Esper-CIFAR10-v0 cifar10-subset"}
+"""How each evaluation is named in benchmarks/results/ledger.json."""
 BASE_ROWS = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}",
              f"tuned-mixed=schedule:{RESULTS / 'tuned/mixed/best.json'}", f"bc=policy:{RESULTS / 'simic/bc.zip'}")
 
@@ -189,6 +193,7 @@ def stage_evaluate(a: Attempt, stages: dict) -> None:
                          RESULTS / "baselines/cifar-subset/runs.jsonl"),
     }
     for name, (cfg, cache) in configs.items():
+        ledger.claim(ledger.Claim("simic2", str(a.number), LEDGER_ENVS[name], cfg.seeds))  # fresh seeds, or a rerun
         cfg.out = a.out / name
         cfg.command = f"python benchmarks/simic2.py --attempt {a.number} --only evaluate  # {name}"
         cfg.out.mkdir(parents=True, exist_ok=True)

@@ -126,3 +126,15 @@ def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_pa
     demo.out = tmp_path / "demo"
     demo.check()  # every file exists, loads as data and fits the env
     assert len(demo.seeds) >= 10 and max(demo.seeds) < 900
+
+
+def test_experiment_scripts_name_their_evaluations_in_the_ledger():
+    """Every evaluation a script runs has a ledger name, and the committed ledger holds what they already ran, so a
+    rerun is allowed and a new attempt on those seeds is not."""
+    from agents import ledger
+
+    claims = {(c.experiment, c.attempt, c.env) for c in ledger.load(ROOT / "benchmarks/results/ledger.json")}
+    simic2, baselines = load("simic2"), load("baselines")
+    assert {("simic2", str(n), env) for n in simic2.ATTEMPTS for env in simic2.LEDGER_ENVS.values()} <= claims
+    assert set(baselines.LEDGER_ENVS) == set(baselines.PRESETS)
+    assert {("baselines", "1", env) for env in baselines.LEDGER_ENVS.values()} <= claims
