@@ -53,7 +53,7 @@ def markdown_table(comp) -> str:
             f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
-    for name in getattr(comp.config, "twins", ()):
+    for name in comp.config.twins:
         if name in rows and TWIN + name not in rows:
             lines.append(f"* {name} has no static twin: its most common plan culls a seed, which a schedule cannot.")
         if name in rows and TWIN + name in rows:
