@@ -79,8 +79,8 @@ class ControllerSpec:
     def check(self, schema: ObservationSchema | None = None) -> None:
         """Refuse, before any work, a file that is missing, malformed or made for other spaces."""
         if self.kind == "schedule":
-            from .schedule import Schedule
-            Schedule.load(self.value)  # exists and parses
+            from .schedule import load_any
+            load_any(self.value)  # exists and parses (a schedule or a task schedule)
         elif self.kind == "policy":  # loads as data (architecture and tensors) and fits the env
             from .policy_file import check_schema, load_policy
 

@@ -15,6 +15,14 @@ that names a blueprint the common layout does not have is refused when it is loa
 
     {"format": "esper-schedule", "version": 1,
      "seeds": [{"at": 0.3, "slot": 1, "blueprint": "conv_residual", "train_epochs": 4}]}
+
+A *task schedule* (:class:`TaskSchedule`) holds one schedule per kind of task, told apart by the report's task
+description (:class:`~esper_env.leyline.TaskContext`): the first case whose ``when`` matches plays, else
+``default``. It is still a plan written in advance, but one that knows the task: on ``Esper-Mixed-v0`` the
+"each family's own tuned schedule" row (:func:`family_cases` writes a family's ``when``).
+
+    {"format": "esper-task-schedule", "version": 1,
+     "cases": [{"name": "cifar16", "when": {"real_data": true}, "seeds": [...]}], "default": {"seeds": []}}
 """
 
 from __future__ import annotations
@@ -22,15 +30,16 @@ from __future__ import annotations
 import json
 import numbers
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from esper_env.fileio import atomic_path
-from esper_env.leyline import LAYOUT_BLUEPRINTS, Command, SeedStage, TrainingReport
+from esper_env.leyline import LAYOUT_BLUEPRINTS, Command, SeedStage, TaskContext, TrainingReport
 
 from .base import RuleAgent
 
 FORMAT, VERSION = "esper-schedule", 1
+TASK_FORMAT = "esper-task-schedule"
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ class Schedule:
 
     @classmethod
     def from_json(cls, data: dict) -> Schedule:
+        if isinstance(data, dict) and data.get("format") == TASK_FORMAT:
+            raise ValueError("a task schedule (one schedule per kind of task) where one schedule is needed; "
+                             "give one of its schedules")
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
             raise ValueError(f'not an Esper schedule (expected {{"format": "{FORMAT}", "version": {VERSION}, '
                              '"seeds": [...]})')
@@ -99,13 +111,7 @@ class Schedule:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Schedule:
         try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"no schedule file at {path}; write one or run `esper tune`") from None
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path} is not a readable schedule file ({type(e).__name__}: {e})") from None
-        try:
-            return cls.from_json(data)
+            return cls.from_json(_read(path))
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
 
@@ -128,16 +134,125 @@ class Schedule:
         return None
 
 
-class ScheduleAgent(RuleAgent):
-    """Plays a :class:`Schedule` (``schedule:PATH.json`` in ``esper run`` and ``esper compare``)."""
+def _read(path: str | os.PathLike):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no schedule file at {path}; write one or run `esper tune`") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a readable schedule file ({type(e).__name__}: {e})") from None
 
-    def __init__(self, schedule: Schedule, name: str = "schedule"):
+
+CONTEXT_FIELDS = tuple(f.name for f in fields(TaskContext))
+"""What a task schedule's ``when`` may name."""
+
+
+@dataclass(frozen=True)
+class TaskCase:
+    """One kind of task and its schedule."""
+
+    name: str
+    """What the case is (a task family's name, say); shown in the controller's reasons."""
+    when: tuple[tuple[str, object], ...]
+    """(TaskContext field, value) pairs a task must all have."""
+    schedule: Schedule
+
+    def __post_init__(self) -> None:
+        unknown = [k for k, _ in self.when if k not in CONTEXT_FIELDS]
+        if unknown:
+            raise ValueError(f"task schedule case {self.name!r}: `when` names {unknown}, which the report's task "
+                             f"does not have; use {', '.join(CONTEXT_FIELDS)}")
+
+    def matches(self, task: TaskContext) -> bool:
+        return all(getattr(task, k) == v for k, v in self.when)
+
+
+@dataclass(frozen=True)
+class TaskSchedule:
+    """One schedule per kind of task (see the module docstring); ``schedule:PATH.json`` plays it like a schedule."""
+
+    cases: tuple[TaskCase, ...]
+    default: Schedule = Schedule()
+    """Played on a task no case matches."""
+
+    def schedule_for(self, task: TaskContext) -> tuple[str, Schedule]:
+        case = next((c for c in self.cases if c.matches(task)), None)
+        return (case.name, case.schedule) if case else ("default", self.default)
+
+    def command_at(self, report: TrainingReport) -> Command | None:
+        return self.schedule_for(report.task)[1].command_at(report)
+
+    def to_json(self) -> dict:
+        cases = [{"name": c.name, "when": dict(c.when), "seeds": c.schedule.to_json()["seeds"]} for c in self.cases]
+        return {"format": TASK_FORMAT, "version": VERSION, "cases": cases,
+                "default": {"seeds": self.default.to_json()["seeds"]}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TaskSchedule:
+        def schedule(d: dict) -> Schedule:
+            return Schedule.from_json({"format": FORMAT, "version": VERSION, "seeds": d.get("seeds", [])})
+
+        if not isinstance(data, dict) or data.get("format") != TASK_FORMAT or data.get("version") != VERSION:
+            raise ValueError(f'not an Esper task schedule (expected {{"format": "{TASK_FORMAT}", "version": {VERSION}, '
+                             '"cases": [...]}})')
+        try:
+            cases = tuple(TaskCase(str(c["name"]), tuple(dict(c["when"]).items()), schedule(c))
+                          for c in data["cases"])
+            return cls(cases, schedule(data.get("default", {})))
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"malformed task schedule ({type(e).__name__}: {e}); each case needs name, when "
+                             "(TaskContext fields) and seeds") from None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as f:
+            json.dump(self.to_json(), f, indent=1)
+        return Path(path)
+
+
+def load_any(path: str | os.PathLike) -> Schedule | TaskSchedule:
+    """A schedule file of either kind (what ``schedule:PATH.json`` plays)."""
+    data = _read(path)
+    try:
+        if isinstance(data, dict) and data.get("format") == TASK_FORMAT:
+            return TaskSchedule.from_json(data)
+        return Schedule.from_json(data)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def family_cases(families, schedules: dict[str, Schedule]) -> tuple[TaskCase, ...]:
+    """A case per task family (:class:`esper_env.tasks.TaskFamily`) of ``schedules``: ``when`` is what the report
+    says of every task the family draws (real or synthetic images; the image size, where it draws one). Refuses
+    families the report cannot tell apart."""
+    by_name = {f.name: f for f in families}
+    cases = []
+    for name, schedule in schedules.items():
+        if name not in by_name:
+            raise ValueError(f"no task family {name!r}; the families are {', '.join(by_name)}")
+        f = by_name[name]
+        when = {"real_data": f.base.dataset == "cifar10"}
+        if len(f.image_sizes) == 1:
+            when["image_size"] = int(f.image_sizes[0])
+        cases.append(TaskCase(name, tuple(when.items()), schedule))
+    for i, a in enumerate(cases):
+        for b in cases[i + 1:]:
+            if dict(a.when) == dict(b.when):
+                raise ValueError(f"task families {a.name!r} and {b.name!r} look the same in the report "
+                                 f"({dict(a.when)}): a task schedule cannot tell them apart")
+    return tuple(cases)
+
+
+class ScheduleAgent(RuleAgent):
+    """Plays a :class:`Schedule` or a :class:`TaskSchedule` (``schedule:PATH.json`` in ``esper run`` and
+    ``esper compare``)."""
+
+    def __init__(self, schedule: Schedule | TaskSchedule, name: str = "schedule"):
         super().__init__()
         self.schedule, self.name = schedule, name
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ScheduleAgent:
-        return cls(Schedule.load(path), name=Path(path).stem)
+        return cls(load_any(path), name=Path(path).stem)
 
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
         command = self.schedule.command_at(report)

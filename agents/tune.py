@@ -3,8 +3,8 @@
 Each trial is a :class:`~agents.schedule.Schedule` (0 to ``max_seeds`` seeds: when, where, which blueprint,
 how long isolated), played on every tuning seed; its score is the mean final *validation* accuracy (test
 accuracy is never looked at while tuning). Episodes run through the comparison's executor, so they are
-cached under ``<out>/runs/`` and spread over worker processes; the study is an optuna journal file
-(``<out>/study.log``), so an interrupted search resumes where it stopped and a finished trial is never run
+cached under ``<out>/runs/`` (or a shared ``cache``) and spread over worker processes; the study is an optuna
+journal file (``<out>/study.log``), so an interrupted search resumes where it stopped and a finished trial is never run
 again. The budget is stated up front: ``trials`` x ``len(seeds)`` episodes.
 
 Outputs in ``<out>``: ``best.json`` (the best schedule, a file ``schedule:PATH`` plays), ``trace.jsonl`` (one line
@@ -47,6 +47,8 @@ class TuneConfig:
     """Worker processes, one torch thread each."""
     seed: int = 0
     """The sampler's seed."""
+    cache: Path | None = None
+    """The episode cache's folder (default: ``out``): searches that share one run a plan they both try once."""
     enqueue: tuple[str, ...] = ()
     """Schedule files tried first, in order, before the sampler proposes any (the best plans anyone has found:
     the heuristic's and each controller's static twin, an earlier search's best), clipped into the space."""
@@ -64,6 +66,7 @@ class TuneConfig:
             if n > self.max_seeds:
                 raise ValueError(f"--enqueue {path} grows {n} seeds but --max-seeds is {self.max_seeds}; raise it")
         check_output_dir(self.out, "--out")
+        check_output_dir(self.cache, "--cache")
 
 
 AT, TRAIN_EPOCHS = (0.0, 0.75), (1, 6)
@@ -115,7 +118,7 @@ def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
         for path in cfg.enqueue:
             study.enqueue_trial(as_params(Schedule.load(path), ranks), user_attrs={"enqueued": str(path)})
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    executor = Executor(out, cfg.workers)
+    executor = Executor(Path(cfg.cache) if cfg.cache is not None else out, cfg.workers)
     bar = tqdm(total=cfg.trials, initial=min(len(done), cfg.trials), unit="trial", desc="tune",
                disable=not progress)
     try:

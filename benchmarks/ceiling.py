@@ -1,22 +1,31 @@
-"""The static ceiling on Esper-Fast-v0: the best plan a search can find, and how controllers stand against it.
+"""The static ceiling: the best plan a search can find, per env, and how controllers stand against it.
 
-    python benchmarks/ceiling.py                 # every stage; resumable (each stage's episodes are cached)
-    python benchmarks/ceiling.py --only evaluate
+    python benchmarks/ceiling.py                          # Esper-Fast-v0, every stage; resumable (episodes cached)
+    python benchmarks/ceiling.py --target subset mixed    # the real subset, then the task distribution
+    python benchmarks/ceiling.py --target fast --only evaluate
 
-Stages, all on Esper-Fast-v0, writing to ``benchmarks/results/ceiling/fast/``:
+Targets write to ``benchmarks/results/ceiling/<target>/``; each has stages, run in order:
 
-1. ``plans``: the heuristic and the shipped learned Tamiyo (Simic v2, attempt 3) on 20 *training* seeds; each
-   one's most common plan written as a schedule, its static twin (``twin-heuristic.json``, ``twin-simic.json``).
-2. ``tune``: three independent ``esper tune`` runs (sampler seeds 0, 1, 2) on training seeds 1000-1004, up to three
-   seeds per schedule in any slot rank, each starting from the known plans (the old tuned schedule and both
-   twins, enqueued first).
-3. ``validate``: each run's best and the old tuned schedule on validation seeds 900-919; the one with the best
-   mean final *validation* accuracy is ``best.json`` (the test split is never read to pick).
-4. ``evaluate``: on 20 fresh evaluation seeds (claimed in the ledger): no-growth, heuristic, the old tuned
-   schedule, the new best static plan, the learned Tamiyo, the twins of the heuristic and of the learned Tamiyo,
-   and the bare host and a wider host at the best static plan's FLOPs.
+``fast`` (Esper-Fast-v0) and ``subset`` (the real CIFAR-10 subset: small host, 20 epochs):
 
-``stages.json`` records each stage's wall time and episodes; ``ceiling.md`` the reading.
+1. ``plans``: the heuristic and the shipped learned Tamiyo (Simic v2, attempt 3) on *training* seeds; each one's
+   most common plan written as a schedule, its static twin (``twin-heuristic.json``, ``twin-simic.json``).
+2. ``tune``: three independent ``esper tune`` runs (sampler seeds 0, 1, 2) on training seeds, up to three seeds per
+   schedule in any slot rank, each starting from the known plans (enqueued first).
+3. ``validate``: each run's best and the known plans on validation seeds (900-999); the one with the best mean
+   final *validation* accuracy is ``best.json`` (the test split is never read to pick).
+4. ``evaluate``: on fresh evaluation seeds (claimed in the ledger): no-growth, heuristic, the old tuned schedule,
+   the new best static plan, the learned Tamiyo, the twins of the heuristic and of the learned Tamiyo, and the
+   bare host and a wider host at the best static plan's FLOPs.
+
+``mixed`` (Esper-Mixed-v0, the ``cheap`` distribution): ``tune`` three runs per task family (on training seeds of
+that family) and three for the whole distribution; ``validate`` picks each family's best and the best for all on
+validation seeds (``per-family.json``: a task schedule that plays each family's own; ``best-all.json``); ``evaluate``
+on fresh seeds of the held-out part: "each family's own tuned schedule" beside "one tuned schedule for all" (their
+difference is the value of knowing the task), with no-growth, heuristic, the old tuned schedules and the learned
+Tamiyo.
+
+``stages.json`` records each stage's wall time, episodes and picks.
 """
 
 from __future__ import annotations
@@ -25,103 +34,241 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agents import ledger
 from agents.compare import CompareConfig, run_comparison
-from agents.compare.stats import pick
+from agents.compare.stats import paired, pick, test_points
+from agents.paths import SUBSET_ROOT, subset_overrides
+from agents.schedule import Schedule, TaskSchedule, family_cases
 from agents.tune import TuneConfig, tune
 from agents.twin import modal_plan, twin_schedule
 from esper_env.fileio import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
-OUT = RESULTS / "ceiling/fast"
-ENV = "Esper-Fast-v0"
 TUNED = RESULTS / "tuned/fast/best.json"
-"""The old tuned schedule (one search of 60 trials, max two seeds)."""
+"""The old tuned schedule (one search of 60 trials on Esper-Fast-v0, max two seeds)."""
+TUNED_MIXED = RESULTS / "tuned/mixed/best.json"
+"""The old schedule tuned on the cheap task distribution (30 trials)."""
+FAST_CEILING = RESULTS / "ceiling/fast/best.json"
+"""Esper-Fast-v0's static ceiling (this script's ``fast`` target): a known plan for the other targets."""
 LEARNED = RESULTS / "simic2/attempt3/simic-val.zip"
-PLAN_SEEDS = tuple(range(1000, 1020))
-"""Training seeds the controllers' plans are read on (never evaluation or validation seeds)."""
-TUNE = TuneConfig(ENV, trials=40, seeds=tuple(range(1000, 1005)), max_seeds=3, workers=2)
-"""Each search: 40 trials x 5 training seeds = 200 episodes (plus nothing for the enqueued plans, which are among
-the 40)."""
 SAMPLER_SEEDS = (0, 1, 2)
-VALIDATION_SEEDS = tuple(range(900, 920))
-EVAL_SEEDS = tuple(range(600, 620))
-"""Fresh evaluation seeds: no earlier attempt of any experiment was evaluated on them (results/ledger.json)."""
+"""Independent searches per target (or per family)."""
 
 
-def stage_plans(stages: dict) -> None:
-    comp = run_comparison(CompareConfig(ENV, {}, rows=("heuristic", f"simic=policy:{LEARNED}"), seeds=PLAN_SEEDS,
-                                        scratch=False, workers=2, out=OUT / "plans",
-                                        command="python benchmarks/ceiling.py --only plans"))
+@dataclass(frozen=True)
+class Target:
+    """One env's ceiling: where it runs, its budgets and its seeds."""
+
+    name: str
+    """Folder under benchmarks/results/ceiling/."""
+    env: str
+    """Registered env id."""
+    overrides: dict
+    """EsperConfig fields (or Esper-Mixed-v0's options) for every episode."""
+    ledger_env: str
+    """How the ledger names the env (its evaluation seeds are claimed under this name)."""
+    tune: TuneConfig
+    """One search (its seeds, trials, max seeds); run once per sampler seed."""
+    plan_seeds: tuple[int, ...] = ()
+    """Training seeds the controllers' plans are read on (never evaluation or validation seeds)."""
+    validation_seeds: tuple[int, ...] = tuple(range(900, 920))
+    eval_seeds: tuple[int, ...] = tuple(range(600, 620))
+    """Fresh evaluation seeds: no earlier attempt was evaluated on them in this env (results/ledger.json)."""
+    known: tuple[tuple[str, Path], ...] = ()
+    """Plans (name, file) every search starts from (enqueued first) and validation compares, besides the twins."""
+    eval_overrides: dict = field(default_factory=dict)
+    """Replaced in ``overrides`` for evaluation only (the held-out split)."""
+
+    @property
+    def out(self) -> Path:
+        return RESULTS / "ceiling" / self.name
+
+
+TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
+TARGETS = {t.name: t for t in (
+    Target("fast", "Esper-Fast-v0", {}, "Esper-Fast-v0",
+           # each search: 40 trials x 5 training seeds = 200 episodes (the enqueued plans among the 40)
+           TuneConfig("Esper-Fast-v0", trials=40, seeds=tuple(range(1000, 1005)), max_seeds=3, workers=2),
+           plan_seeds=tuple(range(1000, 1020)), known=(("tuned", TUNED),)),
+    Target("subset", "Esper-CIFAR10-v0", subset_overrides(), "Esper-CIFAR10-v0 cifar10-subset",
+           # ~25 s an episode: each search 10 trials x 2 training seeds (what fits in a session, stated)
+           TuneConfig("Esper-CIFAR10-v0", subset_overrides(), trials=10, seeds=(1000, 1001), max_seeds=3,
+                      workers=2),
+           plan_seeds=tuple(range(1000, 1006)), validation_seeds=tuple(range(900, 904)),
+           eval_seeds=tuple(range(600, 610)), known=(("tuned", TUNED), ("fast-ceiling", FAST_CEILING))),
+    Target("mixed", "Esper-Mixed-v0", TASKS, "Esper-Mixed-v0 cheap heldout",
+           # per family: 12 trials x 4 training seeds of the family; for all: 12 trials x 8 training seeds
+           TuneConfig("Esper-Mixed-v0", dict(TASKS), trials=12, seeds=tuple(range(1000, 1008)), max_seeds=3,
+                      workers=2),
+           known=(("tuned", TUNED), ("tuned-mixed", TUNED_MIXED), ("fast-ceiling", FAST_CEILING)),
+           eval_overrides=dict(split="heldout")),
+)}
+
+
+def compare(t: Target, out: str, rows, seeds, stage: str, **kw):
+    overrides = dict(t.overrides, **(t.eval_overrides if stage == "evaluate" else {}))
+    return run_comparison(CompareConfig(t.env, overrides, rows=tuple(rows), seeds=tuple(seeds), scratch=False,
+                                        workers=2, out=t.out / out,
+                                        command=f"python benchmarks/ceiling.py --target {t.name} --only {stage}",
+                                        **kw))
+
+
+def distinct(candidates: dict[str, Path]) -> dict[str, Path]:
+    """``candidates`` less those whose schedule an earlier one already is (the same plan is played once)."""
+    seen, kept = set(), {}
+    for name, path in candidates.items():
+        key = json.dumps(Schedule.load(path).to_json(), sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept[name] = path
+    return kept
+
+
+# ---- fast and subset -------------------------------------------------------------------------------
+
+def stage_plans(t: Target, stages: dict) -> None:
+    comp = compare(t, "plans", ("heuristic", f"simic=policy:{LEARNED}"), t.plan_seeds, "plans")
     for row in ("heuristic", "simic"):
         plan, played = modal_plan(comp.rows[row])
         budget = int(played[0].config["max_epochs"])
         stages[f"plan:{row}"] = f"{plan.describe(budget)} ({len(played)} of {len(comp.rows[row])} training episodes)"
         try:
-            twin_schedule(plan, budget).save(OUT / f"twin-{row}.json")
+            twin_schedule(plan, budget).save(t.out / f"twin-{row}.json")
         except ValueError as e:  # a plan that culls has no static twin
             stages[f"plan:{row}"] += f"; no twin: {e}"
     stages["episodes:plans"] = sum(len(r) for r in comp.rows.values())
 
 
-def stage_tune(stages: dict) -> None:
-    enqueue = tuple(str(p) for p in (TUNED, OUT / "twin-heuristic.json", OUT / "twin-simic.json") if p.is_file())
+def known_plans(t: Target) -> dict[str, Path]:
+    twins = {f"twin-{row}": t.out / f"twin-{row}.json" for row in ("heuristic", "simic")}
+    return dict(t.known) | {k: p for k, p in twins.items() if p.is_file()}
+
+
+def run_searches(t: Target, stages: dict, name: str, seeds: tuple[int, ...]) -> None:
+    """Three independent searches sharing one episode cache (a plan two of them try runs once)."""
+    enqueue = tuple(str(p) for p in known_plans(t).values())
     for seed in SAMPLER_SEEDS:
-        cfg = replace(TUNE, seed=seed, enqueue=enqueue, out=OUT / f"tune{seed}")
+        cfg = replace(t.tune, seeds=seeds, seed=seed, enqueue=enqueue, out=t.out / f"tune{name}{seed}",
+                      cache=None if t.name == "fast" else t.out / f"tune{name}-cache")
         best, score = tune(cfg)
-        stages[f"tune{seed}"] = f"best mean validation accuracy {100 * score:.2f}% on training seeds: " + \
-            json.dumps(best.to_json()["seeds"])
-    stages["episodes:tune"] = len(SAMPLER_SEEDS) * TUNE.trials * len(TUNE.seeds)
+        stages[f"tune{name}{seed}"] = f"best mean validation accuracy {100 * score:.2f}% on training seeds " \
+            f"{list(seeds)}: " + json.dumps(best.to_json()["seeds"])
+    stages[f"budget:tune{name}"] = f"{len(SAMPLER_SEEDS)} searches x {t.tune.trials} trials x {len(seeds)} " \
+        f"seeds = {len(SAMPLER_SEEDS) * t.tune.trials * len(seeds)} episodes planned"
 
 
-def stage_validate(stages: dict) -> None:
-    rows = (f"tuned=schedule:{TUNED}", *(f"search{s}=schedule:{OUT / f'tune{s}/best.json'}" for s in SAMPLER_SEEDS))
-    comp = run_comparison(CompareConfig(ENV, {}, rows=rows, seeds=VALIDATION_SEEDS, scratch=False, workers=2,
-                                        out=OUT / "validation",
-                                        command="python benchmarks/ceiling.py --only validate"))
-    chosen, means = pick(comp.rows, [r.split("=")[0] for r in rows])
-    source = TUNED if chosen == "tuned" else OUT / f"tune{chosen[len('search'):]}/best.json"
-    shutil.copyfile(source, OUT / "best.json")
-    stages["chosen"] = f"{chosen} ({source}); mean final validation accuracy on validation seeds: " + \
-        ", ".join(f"{k} {v:.2f}" for k, v in means.items())
-    stages["episodes:validate"] = sum(len(r) for r in comp.rows.values())
+def stage_tune(t: Target, stages: dict) -> None:
+    run_searches(t, stages, "", t.tune.seeds)
+    stages["episodes:tune"] = len(SAMPLER_SEEDS) * t.tune.trials * len(t.tune.seeds)
 
 
-def stage_evaluate(stages: dict) -> None:
-    ledger.claim(ledger.Claim("ceiling", "1", ENV, EVAL_SEEDS))
-    rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"ceiling=schedule:{OUT / 'best.json'}",
+def validate(t: Target, stages: dict, name: str, seeds: tuple[int, ...]) -> Path:
+    """Pick among the known plans and the searches' bests on validation seeds; copy it to ``best{name}.json``."""
+    candidates = distinct(known_plans(t) | {f"search{s}": t.out / f"tune{name}{s}/best.json" for s in SAMPLER_SEEDS})
+    comp = compare(t, f"validation{name}", (f"{k}=schedule:{p}" for k, p in candidates.items()), seeds, "validate")
+    chosen, means = pick(comp.rows, candidates)
+    shutil.copyfile(candidates[chosen], t.out / f"best{name}.json")
+    stages[f"chosen{name}"] = f"{chosen} ({candidates[chosen]}); mean final validation accuracy on validation " \
+        f"seeds {list(seeds)}: " + ", ".join(f"{k} {v:.2f}" for k, v in means.items())
+    stages["episodes:validate"] = stages.get("episodes:validate", 0) + sum(len(r) for r in comp.rows.values())
+    return t.out / f"best{name}.json"
+
+
+def stage_validate(t: Target, stages: dict) -> None:
+    stages["episodes:validate"] = 0
+    validate(t, stages, "", t.validation_seeds)
+
+
+def stage_evaluate(t: Target, stages: dict) -> None:
+    ledger.claim(ledger.Claim("ceiling", "1", t.ledger_env, t.eval_seeds))
+    rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"ceiling=schedule:{t.out / 'best.json'}",
             f"simic=policy:{LEARNED}")
-    comp = run_comparison(CompareConfig(ENV, {}, rows=rows, seeds=EVAL_SEEDS, scratch=False, workers=2,
-                                        twins=("heuristic", "simic"), flops_matched=("ceiling",),
-                                        out=OUT / "evaluate", command="python benchmarks/ceiling.py --only evaluate"))
+    comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate", twins=("heuristic", "simic"),
+                   flops_matched=("ceiling",))
     stages["episodes:evaluate"] = sum(len(r) for r in comp.rows.values())
     print(comp.table)
 
 
+# ---- mixed: per family and for all -----------------------------------------------------------------
+
+def families(t: Target):
+    from esper_env.tasks import task_distribution
+
+    return task_distribution(t.overrides["tasks"], t.overrides.get("data_root")).families
+
+
+def family_seeds(t: Target, family: str, seeds, n: int) -> tuple[int, ...]:
+    """The first ``n`` of ``seeds`` whose task is drawn from ``family``."""
+    from esper_env.tasks import task_distribution
+
+    dist = task_distribution(t.overrides["tasks"], t.overrides.get("data_root"))
+    return tuple([s for s in seeds if dist.family_of(s) == family][:n])
+
+
+def stage_tune_mixed(t: Target, stages: dict) -> None:
+    n = len(t.tune.seeds) // 2
+    total = 0
+    for f in families(t):
+        seeds = family_seeds(t, f.name, range(1000, 2000), n)
+        run_searches(t, stages, f"-{f.name}", seeds)
+        total += len(SAMPLER_SEEDS) * t.tune.trials * len(seeds)
+    run_searches(t, stages, "-all", t.tune.seeds)
+    stages["episodes:tune"] = total + len(SAMPLER_SEEDS) * t.tune.trials * len(t.tune.seeds)
+
+
+def stage_validate_mixed(t: Target, stages: dict) -> None:
+    stages["episodes:validate"] = 0
+    own = {f.name: Schedule.load(validate(t, stages, f"-{f.name}", family_seeds(t, f.name, range(900, 1000), 6)))
+           for f in families(t)}
+    everyone = Schedule.load(validate(t, stages, "-all", tuple(range(900, 912))))
+    TaskSchedule(family_cases(families(t), own), default=everyone).save(t.out / "per-family.json")
+
+
+def stage_evaluate_mixed(t: Target, stages: dict) -> None:
+    ledger.claim(ledger.Claim("ceiling", "1", t.ledger_env, t.eval_seeds))
+    rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
+            f"one-for-all=schedule:{t.out / 'best-all.json'}", f"per-family=schedule:{t.out / 'per-family.json'}",
+            f"simic=policy:{LEARNED}")
+    comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate")
+    stages["episodes:evaluate"] = sum(len(r) for r in comp.rows.values())
+    m, lo, hi = paired(comp.rows, "per-family", "one-for-all", test_points)
+    stages["per-family - one-for-all"] = f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] test points, {len(t.eval_seeds)} seeds"
+    for row in ("simic", "heuristic"):
+        m, lo, hi = paired(comp.rows, row, "per-family", test_points)
+        stages[f"{row} - per-family"] = f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+    print(comp.table)
+
+
 STAGES = {"plans": stage_plans, "tune": stage_tune, "validate": stage_validate, "evaluate": stage_evaluate}
+MIXED_STAGES = {"tune": stage_tune_mixed, "validate": stage_validate_mixed, "evaluate": stage_evaluate_mixed}
 
 
 def main(argv: list[str] | None = None) -> None:
     import os
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", nargs="+", choices=list(STAGES), default=list(STAGES))
+    p.add_argument("--target", nargs="+", choices=list(TARGETS), default=["fast"])
+    p.add_argument("--only", nargs="+", choices=list(STAGES), default=list(STAGES),
+                   help="stages to run (mixed has no plans stage)")
     args = p.parse_args(argv)
     os.chdir(ROOT)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "stages.json"
-    stages = json.loads(path.read_text()) if path.is_file() else {}
-    for name in args.only:
-        t = time.perf_counter()
-        STAGES[name](stages)
-        stages[f"seconds:{name}"] = round(time.perf_counter() - t)
-        with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as f:
-            json.dump(stages, f, indent=1)
-        print(f"stage {name}: {stages[f'seconds:{name}']} s", flush=True)
+    for name in args.target:
+        t = TARGETS[name]
+        stages_of = MIXED_STAGES if name == "mixed" else STAGES
+        t.out.mkdir(parents=True, exist_ok=True)
+        path = t.out / "stages.json"
+        stages = json.loads(path.read_text()) if path.is_file() else {}
+        for stage in (s for s in args.only if s in stages_of):
+            start = time.perf_counter()
+            stages_of[stage](t, stages)
+            stages[f"seconds:{stage}"] = round(time.perf_counter() - start)
+            with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as f:
+                json.dump(stages, f, indent=1)
+            print(f"{name} stage {stage}: {stages[f'seconds:{stage}']} s", flush=True)
 
 
 if __name__ == "__main__":

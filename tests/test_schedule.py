@@ -1,6 +1,7 @@
 """Static schedules as data (schedule:PATH.json) and `esper tune`, on the tiny preset."""
 
 import json
+from dataclasses import replace
 
 import gymnasium as gym
 import pytest
@@ -110,3 +111,51 @@ def test_tuning_tries_the_enqueued_plans_first(tmp_path):
     assert first.seeds == (ScheduledSeed(0.25, 1, "norm", 6), ScheduledSeed(0.5, 0, "depthwise", 2))  # clipped
     with pytest.raises(ValueError, match="max-seeds"):
         TuneConfig("Esper-Tiny-v0", trials=1, max_seeds=1, enqueue=(str(path),), out=tmp_path / "u").check()
+
+
+def test_a_task_schedule_plays_each_family_its_own_schedule(tmp_path):
+    """The per-family oracle's controller: on each drawn task, the case of the task's own family (told apart from
+    the report alone), else the default; a file of it plays through schedule:PATH like a schedule."""
+    from agents.schedule import TaskSchedule, family_cases, load_any
+    from esper_env.reporting import context_report
+    from esper_env.tasks import task_distribution
+
+    dist = task_distribution("cheap")
+    own = {f.name: Schedule((ScheduledSeed(0.1 * (i + 1), 0, "norm", 1),)) for i, f in enumerate(dist.families)}
+    plan = TaskSchedule(family_cases(dist.families, own), default=Schedule())
+    seeds = range(1000, 1030)
+    assert len({dist.family_of(s) for s in seeds}) == len(dist.families)  # every family is drawn
+    for seed in seeds:
+        name, schedule = plan.schedule_for(context_report(dist.draw(seed)).task)
+        assert name == dist.family_of(seed) and schedule == own[name]
+    path = plan.save(tmp_path / "per-family.json")
+    assert load_any(path) == plan and isinstance(load_any(Schedule().save(tmp_path / "s.json")), Schedule)
+    with pytest.raises(ValueError, match="task schedule"):  # where one schedule is needed (tune --enqueue)
+        Schedule.load(path)
+    with pytest.raises(ValueError, match="look the same"):  # two families the report cannot tell apart
+        family_cases((dist.families[0], replace(dist.families[0], name="twin")), {"fast": Schedule(),
+                                                                                   "twin": Schedule()})
+    # on a task no case matches (the tiny env's 32 px synthetic images, with no "fast" case), the default plays;
+    # a case naming a field the report lacks is refused
+    tiny = gym.make("Esper-Tiny-v0", **SMALL)
+    fallback = Schedule((ScheduledSeed(0.2, 1, "conv_residual", 2),))
+    others = {k: v for k, v in own.items() if k != "fast"}
+    odd = TaskSchedule(family_cases(dist.families, others), default=fallback).save(tmp_path / "odd.json")
+    assert [s.command for s in run_episode(tiny, make_agent(f"schedule:{odd}"), seed=3).steps] == \
+        [s.command for s in run_episode(tiny, make_agent(f"schedule:{fallback.save(tmp_path / 'f.json')}"),
+                                        seed=3).steps]
+    bad = json.loads(path.read_text())
+    bad["cases"][0]["when"] = {"colour": 1}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="colour.*image_size"):
+        load_any(tmp_path / "bad.json")
+
+
+def test_searches_sharing_a_cache_play_a_plan_they_both_try_once(tmp_path):
+    known = Schedule((ScheduledSeed(0.25, 1, "norm", 1),)).save(tmp_path / "known.json")
+    base = TuneConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=4), trials=1, seeds=(1000,), enqueue=(str(known),),
+                      cache=tmp_path / "cache")
+    for seed in (0, 1):
+        tune(replace(base, seed=seed, out=tmp_path / f"t{seed}"), progress=False)
+    assert len(list((tmp_path / "cache" / "runs").iterdir())) == 1  # the enqueued plan ran once, for both
+    assert not (tmp_path / "t1" / "runs").exists()
