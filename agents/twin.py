@@ -10,6 +10,10 @@ wherever the controller played it (tested). ``esper twin`` writes one; ``esper c
 ``twin:ROW`` row.
 
 A plan that culls a seed has no static twin here (a schedule never culls): it is refused, naming the episodes.
+
+On ``Esper-Mixed-v0`` a twin is one modal plan per task family (:func:`twin_of` with the distribution), each
+compared across the family's budgets as the schedule it is (budget fractions and slot ranks), written as a
+:class:`~agents.schedule.TaskSchedule`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .records import RunRecord
-from .schedule import Schedule, ScheduledSeed
+from .schedule import Schedule, ScheduledSeed, TaskSchedule, family_cases
 
+NEVER = 10_000
+"""A twin's TRAINING or hold epochs for a seed its controller never advanced or never fossilized (any budget)."""
 _GERMINATE = re.compile(r"^GERMINATE\(slot=(\d+), (\w+)\)$")
 _ON_SLOT = re.compile(r"^(ADVANCE|CULL)\(slot=(\d+)\)$")
 
@@ -115,3 +121,53 @@ def twin_schedule(plan: Plan, max_epochs: int) -> Schedule:
                          "has no static twin")
     return Schedule(tuple(ScheduledSeed(s.epoch / max_epochs, s.rank, s.blueprint, s.train_epochs, s.hold_epochs)
                           for s in plan.seeds))
+
+
+def modal_schedule(records: Iterable[RunRecord]) -> tuple[Schedule, list[RunRecord]]:
+    """The most common plan over episodes of any budgets, plans compared as the schedules they are (germinations
+    in budget fractions, slot ranks); ties: the one played first in seed order. Refused when that plan culls."""
+    records = sorted(records, key=lambda r: r.seed)
+    if not records:
+        raise ValueError("no episodes to read a plan from")
+    keys = []
+    for r in records:
+        plan, budget = plan_of(r), int(r.config["max_epochs"])
+        try:  # "never advanced" / "never fossilized" in the same words whatever the budget
+            keys.append(Schedule(tuple(replace(s, train_epochs=NEVER if s.train_epochs > budget else s.train_epochs,
+                                               hold_epochs=NEVER if s.hold_epochs >= budget else s.hold_epochs)
+                                       for s in twin_schedule(plan, budget).seeds)))
+        except ValueError:  # a plan that culls: counted, but it has no schedule
+            keys.append((plan, budget))
+    counts = Counter(keys)
+    best = max(counts, key=lambda k: (counts[k], -keys.index(k)))
+    if not isinstance(best, Schedule):
+        plan, budget = best
+        raise ValueError(f"the modal plan culls a seed ({plan.describe(budget)}); a schedule never culls, so it has "
+                         "no static twin")
+    return best, [r for r, k in zip(records, keys) if k == best]
+
+
+def twin_of(records: Iterable[RunRecord], tasks=None) -> tuple[Schedule | TaskSchedule, str]:
+    """A row's static twin and what it plays, in words. ``tasks`` (an :class:`esper_env.tasks.TaskDistribution`):
+    the episodes are of ``Esper-Mixed-v0`` and the twin is one modal plan per family (a family whose modal plan
+    culls refuses the whole twin, naming it)."""
+    records = list(records)
+    if tasks is None:
+        plan, played = modal_plan(records)
+        budget = int(played[0].config["max_epochs"])
+        return twin_schedule(plan, budget), \
+            f"{plan.describe(budget)}; played in {len(played)} of {len(records)} episodes"
+    by_family: dict[str, list[RunRecord]] = {}
+    for r in records:
+        by_family.setdefault(tasks.family_of(r.seed), []).append(r)
+    own, said = {}, []
+    for name in (f.name for f in tasks.families if f.name in by_family):
+        try:
+            own[name], played = modal_schedule(by_family[name])
+        except ValueError as e:
+            raise ValueError(f"task family {name!r}: {e}") from None
+        desc = "; ".join(f"{s.blueprint} at slot rank {s.slot}, {s.at:.3g} of the budget, {s.train_epochs} TRAINING "
+                         "epoch(s)" + (f", held {s.hold_epochs}" if s.hold_epochs else "")
+                         for s in own[name].seeds) or "no growth"
+        said.append(f"{name}: {desc} ({len(played)} of {len(by_family[name])})")
+    return TaskSchedule(family_cases(tasks.families, own)), "one plan per task family — " + " | ".join(said)

@@ -23,7 +23,7 @@ that family) and three for the whole distribution; ``validate`` picks each famil
 validation seeds (``per-family.json``: a task schedule that plays each family's own; ``best-all.json``); ``evaluate``
 on fresh seeds of the held-out part: "each family's own tuned schedule" beside "one tuned schedule for all" (their
 difference is the value of knowing the task), with no-growth, heuristic, the old tuned schedules and the learned
-Tamiyo.
+Tamiyo and its static twin (one modal plan per family).
 
 ``stages.json`` records each stage's wall time, episodes and picks.
 """
@@ -241,7 +241,7 @@ def stage_evaluate_mixed(t: Target, stages: dict) -> None:
     rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
             f"one-for-all=schedule:{t.out / 'best-all.json'}", f"per-family=schedule:{t.out / 'per-family.json'}",
             f"simic=policy:{LEARNED}")
-    comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate")
+    comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate", twins=("heuristic", "simic"))
     stages["episodes:evaluate"] = sum(len(r) for r in comp.rows.values())
     m, lo, hi = paired(comp.rows, "per-family", "one-for-all", test_points)
     stages["per-family - one-for-all"] = f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] test points, {len(t.eval_seeds)} seeds"

@@ -67,8 +67,60 @@ def test_a_twin_replays_its_controllers_modal_plan_exactly(tmp_path, monkeypatch
 def test_twins_are_refused_where_they_cannot_be_made(tmp_path):
     with pytest.raises(ValueError, match="twins names rows"):
         CompareConfig("Esper-Tiny-v0", rows=("heuristic",), twins=("ppo",), out=tmp_path).check()
-    with pytest.raises(ValueError, match="one modal plan per task family"):
-        CompareConfig("Esper-Mixed-v0", rows=("heuristic",), twins=("heuristic",), out=tmp_path).check()
+
+
+def test_a_mixed_twin_is_one_modal_plan_per_family_in_budget_fractions():
+    """Across a family's budgets plans are compared as schedules: epoch 3 of 12 and epoch 4 of 16 are one plan
+    (a quarter of the budget); epoch 3 of 16 is another. Each family gets its own; a family whose modal plan
+    culls refuses the twin, naming the family."""
+    from agents.schedule import TaskSchedule
+    from agents.twin import modal_schedule, twin_of
+    from esper_env.tasks import task_distribution
+
+    def grow(at, budget, seed):
+        acts = ["WAIT"] * budget
+        acts[at] = "GERMINATE(slot=1, norm)"
+        return record(acts, seed=seed, config=dict(CONFIG, max_epochs=budget))
+
+    sched, played = modal_schedule([grow(3, 12, 0), grow(3, 16, 1), grow(4, 16, 2)])
+    assert [s.at for s in sched.seeds] == [0.25] and [r.seed for r in played] == [0, 2]
+    dist = task_distribution("cheap")
+    fast = [s for s in range(1000, 1100) if dist.family_of(s) == "fast"][:2]
+    c16 = [s for s in range(1000, 1100) if dist.family_of(s) == "cifar16"][:2]
+    twin, said = twin_of([grow(3, 12, fast[0]), grow(3, 12, fast[1]), grow(6, 12, c16[0]), grow(6, 12, c16[1])],
+                         dist)
+    assert isinstance(twin, TaskSchedule) and [c.name for c in twin.cases] == ["fast", "cifar16"]
+    assert [c.schedule.seeds[0].at for c in twin.cases] == [0.25, 0.5] and "fast: norm at slot rank 0" in said
+    culls = ["GERMINATE(slot=1, norm)", "CULL(slot=1)"] + ["WAIT"] * 10
+    with pytest.raises(ValueError, match="task family 'cifar16': the modal plan culls"):
+        twin_of([grow(3, 12, fast[0]), record(culls, seed=c16[0]), record(culls, seed=c16[1])], dist)
+
+
+@pytest.mark.slow
+def test_a_mixed_twin_replays_the_modal_plan_of_each_family(tmp_path, monkeypatch):
+    """On Esper-Mixed-v0, twin:ROW plays each family's modal plan: the same commands wherever the controller
+    played it, on tasks of different budgets and slot sets."""
+    from pathlib import Path
+
+    from agents.twin import modal_schedule, twin_of
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    cfg = CompareConfig("Esper-Mixed-v0", dict(tasks="synthetic", train_size=192, val_size=96, test_size=96),
+                        rows=("fixed",), seeds=(0, 1, 2, 3, 4, 5), scratch=False, twins=("fixed",), out=tmp_path,
+                        workers=2)
+    comp = run_comparison(cfg, progress=False)
+    assert len({r.config["max_epochs"] for r in comp.rows["fixed"]}) > 1  # budgets differ between the tasks
+    twin = {r.seed: r for r in comp.rows["twin:fixed"]}
+    schedule, _ = twin_of(comp.rows["fixed"], cfg.tasks())
+    assert len(twin) == 6 and "one plan per task family" in comp.table
+    replayed = 0
+    for case in schedule.cases:
+        mine = [r for r in comp.rows["fixed"] if cfg.tasks().family_of(r.seed) == case.name]
+        _, played = modal_schedule(mine)
+        for r in played:
+            assert twin[r.seed].actions == r.actions and twin[r.seed].outcome == r.outcome
+            replayed += 1
+    assert replayed >= 2
 
 
 def test_esper_twin_writes_the_modal_plan_of_a_committed_row(tmp_path, capsys):

@@ -145,6 +145,14 @@ class CompareConfig:
 
         return esper_env.config_for(self.env_id, seed, **self.overrides)
 
+    def tasks(self):
+        """The task distribution of an ``Esper-Mixed-v0`` comparison (None on a fixed env id)."""
+        if self.env_id != MIXED_ID:
+            return None
+        from esper_env.tasks import task_distribution
+
+        return task_distribution(self.overrides.get("tasks", "synthetic"), self.overrides.get("data_root"))
+
     def check(self) -> None:
         """Refuse, before any run starts, what cannot be compared (one clear error each)."""
         if self.workers < 1:
@@ -158,9 +166,6 @@ class CompareConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"row names must be distinct, got {names}; name rows with NAME=CONTROLLER")
         config = self.env_config()
-        if self.twins and self.env_id == MIXED_ID:
-            raise ValueError("twins on Esper-Mixed-v0 need one modal plan per task family, which is not built yet; "
-                             "compare on one task (a fixed env id) or leave out --twins")
         for what, asked in (("flops_matched", self.flops_matched), ("twins", self.twins)):
             unknown = [r for r in asked if r not in names]
             if unknown:
@@ -181,9 +186,9 @@ def plan(cfg: CompareConfig) -> list[RunSpec]:
 
 
 def twin_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]:
-    """For each row in ``cfg.twins``: its modal plan written as a schedule (``<out>/twins/<row>.json``), played on
-    every seed as the row ``twin:<row>``."""
-    from ..twin import modal_plan, twin_schedule
+    """For each row in ``cfg.twins``: its modal plan written as a schedule (``<out>/twins/<row>.json``; on
+    ``Esper-Mixed-v0`` one per task family, a task schedule), played on every seed as the row ``twin:<row>``."""
+    from ..twin import twin_of
 
     specs = []
     by_row: dict[str, list[RunSpec]] = {}
@@ -193,10 +198,9 @@ def twin_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]
         records = [first[s.key] for s in by_row[row] if s.key in first]
         if not records:
             continue
-        modal, _ = modal_plan(records)
         try:
-            schedule = twin_schedule(modal, int(records[0].config["max_epochs"]))
-        except ValueError:  # its most common plan culls: no static twin (the table says so)
+            schedule, _ = twin_of(records, cfg.tasks())
+        except ValueError:  # its most common plan (of some task family) culls: no static twin (the table says so)
             continue
         path = schedule.save(Path(cfg.out) / "twins" / f"{row}.json")
         specs += [dataclasses.replace(s, agent=f"schedule:{path}", row=TWIN + row) for s in by_row[row]]

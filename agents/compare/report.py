@@ -57,13 +57,12 @@ def markdown_table(comp) -> str:
         if name in rows and TWIN + name not in rows:
             lines.append(f"* {name} has no static twin: its most common plan culls a seed, which a schedule cannot.")
         if name in rows and TWIN + name in rows:
-            from ..twin import modal_plan
+            from ..twin import twin_of
 
-            plan, played = modal_plan(rows[name])
+            _, said = twin_of(rows[name], comp.config.tasks())
             d = paired(rows, name, TWIN + name, test_points)
-            lines.append(f"* {name} − {TWIN}{name} (its most common plan as a static schedule: "
-                         f"{plan.describe(int(played[0].config['max_epochs']))}; played in {len(played)} of "
-                         f"{len(rows[name])} episodes): {_fmt_ci(*d, signed=True)} pts.")
+            lines.append(f"* {name} − {TWIN}{name} (its most common plan as a static schedule: {said}): "
+                         f"{_fmt_ci(*d, signed=True)} pts.")
     for name in comp.config.flops_matched:
         for prefix, what in ((NO_GROWTH_AT, "the bare host trained longer"), (WIDE_AT, "a wider host")):
             other = prefix + name
