@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     twn.add_argument("--runs", required=True, type=Path, help="a runs.jsonl written by esper compare")
     twn.add_argument("--row", required=True, help="the row whose plan to copy (its name in the table)")
     twn.add_argument("--out", required=True, type=Path, help="the schedule file to write (.json)")
+    twn.add_argument("--tasks", metavar="NAME", help="Esper-Mixed-v0 episodes: the task distribution they were drawn "
+                     "from (synthetic, cheap); the twin is one plan per task family")
 
     tun = sub.add_parser("tune", help="search static schedules (optuna TPE) on training seeds; write the best")
     add_env(tun, TuneConfig.env_id)
@@ -209,9 +211,12 @@ def cmd_bc(args: argparse.Namespace) -> int:
 def cmd_twin(args: argparse.Namespace) -> int:
     import json
 
+    import esper_env
+    from esper_env.tasks import TASK_DISTRIBUTIONS, task_distribution
+
     from .paths import check_output_file
     from .records import RunRecord
-    from .twin import modal_plan, twin_schedule
+    from .twin import modal_plan, twin_of
 
     check_output_file(args.out, "--out")
     if not args.runs.is_file():
@@ -221,11 +226,18 @@ def cmd_twin(args: argparse.Namespace) -> int:
     mine = [r for r in records if r.row == args.row]
     if not mine:
         raise ValueError(f"--row {args.row}: no such row in {args.runs}; its rows: {', '.join(rows)}")
-    plan, played = modal_plan(mine)
-    budget = int(played[0].config["max_epochs"])
-    twin_schedule(plan, budget).save(args.out)
-    print(f"{args.row}: its most common plan, played in {len(played)} of {len(mine)} episodes (seeds "
-          f"{', '.join(str(r.seed) for r in played)}): {plan.describe(budget)}")
+    mixed = any(r.env_id == esper_env.MIXED_ID for r in mine)
+    if mixed and not args.tasks:
+        raise ValueError(f"--row {args.row}: its episodes are of {esper_env.MIXED_ID}; give --tasks NAME, the task "
+                         f"distribution they were drawn from ({', '.join(TASK_DISTRIBUTIONS)})")
+    tasks = task_distribution(args.tasks) if mixed else None
+    schedule, said = twin_of(mine, tasks)
+    schedule.save(args.out)
+    if tasks is None:
+        plan, played = modal_plan(mine)
+        said = f"played in {len(played)} of {len(mine)} episodes (seeds {', '.join(str(r.seed) for r in played)}): " \
+            + plan.describe(int(played[0].config["max_epochs"]))
+    print(f"{args.row}: its most common plan, {said}")
     print(f"schedule: {args.out} (play it: --agents twin=schedule:{args.out})")
     return 0
 

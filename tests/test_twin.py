@@ -136,3 +136,19 @@ def test_esper_twin_writes_the_modal_plan_of_a_committed_row(tmp_path, capsys):
                                                                                       (0, "conv_residual")]
     assert main(["twin", "--runs", str(runs), "--row", "nope", "--out", str(tmp_path / "u.json")]) == 2
     assert "no such row" in capsys.readouterr().err
+
+
+def test_esper_twin_of_mixed_episodes_needs_their_distribution(tmp_path, capsys):
+    from pathlib import Path
+
+    from agents.cli import main
+    from agents.schedule import TaskSchedule
+
+    runs = Path(__file__).resolve().parents[1] / "benchmarks/results/simic2/attempt3/mixed/runs.jsonl"
+    assert main(["twin", "--runs", str(runs), "--row", "simic", "--out", str(tmp_path / "t.json")]) == 2
+    assert "give --tasks NAME" in capsys.readouterr().err
+    assert main(["twin", "--runs", str(runs), "--row", "simic", "--out", str(tmp_path / "t.json"),
+                 "--tasks", "cheap"]) == 0
+    assert "one plan per task family — fast:" in capsys.readouterr().out
+    twin = TaskSchedule.from_json(json.loads((tmp_path / "t.json").read_text()))
+    assert [c.name for c in twin.cases] == ["fast", "synthetic16", "cifar16"]
