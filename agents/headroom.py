@@ -1,0 +1,95 @@
+"""Headroom: how much a controller that reads the task (or the run) could gain over the best single plan.
+
+Given a table of scores — each candidate plan (a schedule) played on each training seed — three numbers say how
+much room state-dependent control has before anyone trains a learner:
+
+* the **single best static**: the candidate with the best mean over every seed (one plan for all);
+* the **per-family static oracle**: each task family's own best candidate (a task schedule) — the most a
+  controller that reads only the task description can gain; ``oracle − single`` is the *value of knowing the
+  task*. Both picks are *cross-fitted*: chosen on one half of the seeds, scored on the other (and the other way
+  round), so the difference is not inflated by picking on the seeds it is measured on;
+* the **per-seed best**: the best candidate on each seed, picked on that seed — an in-sample upper bound on what
+  reading the run itself (a seed that fails to learn, an early plateau) could add among these plans.
+
+:func:`headroom` computes them from any such table; ``benchmarks/headroom.py`` builds the table by playing the
+candidates on training seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compare.stats import mean_ci
+
+Scores = Mapping[str, Mapping[int, float]]
+"""candidate -> seed -> score (points; every candidate on the same seeds)."""
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What :func:`headroom` found (scores in the table's units; intervals paired over seeds, 95%)."""
+
+    single: str
+    """The best candidate for every seed (picked on all seeds: the plan one would ship)."""
+    oracle: dict[str, str]
+    """Each family's best candidate (picked on all of its seeds)."""
+    single_mean: float
+    """Cross-fitted mean of the single best (picked on the other fold)."""
+    oracle_mean: float
+    """Cross-fitted mean of the per-family oracle."""
+    value_of_task: tuple[float, float, float]
+    """oracle − single, cross-fitted: (mean, low, high)."""
+    per_seed_best: tuple[float, float, float]
+    """Per-seed best − single best, in sample (an upper bound): (mean, low, high)."""
+    seeds: int
+    families: dict[str, int]
+    """Seeds per family."""
+
+
+def _check(scores: Scores) -> list[int]:
+    if not scores:
+        raise ValueError("no candidates to measure headroom with")
+    seeds = sorted(next(iter(scores.values())))
+    for name, by_seed in scores.items():
+        if sorted(by_seed) != seeds:
+            raise ValueError(f"candidate {name!r} was played on seeds {sorted(by_seed)}, the others on {seeds}: "
+                             "play every candidate on the same seeds")
+    if len(seeds) < 4:
+        raise ValueError(f"{len(seeds)} seeds: cross-fitting needs at least 4")
+    return seeds
+
+
+def best(scores: Scores, seeds) -> str:
+    """The candidate with the best mean over ``seeds`` (ties: the first listed)."""
+    names = list(scores)
+    return max(names, key=lambda n: (float(np.mean([scores[n][s] for s in seeds])), -names.index(n)))
+
+
+def headroom(scores: Scores, family_of: Callable[[int], str]) -> Headroom:
+    """The headroom in ``scores`` (see the module docstring); ``family_of(seed)`` names a seed's task family."""
+    seeds = _check(scores)
+    fam = {s: family_of(s) for s in seeds}
+    families = sorted(set(fam.values()))
+    # two folds, alternating within each family so both folds see every family
+    fold = {}
+    for f in families:
+        for i, s in enumerate(x for x in seeds if fam[x] == f):
+            fold[s] = i % 2
+    single_x, oracle_x, diffs = {}, {}, []
+    for k in (0, 1):
+        pick_on = [s for s in seeds if fold[s] != k]
+        one = best(scores, pick_on)
+        own = {f: best(scores, [s for s in pick_on if fam[s] == f] or pick_on) for f in families}
+        for s in (x for x in seeds if fold[x] == k):
+            single_x[s], oracle_x[s] = scores[one][s], scores[own[fam[s]]][s]
+    diffs = [oracle_x[s] - single_x[s] for s in seeds]
+    single = best(scores, seeds)
+    spread = [max(scores[n][s] for n in scores) - scores[single][s] for s in seeds]
+    return Headroom(single=single, oracle={f: best(scores, [s for s in seeds if fam[s] == f]) for f in families},
+                    single_mean=float(np.mean(list(single_x.values()))),
+                    oracle_mean=float(np.mean(list(oracle_x.values()))), value_of_task=mean_ci(diffs),
+                    per_seed_best=mean_ci(spread), seeds=len(seeds),
+                    families={f: sum(1 for s in seeds if fam[s] == f) for f in families})

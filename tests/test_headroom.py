@@ -1,0 +1,36 @@
+"""Headroom: the per-family static oracle, the single best static plan, and the per-seed best (hand-built)."""
+
+import pytest
+
+from agents.headroom import headroom
+
+FAMILY = {s: "A" if s < 4 else "B" for s in range(8)}.get
+
+
+def table(**by_candidate):
+    return {name: dict(enumerate(values)) for name, values in by_candidate.items()}
+
+
+def test_the_oracle_picks_each_familys_best_plan_and_the_value_of_knowing_the_task():
+    # x is best on family A, y on family B; z is a compromise a little below x overall
+    h = headroom(table(x=[50] * 4 + [40] * 4, y=[40] * 4 + [48] * 4, z=[44.9] * 8), FAMILY)
+    assert h.single == "x" and h.oracle == {"A": "x", "B": "y"} and h.families == {"A": 4, "B": 4}
+    assert h.single_mean == pytest.approx(45) and h.oracle_mean == pytest.approx(49)
+    assert h.value_of_task[0] == pytest.approx(4) and h.per_seed_best[0] == pytest.approx(4)
+
+
+def test_no_headroom_where_one_plan_is_best_everywhere():
+    h = headroom(table(x=[50, 51, 52, 53, 40, 41, 42, 43], y=[45, 46, 47, 48, 35, 36, 37, 38]), FAMILY)
+    assert h.oracle == {"A": "x", "B": "x"} and h.value_of_task == (0.0, 0.0, 0.0) and h.per_seed_best[0] == 0
+
+
+def test_picks_are_cross_fitted_so_noise_is_not_counted_as_headroom():
+    """x and y alternate seed by seed within each family: picked on the seeds they are scored on, the oracle would
+    gain; picked on the other half, it loses what it guessed."""
+    h = headroom(table(x=[50, 40, 50, 40, 50, 40, 50, 40], y=[40, 50, 40, 50, 40, 50, 40, 50]), FAMILY)
+    assert h.value_of_task[0] <= 0 and h.per_seed_best[0] == pytest.approx(5)
+
+
+def test_a_table_with_missing_seeds_is_refused():
+    with pytest.raises(ValueError, match="same seeds"):
+        headroom({"x": {0: 1, 1: 1, 2: 1, 3: 1}, "y": {0: 1, 1: 1, 2: 1}}, FAMILY)
