@@ -174,7 +174,10 @@ def stage_tune(t: Target, stages: dict) -> None:
 
 def validate(t: Target, stages: dict, name: str, seeds: tuple[int, ...]) -> Path:
     """Pick among the known plans and the searches' bests on validation seeds; copy it to ``best{name}.json``."""
-    candidates = distinct(known_plans(t) | {f"search{s}": t.out / f"tune{name}{s}/best.json" for s in SAMPLER_SEEDS})
+    candidates = known_plans(t) | {f"search{s}": t.out / f"tune{name}{s}/best.json" for s in SAMPLER_SEEDS}
+    if t.name != "fast":  # not growing is a static plan too (added after the fast target had run)
+        candidates["none"] = Schedule().save(t.out / "none.json")
+    candidates = distinct(candidates)
     comp = compare(t, f"validation{name}", (f"{k}=schedule:{p}" for k, p in candidates.items()), seeds, "validate")
     chosen, means = pick(comp.rows, candidates)
     shutil.copyfile(candidates[chosen], t.out / f"best{name}.json")

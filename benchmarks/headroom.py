@@ -8,8 +8,8 @@ Plays candidate plans on *training* seeds no search used (1100 on) and reads the
 in sample). Scores are final *validation* accuracy in points (the test split is not read).
 
 * ``mixed`` (Esper-Mixed-v0, the cheap distribution, training draws): every static plan the static ceiling
-  found or started from — each family's own best, the best for all, the old tuned schedules, Esper-Fast-v0's
-  ceiling — and no growth.
+  found or started from — each family's own pick, the pick for all, every search's best, the old tuned
+  schedules, Esper-Fast-v0's ceiling — and no growth.
 * ``fast`` (Esper-Fast-v0): the ceiling, the old tuned schedule, the best distinct plans of the three ceiling
   searches (by their training score), and no growth; one task, so only the per-seed best says anything.
 
@@ -56,7 +56,8 @@ def mixed_candidates() -> dict[str, Path]:
     fams = sorted(p.name[len("best-"):-len(".json")] for p in m.glob("best-*.json") if p.name != "best-all.json")
     return {"all": m / "best-all.json", **{f: m / f"best-{f}.json" for f in fams},
             "tuned": RESULTS / "tuned/fast/best.json", "tuned-mixed": RESULTS / "tuned/mixed/best.json",
-            "fast-ceiling": CEILING / "fast/best.json"}
+            "fast-ceiling": CEILING / "fast/best.json",
+            **{p.parent.name: p for p in sorted(m.glob("tune-*[0-9]/best.json"))}}
 
 
 def fast_candidates() -> dict[str, Path]:
