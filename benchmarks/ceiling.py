@@ -60,7 +60,7 @@ EVERY_LEARNED = {"v1-bc": "simic/bc.zip", "v1-ppo": "simic/ppo/final.zip", "v1-p
                  **{f"v2a{a}-{o}": f"simic2/attempt{a}/simic-{o}.zip" for a in (1, 2, 3) for o in ("val", "return")
                     if (a, o) != (3, "val")}}
 """Every other committed learned policy (Simic v1's clone and PPO runs, each Simic v2 attempt's two picks): on
-Esper-Fast-v0 each is a row beside its static twin."""
+Esper-Fast-v0 and the real subset each is a row beside its static twin."""
 SAMPLER_SEEDS = (0, 1, 2)
 """Independent searches per target (or per family)."""
 
@@ -196,7 +196,7 @@ def stage_evaluate(t: Target, stages: dict) -> None:
     ledger.claim(ledger.Claim("ceiling", "1", t.ledger_env, t.eval_seeds))
     rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"ceiling=schedule:{t.out / 'best.json'}",
             f"simic=policy:{LEARNED}")
-    every = {k: RESULTS / v for k, v in EVERY_LEARNED.items()} if t.name == "fast" else {}
+    every = {k: RESULTS / v for k, v in EVERY_LEARNED.items()}
     rows += tuple(f"{k}=policy:{p}" for k, p in every.items())
     comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate", twins=("heuristic", "simic", *every),
                    flops_matched=("ceiling",))
