@@ -216,7 +216,7 @@ def cmd_twin(args: argparse.Namespace) -> int:
 
     from .paths import check_output_file
     from .records import RunRecord
-    from .twin import modal_plan, twin_of
+    from .twin import modal_plan, twin_of, twin_schedule
 
     check_output_file(args.out, "--out")
     if not args.runs.is_file():
@@ -230,13 +230,15 @@ def cmd_twin(args: argparse.Namespace) -> int:
     if mixed and not args.tasks:
         raise ValueError(f"--row {args.row}: its episodes are of {esper_env.MIXED_ID}; give --tasks NAME, the task "
                          f"distribution they were drawn from ({', '.join(TASK_DISTRIBUTIONS)})")
-    tasks = task_distribution(args.tasks) if mixed else None
-    schedule, said = twin_of(mine, tasks)
-    schedule.save(args.out)
-    if tasks is None:
+    if mixed:
+        schedule, said = twin_of(mine, task_distribution(args.tasks))
+    else:
         plan, played = modal_plan(mine)
+        budget = int(played[0].config["max_epochs"])
+        schedule = twin_schedule(plan, budget)
         said = f"played in {len(played)} of {len(mine)} episodes (seeds {', '.join(str(r.seed) for r in played)}): " \
-            + plan.describe(int(played[0].config["max_epochs"]))
+            + plan.describe(budget)
+    schedule.save(args.out)
     print(f"{args.row}: its most common plan, {said}")
     print(f"schedule: {args.out} (play it: --agents twin=schedule:{args.out})")
     return 0

@@ -78,7 +78,7 @@ def headroom(scores: Scores, family_of: Callable[[int], str]) -> Headroom:
     for f in families:
         for i, s in enumerate(x for x in seeds if fam[x] == f):
             fold[s] = i % 2
-    single_x, oracle_x, diffs = {}, {}, []
+    single_x, oracle_x = {}, {}
     for k in (0, 1):
         pick_on = [s for s in seeds if fold[s] != k]
         one = best(scores, pick_on)

@@ -220,6 +220,18 @@ def load_any(path: str | os.PathLike) -> Schedule | TaskSchedule:
         raise ValueError(f"{path}: {e}") from None
 
 
+def distinct_files(files: dict[str, os.PathLike]) -> dict[str, os.PathLike]:
+    """``files`` (name -> schedule file) less those whose schedule an earlier one already is, in order: each plan
+    is played once."""
+    seen, kept = set(), {}
+    for name, path in files.items():
+        schedule = Schedule.load(path)
+        if schedule not in seen:
+            seen.add(schedule)
+            kept[name] = path
+    return kept
+
+
 def family_cases(families, schedules: dict[str, Schedule]) -> tuple[TaskCase, ...]:
     """A case per task family (:class:`esper_env.tasks.TaskFamily`) of ``schedules``: ``when`` is what the report
     says of every task the family draws (real or synthetic images; the image size, where it draws one). Refuses

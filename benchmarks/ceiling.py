@@ -41,7 +41,7 @@ from agents import ledger
 from agents.compare import CompareConfig, run_comparison
 from agents.compare.stats import paired, pick, test_points
 from agents.paths import SUBSET_ROOT, subset_overrides
-from agents.schedule import Schedule, TaskSchedule, family_cases
+from agents.schedule import Schedule, TaskSchedule, distinct_files, family_cases
 from agents.tune import TuneConfig, tune
 from agents.twin import modal_plan, twin_schedule
 from esper_env.fileio import atomic_path
@@ -123,17 +123,6 @@ def compare(t: Target, out: str, rows, seeds, stage: str, **kw):
                                         **kw))
 
 
-def distinct(candidates: dict[str, Path]) -> dict[str, Path]:
-    """``candidates`` less those whose schedule an earlier one already is (the same plan is played once)."""
-    seen, kept = set(), {}
-    for name, path in candidates.items():
-        key = json.dumps(Schedule.load(path).to_json(), sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            kept[name] = path
-    return kept
-
-
 # ---- fast and subset -------------------------------------------------------------------------------
 
 def stage_plans(t: Target, stages: dict) -> None:
@@ -177,7 +166,7 @@ def validate(t: Target, stages: dict, name: str, seeds: tuple[int, ...]) -> Path
     candidates = known_plans(t) | {f"search{s}": t.out / f"tune{name}{s}/best.json" for s in SAMPLER_SEEDS}
     if t.name != "fast":  # not growing is a static plan too (added after the fast target had run)
         candidates["none"] = Schedule().save(t.out / "none.json")
-    candidates = distinct(candidates)
+    candidates = distinct_files(candidates)
     comp = compare(t, f"validation{name}", (f"{k}=schedule:{p}" for k, p in candidates.items()), seeds, "validate")
     chosen, means = pick(comp.rows, candidates)
     shutil.copyfile(candidates[chosen], t.out / f"best{name}.json")
@@ -206,17 +195,19 @@ def stage_evaluate(t: Target, stages: dict) -> None:
 
 # ---- mixed: per family and for all -----------------------------------------------------------------
 
-def families(t: Target):
+def distribution(t: Target):
     from esper_env.tasks import task_distribution
 
-    return task_distribution(t.overrides["tasks"], t.overrides.get("data_root")).families
+    return task_distribution(t.overrides["tasks"], t.overrides.get("data_root"))
+
+
+def families(t: Target):
+    return distribution(t).families
 
 
 def family_seeds(t: Target, family: str, seeds, n: int) -> tuple[int, ...]:
     """The first ``n`` of ``seeds`` whose task is drawn from ``family``."""
-    from esper_env.tasks import task_distribution
-
-    dist = task_distribution(t.overrides["tasks"], t.overrides.get("data_root"))
+    dist = distribution(t)
     return tuple([s for s in seeds if dist.family_of(s) == family][:n])
 
 

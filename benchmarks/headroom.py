@@ -28,7 +28,7 @@ from agents.compare import CompareConfig, run_comparison
 from agents.compare.stats import validation_points
 from agents.headroom import headroom
 from agents.paths import SUBSET_ROOT
-from agents.schedule import Schedule
+from agents.schedule import distinct_files
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
@@ -39,16 +39,6 @@ SEEDS = {"mixed": tuple(range(1100, 1130)), "fast": tuple(range(1100, 1116))}
 """Training seeds (>= 1000) that no ceiling search played."""
 FAST_SEARCH_PLANS = 5
 """Best distinct plans of Esper-Fast-v0's searches added as candidates."""
-
-
-def distinct(candidates: dict[str, Path]) -> dict[str, Path]:
-    seen, kept = set(), {}
-    for name, path in candidates.items():
-        key = json.dumps(Schedule.load(path).to_json()["seeds"], sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            kept[name] = path
-    return kept
 
 
 def mixed_candidates() -> dict[str, Path]:
@@ -64,20 +54,15 @@ def fast_candidates() -> dict[str, Path]:
     found = {"ceiling": CEILING / "fast/best.json", "tuned": RESULTS / "tuned/fast/best.json"}
     trials = []
     for run in sorted((CEILING / "fast").glob("tune[0-9]")):
-        trials += [(json.loads(line)["score"], run / "trials" / f"{json.loads(line)['trial']}.json")
-                   for line in (run / "trace.jsonl").read_text().splitlines()]
-    seen = {json.dumps(Schedule.load(p).to_json()["seeds"], sort_keys=True) for p in found.values()}
-    for _, path in sorted(trials, key=lambda t: -t[0]):
-        key = json.dumps(Schedule.load(path).to_json()["seeds"], sort_keys=True)
-        if key not in seen and len(found) < 2 + FAST_SEARCH_PLANS:
-            seen.add(key)
-            found[f"{path.parent.parent.name}-t{path.stem}"] = path
-    return found
+        for t in map(json.loads, (run / "trace.jsonl").read_text().splitlines()):
+            trials.append((t["score"], run / "trials" / f"{t['trial']}.json"))
+    ranked = {f"{p.parent.parent.name}-t{p.stem}": p for _, p in sorted(trials, key=lambda t: -t[0])}
+    return dict(list(distinct_files(found | ranked).items())[:len(found) + FAST_SEARCH_PLANS])
 
 
 def measure(target: str) -> str:
     env, overrides = ("Esper-Mixed-v0", TASKS) if target == "mixed" else ("Esper-Fast-v0", {})
-    candidates = distinct(mixed_candidates() if target == "mixed" else fast_candidates())
+    candidates = distinct_files(mixed_candidates() if target == "mixed" else fast_candidates())
     rows = ("no-growth", *(f"{k}=schedule:{p}" for k, p in candidates.items()))
     comp = run_comparison(CompareConfig(env, dict(overrides), rows=rows, seeds=SEEDS[target], scratch=False,
                                         workers=2, out=OUT / target,
