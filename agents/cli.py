@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     col = sub.add_parser("collect", help="record labelled demonstrations (heuristic + exploration) for Simic")
     add_env(col, CollectConfig.env_id)
-    add_options(col, CollectConfig, ("teacher", "explore", "out", "workers"), flags={"teacher": "--agent"})
+    add_options(col, CollectConfig, ("teacher", "explore", "out", "workers", "executor"), flags={"teacher": "--agent"})
     col.add_argument("--episodes", type=int, default=100, help="episodes to collect, seeds from 1000 up (default 100)")
     col.add_argument("--seeds", nargs="+", type=int, default=None, metavar="N",
                      help="explicit episode seeds instead of --episodes (keep them >= 1000: evaluation uses "
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(improved teacher; DAgger with --behaviour policy:PATH.zip)")
     add_env(imp, ImproveConfig.env_id)
     add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "concurrent",
-                                     "stride", "margin", "out", "workers"))
+                                     "stride", "margin", "out", "workers", "executor"))
     add_quiet(imp)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tun = sub.add_parser("tune", help="search static schedules (optuna TPE) on training seeds; write the best")
     add_env(tun, TuneConfig.env_id)
-    add_options(tun, TuneConfig, ("trials", "seeds", "max_seeds", "enqueue", "out", "workers", "seed"),
+    add_options(tun, TuneConfig, ("trials", "seeds", "max_seeds", "enqueue", "out", "workers", "executor",
+                                  "parallel_trials", "seed"),
                 metavars={"enqueue": "SCHEDULE.json"})
     add_quiet(tun)
 

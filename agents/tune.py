@@ -22,6 +22,7 @@ from esper_env.fileio import atomic_path
 
 from .compare import Executor, RunSpec
 from .compare.plan import run_precision
+from .parallel import check_executor
 from .paths import check_output_dir
 from .schedule import Schedule, ScheduledSeed
 from .seeds import TRAINING_START, check_training_seeds
@@ -45,6 +46,12 @@ class TuneConfig:
     """Output folder: study.log, best.json, trace.jsonl, trials/, runs/ (the episode cache)."""
     workers: int = 1
     """Worker processes, one torch thread each."""
+    executor: str = "process"
+    """"process" (local worker processes) or "ray" (a Ray cluster at $RAY_ADDRESS, else a local one with --workers
+    CPUs); the results do not depend on it."""
+    parallel_trials: int = 1
+    """Trials asked of the study at once and played together (their episodes spread over the workers or the
+    cluster); above 1 the TPE sampler runs with optuna's constant liar so that they differ."""
     seed: int = 0
     """The sampler's seed."""
     cache: Path | None = None
@@ -56,7 +63,7 @@ class TuneConfig:
     def check(self) -> None:
         """Every setting, before any work starts (one clear error each)."""
         esper_env.config_for(self.env_id, **self.overrides)
-        for name in ("trials", "max_seeds", "workers"):
+        for name in ("trials", "max_seeds", "workers", "parallel_trials"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
@@ -67,6 +74,7 @@ class TuneConfig:
                 raise ValueError(f"--enqueue {path} grows {n} seeds but --max-seeds is {self.max_seeds}; raise it")
         check_output_dir(self.out, "--out")
         check_output_dir(self.cache, "--cache")
+        check_executor(self.executor)
 
 
 AT, TRAIN_EPOCHS = (0.0, 0.75), (1, 6)
@@ -113,40 +121,51 @@ def tune(cfg: TuneConfig, progress: bool = True) -> tuple[Schedule, float]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="esper-tune", direction="maximize", load_if_exists=True,
                                 storage=JournalStorage(JournalFileBackend(str(out / "study.log"))),
-                                sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+                                sampler=optuna.samplers.TPESampler(seed=cfg.seed,
+                                                                   constant_liar=cfg.parallel_trials > 1))
     if not study.trials:  # a new study: the known plans first, in order
         for path in cfg.enqueue:
             study.enqueue_trial(as_params(Schedule.load(path), ranks), user_attrs={"enqueued": str(path)})
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    executor = Executor(Path(cfg.cache) if cfg.cache is not None else out, cfg.workers)
-    bar = tqdm(total=cfg.trials, initial=min(len(done), cfg.trials), unit="trial", desc="tune",
+    executor = Executor(Path(cfg.cache) if cfg.cache is not None else out, cfg.workers, cfg.executor)
+    bar = tqdm(total=cfg.trials, initial=min(_finished(study), cfg.trials), unit="trial", desc="tune",
                disable=not progress)
     try:
-        while len(done) < cfg.trials:
-            trial = study.ask()
-            schedule = suggest(trial, ranks, blueprints, cfg.max_seeds)
-            path = schedule.save(out / "trials" / f"{trial.number}.json")
-            specs = [RunSpec(cfg.env_id, configs[s].to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}",
-                             precision=run_precision(configs[s].to_dict())) for s in cfg.seeds]
-            results = executor.run(specs)
+        # the count is the study's, not this process's: several drivers sharing one study (its journal file on a
+        # shared filesystem) stop together at cfg.trials
+        while (n_done := _finished(study)) < cfg.trials:
+            asked = [study.ask() for _ in range(min(cfg.parallel_trials, cfg.trials - n_done))]
+            plans = {}
+            for trial in asked:
+                schedule = suggest(trial, ranks, blueprints, cfg.max_seeds)
+                path = schedule.save(out / "trials" / f"{trial.number}.json")
+                plans[trial.number] = (trial, schedule, [
+                    RunSpec(cfg.env_id, configs[s].to_dict(), f"schedule:{path}", s, row=f"trial{trial.number}",
+                            precision=run_precision(configs[s].to_dict())) for s in cfg.seeds])
+            results = executor.run([spec for _, _, specs in plans.values() for spec in specs])
             if executor.failed:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                raise RuntimeError(f"trial {trial.number}: a worker process died ({executor.failed[0][1]}); "
-                                   "rerun the same command to continue")
-            vals = [results[s.key].outcome.val_accuracy for s in specs]
-            score = sum(vals) / len(vals)
-            trial.set_user_attr("val_accuracy", vals)
-            trial.set_user_attr("schedule", schedule.to_json())
-            study.tell(trial, score)
+                for trial, _, _ in plans.values():
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise RuntimeError(f"trials {', '.join(map(str, plans))}: a worker process died "
+                                   f"({executor.failed[0][1]}); rerun the same command to continue")
+            for trial, schedule, specs in plans.values():
+                vals = [results[s.key].outcome.val_accuracy for s in specs]
+                trial.set_user_attr("val_accuracy", vals)
+                trial.set_user_attr("schedule", schedule.to_json())
+                study.tell(trial, sum(vals) / len(vals))
             write_trace(study, out / "trace.jsonl")
-            done.append(trial)
-            bar.update(1)
+            bar.update(len(plans))
     finally:
         bar.close()
     write_trace(study, out / "trace.jsonl")
     best = Schedule.load(out / "trials" / f"{study.best_trial.number}.json")
     best.save(out / "best.json")
     return best, study.best_value
+
+
+def _finished(study) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
 def write_trace(study, path: Path) -> None:

@@ -39,7 +39,7 @@ from agents.compare import CompareConfig, mean_ci, paired, run_comparison, test_
 from agents.records import run_metadata
 from esper_env.data import DeviceLoader
 from esper_env.leyline import Command, Op
-from esper_env.training import evaluate, evaluate_variants
+from esper_env.training import evaluate, evaluate_variants, resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_ID = "Esper-Fast-v0"
@@ -51,7 +51,8 @@ FULL_SIZE = dict(dataset="synthetic", train_size=45_000, val_size=5_000, test_si
 
 def machine() -> str:
     m = run_metadata()
-    return f"{m['machine']}, torch {m['torch']}, {m['date']}"
+    precision = resolve_precision("auto", torch.device("cpu"))
+    return f"{m['machine']}, {m['isa']}, precision auto = {precision}, torch {m['torch']}, {m['date']}"
 
 
 def germinate_every_slot(env) -> list[int]:
@@ -176,8 +177,7 @@ def memory() -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
-def fast(workers: int = 2) -> dict:
-    out_dir = ROOT / "benchmarks/results/fast"
+def fast(workers: int = 2, out_dir: Path = ROOT / "benchmarks/results/fast") -> dict:
     print(f"\n## RL-scale preset {FAST_ID} ({len(FAST_SEEDS)} seeds, {workers} workers)")
     comp = run_comparison(CompareConfig(FAST_ID, rows=("no-growth", "heuristic", "fixed"), seeds=FAST_SEEDS,
                                         scratch=False, out=out_dir, workers=workers,
@@ -239,7 +239,7 @@ def gpu() -> dict:
 
 
 SECTIONS = dict(overhead=lambda a: overhead(a.env), vecenv=lambda a: vecenv(a.env), memory=lambda a: memory(),
-                fast=lambda a: fast(a.workers), gpu=lambda a: gpu())
+                fast=lambda a: fast(a.workers, Path(a.fast_out)), gpu=lambda a: gpu())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), default=["overhead", "vecenv", "memory", "fast"])
     p.add_argument("--env", default=FAST_ID, help="env id for the overhead and vecenv sections")
     p.add_argument("--workers", type=int, default=2, help="parallel runs in the fast section")
+    p.add_argument("--fast-out", default=str(ROOT / "benchmarks/results/fast"),
+                   help="folder of the fast section's comparison (its table, runs and plots)")
     p.add_argument("--json", help="also write every figure to this JSON file")
     args = p.parse_args(argv)
     print(f"# Performance, {machine()}")

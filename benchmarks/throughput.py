@@ -20,7 +20,6 @@ measured fp32 (and bf16) matmul peak. Ratios are what to read: these machines ar
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from data_throughput import PerSampleDataset  # the same per-sample reference Dataset
 
 from agents.paths import SUBSET_ROOT
+from agents.records import run_metadata
 from esper_env.data import DeviceLoader, load_splits
 from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.training import evaluate, resolve_precision, train_epoch
@@ -112,7 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     bf16_units = resolve_precision("auto", torch.device("cpu")) == "bf16"
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16, n=1024 if bf16_units else 256)
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads | {data} "
+    m = run_metadata()
+    auto = "bf16" if bf16_units else "fp32"
+    print(f"machine: {m['machine']}, {m['isa']} kernels, auto precision = {auto}, torch {m['torch']}, {m['date']}")
+    print(f"{torch.get_num_threads()} torch threads | {data} "
           f"| {args.epochs} epochs, first one excluded from rates")
     print(f"matmul peak: fp32 {peak32 / 1e9:.1f} GFLOP/s, bf16 {peak16 / 1e9:.1f} GFLOP/s"
           + ("" if bf16_units else " (no bfloat16 units: emulated)"))

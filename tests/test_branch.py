@@ -118,3 +118,34 @@ def test_the_teacher_can_play_its_own_labels_with_a_schedule_rollout(tmp_path):
         ImproveConfig(env_id="Esper-Tiny-v0", rollout=f"schedule:{tmp_path / 'missing.json'}").check()
     with pytest.raises(ValueError, match="behaviour"):
         ImproveConfig(env_id="Esper-Tiny-v0", behaviour="oracle").check()
+
+
+def test_a_truncated_branch_is_the_prefix_of_the_full_one_and_agreement_counts_labels():
+    from agents.simic.truncation import BranchedState, agreement
+
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    obs, info = env.reset(seed=1001)
+    for _ in range(2):
+        obs, _, _, _, info = env.step(0)
+    own = HeuristicTamiyo().act(obs, info)
+    cands = candidates(info["report"], info["action_mask"], own, max_germinate=2)
+    snap = env.unwrapped.snapshot()
+    timings = {}
+    full = branch(env, snap, cands, HeuristicTamiyo, timings=timings)
+    cut = branch(env, snap, cands, HeuristicTamiyo, horizon=3)
+    assert timings["restore_s"] > 0 and timings["play_s"] > timings["restore_s"]
+    for f, c in zip(full, cut):
+        assert f.epochs == SMALL["max_epochs"] - 2 and c.epochs == 3 and len(f.val_curve) == f.epochs
+        assert f.truncated(3) == c  # the same floats: a cut rollout is the full one's prefix
+        assert f.val_curve[-1] == f.val_accuracy
+    # hand-built: state A's full label (action 4) shows at h=2 but not at h=1; B is never contested
+    a = BranchedState(1000, 0, 0, (Branch(0, 0.5, 0.0, 3, (0.40, 0.45, 0.50), (0.0, 0.0, 0.0)),
+                                    Branch(4, 0.6, 0.0, 3, (0.40, 0.50, 0.60), (0.0, 0.0, 0.0))))
+    b = BranchedState(1000, 1, 0, (Branch(0, 0.6, 0.0, 2, (0.50, 0.60), (0.0, 0.0)),
+                                    Branch(4, 0.5, 0.0, 2, (0.55, 0.50), (0.0, 0.0))))
+    assert a.label() == 4 and a.label(horizon=1) == 0 and a.label(horizon=2) == 4 and b.label() == 0
+    h1, h2 = agreement([a, b], (1, 2))
+    assert (h1.agree, h1.contested, h1.agree_contested) == (0.0, 1, 0.0)  # B's cut label (4) is wrong too
+    assert (h2.agree, h2.agree_contested) == (1.0, 1.0)
+    assert h1.cost == 2 / 5 and h2.cost == 4 / 5
+    assert BranchedState.from_dict(a.to_dict()) == a

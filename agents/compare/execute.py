@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -100,8 +99,7 @@ class Executor:
             elif spec.key not in todo:
                 todo[spec.key] = spec
         if todo:
-            run = self._ray if self.executor == "ray" else self._processes
-            for spec, result in run(list(todo.values())):
+            for spec, result in run_tasks(run_one, list(todo.values()), self.workers, self.executor):
                 if isinstance(result, WorkerDied):
                     self.failed.append((spec, result.message))
                 else:
@@ -114,26 +112,3 @@ class Executor:
         if self.progress is not None:
             self.progress(1)
 
-    def _processes(self, specs: list[RunSpec]):
-        # Each run sets one torch thread itself (run_one), so results do not depend on the worker count.
-        # A worker that dies is retried, then isolated (agents.parallel); finished runs are on disk already.
-        yield from run_tasks(run_one, specs, self.workers)
-
-    def _ray(self, specs: list[RunSpec]):
-        try:
-            import ray
-        except ImportError:
-            raise RuntimeError("--executor ray needs Ray: pip install -c constraints.txt -e '.[ray]'") from None
-        if not ray.is_initialized():
-            ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if os.environ.get("RAY_ADDRESS")
-                     else self.workers, include_dashboard=False, log_to_driver=False)
-        remote = ray.remote(num_cpus=1)(run_one)
-        pending = {remote.remote(s): s for s in specs}
-        try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                spec = pending.pop(done[0])
-                yield spec, ray.get(done[0])
-        finally:
-            for ref in pending:
-                ray.cancel(ref)

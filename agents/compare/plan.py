@@ -12,6 +12,7 @@ from pathlib import Path
 from esper_env import MIXED_ID
 from esper_env.config import EsperConfig
 
+from ..parallel import check_executor
 from ..paths import check_output_dir
 from ..records import RunRecord
 from ..registry import KINDS, ControllerSpec, split_name
@@ -157,8 +158,7 @@ class CompareConfig:
         """Refuse, before any run starts, what cannot be compared (one clear error each)."""
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if self.executor not in ("process", "ray"):
-            raise ValueError(f"executor must be 'process' or 'ray', got {self.executor!r}")
+        check_executor(self.executor)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be distinct integers >= 0, at least one; got {list(self.seeds)}")
         check_output_dir(self.out, "--out")

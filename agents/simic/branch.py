@@ -33,7 +33,7 @@ import numpy as np
 import esper_env
 from esper_env.leyline import ACTIVE_STAGES, ActionCodec, Command, Op, SeedStage, TrainingReport
 
-from ..parallel import WorkerDied, maybe_crash, run_tasks
+from ..parallel import WorkerDied, check_executor, maybe_crash, run_tasks
 from ..paths import check_output_file
 from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
@@ -73,6 +73,9 @@ class ImproveConfig:
     """Demonstration file (appended to by seed, like ``esper collect``)."""
     workers: int = 1
     """Worker processes, one torch thread each."""
+    executor: str = "process"
+    """"process" (local worker processes) or "ray" (a Ray cluster at $RAY_ADDRESS, else a local one with --workers
+    CPUs); the results do not depend on it."""
 
     def check(self) -> None:
         from ..registry import ControllerSpec
@@ -94,6 +97,7 @@ class ImproveConfig:
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
         check_output_file(self.out, "--out", ("npz",))
+        check_executor(self.executor)
 
 
 def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, max_germinate: int,
@@ -124,29 +128,56 @@ class Branch:
 
     action: int
     val_accuracy: float
-    """Final validation accuracy."""
+    """Validation accuracy where the branch stopped (the episode's end, or ``horizon`` epochs on)."""
     episode_return: float
-    """Return from the branch point on."""
+    """Return from the branch point to where it stopped."""
     epochs: int
+    val_curve: tuple[float, ...] = ()
+    """Validation accuracy after each of the branch's epochs (its last entry is ``val_accuracy``)."""
+    return_curve: tuple[float, ...] = ()
+    """Return from the branch point after each of its epochs."""
 
     def value(self, objective: str) -> float:
         return self.val_accuracy if objective == "val" else self.episode_return
 
+    def truncated(self, horizon: int) -> Branch:
+        """This branch as if it had stopped ``horizon`` epochs after the branch point (the rollout is
+        deterministic, so a shorter branch is exactly this one's prefix)."""
+        k = min(horizon, self.epochs)
+        return Branch(self.action, self.val_curve[k - 1], self.return_curve[k - 1], k, self.val_curve[:k],
+                      self.return_curve[:k])
 
-def branch(env, snapshot, actions: list[int], make_rollout: Callable[[], object]) -> list[Branch]:
-    """Each of ``actions`` from ``snapshot``, played to the end by a fresh rollout controller (same data order
-    for every branch: the snapshot holds the loader's generator). The env is left at the last branch's end."""
+
+def branch(env, snapshot, actions: list[int], make_rollout: Callable[[], object], horizon: int | None = None,
+           timings: dict[str, float] | None = None) -> list[Branch]:
+    """Each of ``actions`` from ``snapshot``, played by a fresh rollout controller to the end (or for ``horizon``
+    epochs, then valued where it stopped); the same data order for every branch: the snapshot holds the
+    loader's generator. The env is left where the last branch stopped. ``timings`` (if given) accumulates the
+    seconds spent restoring (``restore_s``) and playing (``play_s``)."""
+    import time
+
     out = []
     u = env.unwrapped
     for a in actions:
+        t0 = time.perf_counter()
         obs, info = u.restore(snapshot)
+        t1 = time.perf_counter()
         start = u.epoch
         obs, ret, done, _, info = u.step(int(a))
+        vals, rets = [info["report"].val_accuracy], [ret]
         agent = make_rollout()
-        while not done:
+        while not done and (horizon is None or len(vals) < horizon):
             obs, r, done, _, info = u.step(int(agent.act(obs, info)))
             ret += r
-        out.append(Branch(int(a), float(info["final"].val_accuracy), float(ret), u.epoch - start))
+            vals.append(info["report"].val_accuracy)
+            rets.append(ret)
+        val = info["final"].val_accuracy if done else vals[-1]
+        vals[-1] = val
+        out.append(Branch(int(a), float(val), float(ret), u.epoch - start, tuple(map(float, vals)),
+                          tuple(map(float, rets))))
+        if timings is not None:
+            timings["restore_s"] = timings.get("restore_s", 0.0) + t1 - t0
+            timings["play_s"] = timings.get("play_s", 0.0) + time.perf_counter() - t1
     return out
 
 
@@ -262,11 +293,11 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> Demonstrations:
 
     job = partial(improve_episode, cfg.env_id, kwargs, dict(labelling, behaviour=cfg.behaviour))
     try:
-        if cfg.workers == 1 or len(todo) <= 1:
+        if cfg.executor == "process" and (cfg.workers == 1 or len(todo) <= 1):
             for seed in todo:
                 finished(seed, job(seed))
         else:
-            for seed, result in run_tasks(job, todo, cfg.workers):
+            for seed, result in run_tasks(job, todo, cfg.workers, cfg.executor):
                 if isinstance(result, WorkerDied):
                     demos.failed.append(seed)
                     bar.update(1)

@@ -22,7 +22,7 @@ import numpy as np
 
 import esper_env
 
-from ..parallel import WorkerDied, maybe_crash, run_tasks
+from ..parallel import WorkerDied, check_executor, maybe_crash, run_tasks
 from ..paths import check_output_file
 from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
@@ -47,6 +47,9 @@ class CollectConfig:
     """The demonstration file (rewritten atomically after every episode; resumed if it exists)."""
     workers: int = 1
     """Worker processes, one torch thread each (the file does not depend on the number)."""
+    executor: str = "process"
+    """"process" (local worker processes) or "ray" (a Ray cluster at $RAY_ADDRESS, else a local one with --workers
+    CPUs); the results do not depend on it."""
 
     def check(self) -> None:
         """Every setting, before any work starts (one clear error each)."""
@@ -67,6 +70,7 @@ class CollectConfig:
         if out.is_dir():
             raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'demos.npz'}")
         check_output_file(out, "--out")
+        check_executor(self.executor)
 
 
 def collect_episode(env_id: str, kwargs: dict, teacher: str, explore: float, seed: int) -> Episode:
@@ -125,11 +129,11 @@ def collect(cfg: CollectConfig, progress: bool = True,
 
     args = (cfg.env_id, kwargs, cfg.teacher, cfg.explore)
     try:
-        if cfg.workers == 1 or len(todo) <= 1:
+        if cfg.executor == "process" and (cfg.workers == 1 or len(todo) <= 1):
             for seed in todo:
                 finished(collect_episode(*args, seed))
         else:  # a worker that dies is retried, then isolated; its episode is reported, the rest completes
-            for seed, ep in run_tasks(partial(collect_episode, *args), todo, cfg.workers):
+            for seed, ep in run_tasks(partial(collect_episode, *args), todo, cfg.workers, cfg.executor):
                 if isinstance(ep, WorkerDied):
                     demos.failed.append(seed)
                     bar.update(1)

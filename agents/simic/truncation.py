@@ -1,0 +1,125 @@
+"""Truncated branch rollouts: does a label read ``h`` epochs after the branch point equal the full rollout's?
+
+A branch of the improved teacher (:mod:`agents.simic.branch`) plays a candidate command and then the rollout
+controller to the episode's end: most of the labelling cost. Valuing each branch by its validation accuracy
+``h`` epochs after the branch point instead would cost ``h`` epochs per branch. Rollouts are deterministic, so
+the truncated branch is exactly the prefix of the full one: one set of full branches, each with its validation
+curve, gives the truncated label for every ``h`` at once (:meth:`Branch.truncated`), and :func:`agreement`
+counts how often it equals the full label, against the branch epochs it would have cost.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from esper_env.leyline import ActionCodec, Op
+
+from .branch import Branch, best_branch, branch, candidates
+
+
+@dataclass(frozen=True)
+class BranchedState:
+    """One state the rollout controller visited, with every candidate's full branch."""
+
+    seed: int
+    epoch: int
+    """Epochs trained before the state."""
+    own: int
+    """The rollout controller's command there."""
+    branches: tuple[Branch, ...]
+
+    def label(self, objective: str = "val", horizon: int | None = None, margin: float = 0.0) -> int:
+        """The improved teacher's label, from full branches or from branches cut ``horizon`` epochs on."""
+        bs = list(self.branches) if horizon is None else [b.truncated(horizon) for b in self.branches]
+        return best_branch(bs, self.own, objective, margin)
+
+    def epochs(self, horizon: int | None = None) -> int:
+        """Branch epochs the label costs at ``horizon`` (None: full rollouts)."""
+        return sum(b.epochs if horizon is None else min(horizon, b.epochs) for b in self.branches)
+
+    def to_dict(self) -> dict:
+        return dict(seed=self.seed, epoch=self.epoch, own=self.own, branches=[
+            dict(action=b.action, val_curve=list(b.val_curve), return_curve=list(b.return_curve))
+            for b in self.branches])
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BranchedState:
+        bs = tuple(Branch(b["action"], b["val_curve"][-1], b["return_curve"][-1], len(b["val_curve"]),
+                          tuple(b["val_curve"]), tuple(b["return_curve"])) for b in d["branches"])
+        return cls(int(d["seed"]), int(d["epoch"]), int(d["own"]), bs)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often the label at ``horizon`` equals the full label, and what it costs."""
+
+    horizon: int
+    states: int
+    agree: float
+    """Fraction of states whose truncated label equals the full label."""
+    contested: int
+    """States whose full label is not the rollout's own command (where labelling changes something)."""
+    agree_contested: float
+    """Fraction of the contested states whose truncated label equals the full label (nan if none)."""
+    cost: float
+    """Branch epochs at this horizon / branch epochs of full rollouts."""
+
+
+def agreement(states: list[BranchedState], horizons: tuple[int, ...], objective: str = "val",
+              margin: float = 0.0) -> list[Agreement]:
+    """One :class:`Agreement` per horizon over ``states``."""
+    full = [s.label(objective, None, margin) for s in states]
+    contested = [i for i, s in enumerate(states) if full[i] != s.own]
+    total = sum(s.epochs() for s in states)
+    out = []
+    for h in horizons:
+        cut = [s.label(objective, h, margin) for s in states]
+        same = np.array([c == f for c, f in zip(cut, full)], dtype=bool)
+        out.append(Agreement(h, len(states), float(same.mean()) if len(states) else float("nan"), len(contested),
+                             float(same[contested].mean()) if contested else float("nan"),
+                             sum(s.epochs(h) for s in states) / max(total, 1)))
+    return out
+
+
+def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[list[BranchedState], dict]:
+    """Play ``seed`` with the rollout controller (``cfg["rollout"]``), branching every candidate to the end at
+    the states :func:`~agents.simic.branch.improve_episode` would branch (``max_germinate``, ``concurrent``,
+    ``stride``); the states and the time spent (``snapshot_s``, ``restore_s``, ``play_s``, ``wall_s``,
+    ``branch_epochs``)."""
+    import gymnasium as gym
+    import torch
+
+    from .. import make_agent
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    env = gym.make(env_id, **kwargs)
+    codec = ActionCodec.layout()
+    rollout = make_agent(cfg["rollout"])
+    obs, info = env.reset(seed=seed)
+    timings = dict(snapshot_s=0.0, restore_s=0.0, play_s=0.0, branch_epochs=0)
+    states: list[BranchedState] = []
+    done = False
+    while not done:
+        mask = np.asarray(info["action_mask"], dtype=bool)
+        own = int(rollout.act(obs, info))
+        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
+        epoch = info["report"].epoch
+        if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
+            t0 = time.perf_counter()
+            snap = env.unwrapped.snapshot()
+            timings["snapshot_s"] += time.perf_counter() - t0
+            branches = branch(env, snap, cands, partial(make_agent, cfg["rollout"]), timings=timings)
+            t0 = time.perf_counter()
+            obs, info = env.unwrapped.restore(snap)
+            timings["restore_s"] += time.perf_counter() - t0
+            states.append(BranchedState(seed, epoch, own, tuple(branches)))
+            timings["branch_epochs"] += sum(b.epochs for b in branches)
+        obs, _, done, _, info = env.step(own)
+    env.close()
+    timings["wall_s"] = time.perf_counter() - start
+    return states, timings
