@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .run import RunConfig
     from .simic import BCConfig, CollectConfig, PPOConfig
     from .simic.branch import ImproveConfig
+    from .simic.iterate import IterateConfig
     from .tune import TuneConfig
 
     p = argparse.ArgumentParser(prog="esper", description="Morphogenetic training as a Gymnasium environment.")
@@ -58,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "concurrent",
                                      "stride", "margin", "out", "workers", "executor"))
     add_quiet(imp)
+
+    itr = sub.add_parser("iterate", help="policy iteration: label, clone, label the clone's own states with branches "
+                                         "it plays (DAgger), clone again; resumable")
+    add_env(itr, IterateConfig.env_id)
+    add_options(itr, IterateConfig, ("rounds", "episodes", "first_seed", "start", "rollout", "objective",
+                                     "max_germinate", "concurrent", "stride", "margin", "bc_epochs", "bc_seed", "out",
+                                     "workers", "executor"))
+    add_quiet(itr)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
     add_options(bc, BCConfig, ("data", "also", "out", "epochs", "entropy_coef", "sharpen_entropy", "seed",
@@ -190,6 +199,20 @@ def cmd_improve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_iterate(args: argparse.Namespace) -> int:
+    from .simic.iterate import IterateConfig, iterate
+
+    cfg = config_from(args, IterateConfig, overrides=env_overrides(args))
+    summary = iterate(cfg, progress=not args.quiet)
+    for k, r in sorted(summary["rounds"].items(), key=lambda kv: int(kv[0])):
+        print(f"round {k}: {r['behaviour']} played {r['episodes']} episodes (seeds {r['seeds'][0]}-{r['seeds'][-1]}), "
+              f"branches played by {r['rollout']}: {r['branch_epochs']} branch epochs ({r['episode_equivalents']} "
+              f"episode-equivalents), {r['label_wall_s']:.0f} s; clone {r['policy']} agrees with held-out labels "
+              f"{r['held_out_agreement']:.1%}")
+    print(f"summary: {cfg.out}/iterate.json")
+    return 0
+
+
 def cmd_bc(args: argparse.Namespace) -> int:
     from .simic import BCConfig, behaviour_clone
 
@@ -306,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "tune": cmd_tune,
-                    "ppo": cmd_ppo, "convert": cmd_convert, "improve": cmd_improve, "twin": cmd_twin}
+                    "ppo": cmd_ppo, "convert": cmd_convert, "improve": cmd_improve, "iterate": cmd_iterate,
+                    "twin": cmd_twin}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line
         print(f"esper: error: {e}", file=sys.stderr)

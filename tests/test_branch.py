@@ -149,3 +149,38 @@ def test_a_truncated_branch_is_the_prefix_of_the_full_one_and_agreement_counts_l
     assert (h2.agree, h2.agree_contested) == (1.0, 1.0)
     assert h1.cost == 2 / 5 and h2.cost == 4 / 5
     assert BranchedState.from_dict(a.to_dict()) == a
+
+
+@pytest.mark.slow
+def test_policy_iteration_rounds_run_end_to_end_resume_and_label_the_clones_own_states(tmp_path):
+    import json
+
+    from agents.simic.dataset import load
+    from agents.simic.iterate import IterateConfig, iterate
+
+    cfg = IterateConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=6), rounds=1, episodes=3, stride=3, bc_epochs=5,
+                        out=tmp_path / "pi")
+    iterate(cfg, progress=False)
+    first = {p: p.stat().st_mtime_ns for p in (tmp_path / "pi" / "round0").iterdir()}
+    assert {p.name for p in first} >= {"labels.npz", "policy.zip"}
+    cfg.rounds = 2
+    summary = iterate(cfg, progress=False)  # adds round 1, leaves round 0 alone
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "pi" / "round0").iterdir()} == first
+    r1 = summary["rounds"]["1"]
+    assert r1["seeds"] == [1003, 1004, 1005] and r1["branch_epochs"] > 0
+    assert r1["behaviour"] == r1["rollout"] == f"policy:{cfg.policy(0)}"
+    assert len(r1["trained_on"]) == 2  # DAgger: the labels of rounds 0 and 1 together
+    again = {p: p.stat().st_mtime_ns for p in (tmp_path / "pi").rglob("*") if p.is_file()}
+    assert iterate(cfg, progress=False) == json.loads((tmp_path / "pi" / "iterate.json").read_text())
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "pi").rglob("*") if p.is_file()} == again  # nothing redone
+    # round 1's states are those round 0's clone visits: replaying the clone reproduces every played command
+    clone = make_agent(f"policy:{cfg.policy(0)}")
+    env = gym.make("Esper-Tiny-v0", **dict(SMALL, max_epochs=6))
+    for seed, ep in load(cfg.labels(1)).episodes.items():
+        obs, info = env.reset(seed=seed)
+        played = []
+        for t in range(len(ep.action)):
+            assert np.array_equal(ep.obs[t], obs)  # the recorded state is the one the clone reached
+            played.append(int(clone.act(obs, info)))
+            obs, _, _, _, info = env.step(played[-1])
+        assert played == ep.action.tolist()

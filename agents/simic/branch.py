@@ -57,8 +57,9 @@ class ImproveConfig:
     are those it visits), a built-in controller, schedule:PATH.json, or policy:PATH.zip (DAgger: a learned
     policy's states)."""
     rollout: str = "heuristic"
-    """The controller that plays every branch to its end: a built-in rule controller or schedule:PATH.json (a
-    rule controller whose command depends only on the report, so a fresh one can take over mid-episode)."""
+    """The controller that plays every branch to its end: a built-in rule controller, schedule:PATH.json, or
+    policy:PATH.zip (a saved policy acting greedily); each decides from the current observation alone, so a
+    fresh one can take over mid-episode."""
     objective: str = "val"
     """What a branch is worth: "val" (final validation accuracy) or "return" (with the parameter rent)."""
     max_germinate: int = 2
@@ -83,9 +84,10 @@ class ImproveConfig:
         esper_env.config_for(self.env_id, **self.overrides)
         check_training_seeds(self.seeds)
         rollout = ControllerSpec.parse(self.rollout, named=False)
-        if not rollout.is_rule:
-            raise ValueError(f"rollout must be a built-in rule controller or schedule:PATH.json, got {self.rollout!r}")
-        rollout.check()  # a missing or malformed file is refused before any work
+        if not (rollout.is_rule or rollout.kind == "policy"):
+            raise ValueError(f"rollout must be a built-in rule controller, schedule:PATH.json or policy:PATH.zip "
+                             f"(it must decide from the current observation alone), got {self.rollout!r}")
+        rollout.check(esper_env.config_for(self.env_id, **self.overrides).schema())  # refused before any work
         if self.behaviour != "teacher":
             ControllerSpec.parse(self.behaviour, named=False, what="behaviour (or teacher)").check()
         if self.objective not in OBJECTIVES:
@@ -221,7 +223,9 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     codec = ActionCodec.layout()
     teacher = cfg["behaviour"] == "teacher"
     behaviour = None if teacher else make_agent(cfg["behaviour"], schema=env.unwrapped.schema)
-    rollout = make_agent(cfg["rollout"])
+    rollout = make_agent(cfg["rollout"], schema=env.unwrapped.schema)
+    # a saved policy is stateless and greedy: one copy plays every branch (loading it per branch is slow)
+    fresh = (lambda: rollout) if cfg["rollout"].startswith("policy:") else partial(make_agent, cfg["rollout"])
     obs, info = env.reset(seed=seed)
     if behaviour is not None:
         behaviour.reset(seed)
@@ -237,7 +241,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         epoch = info["report"].epoch
         if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
             snap = env.unwrapped.snapshot()
-            branches = branch(env, snap, cands, partial(make_agent, cfg["rollout"]))
+            branches = branch(env, snap, cands, fresh)
             by_objective = {o: best_branch(branches, own, o, cfg["margin"]) for o in OBJECTIVES}
             obs, info = env.unwrapped.restore(snap)
             states, n_branches = states + 1, n_branches + len(branches)
