@@ -12,6 +12,11 @@ in sample). Scores are final *validation* accuracy in points (the test split is 
   schedules, Esper-Fast-v0's ceiling — and no growth.
 * ``fast`` (Esper-Fast-v0): the ceiling, the old tuned schedule, the best distinct plans of the three ceiling
   searches (by their training score), and no growth; one task, so only the per-seed best says anything.
+* ``levers`` (the cheap distribution showed none: does any real lever move the best plan?): one lever at a
+  time from two bases -- Esper-Fast-v0 (procedural 32 px) and the real subset at 16 px, tiny host, slots 1-2 --
+  budgets of 8, 16 and 32 epochs, and the small host; the candidates are Fast's plans above (the ceiling, the
+  old tuned schedule, two search plans) and plans written to span the space (:data:`SPANNING`: one seed early
+  or late, long isolation, two seeds late, a small blueprint). Each lever setting is a family.
 
 Writes ``benchmarks/results/simic3/headroom/<target>/`` (the comparison) and ``headroom.md`` beside them.
 """
@@ -35,7 +40,7 @@ RESULTS = Path("benchmarks/results")
 CEILING = RESULTS / "ceiling"
 OUT = RESULTS / "simic3/headroom"
 TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
-SEEDS = {"mixed": tuple(range(1100, 1130)), "fast": tuple(range(1100, 1116))}
+SEEDS = {"mixed": tuple(range(1100, 1130)), "fast": tuple(range(1100, 1116)), "levers": tuple(range(1200, 1206))}
 """Training seeds (>= 1000) that no ceiling search played."""
 FAST_SEARCH_PLANS = 5
 """Best distinct plans of Esper-Fast-v0's searches added as candidates."""
@@ -60,7 +65,68 @@ def fast_candidates() -> dict[str, Path]:
     return dict(list(distinct_files(found | ranked).items())[:len(found) + FAST_SEARCH_PLANS])
 
 
+CIFAR16 = dict(data_root=SUBSET_ROOT, train_size=4170, val_size=1000, test_size=1017, max_epochs=16, host="tiny",
+               image_size=16, eval_batch_size=250, blend_epochs=2, embargo_epochs=1, slots=(1, 2))
+"""The cheap distribution's real family (``esper_env.tasks.cifar16_family``) at one setting, Fast's slots."""
+LEVERS = {
+    "fast": ("Esper-Fast-v0", {}), "fast-8ep": ("Esper-Fast-v0", dict(max_epochs=8)),
+    "fast-32ep": ("Esper-Fast-v0", dict(max_epochs=32)), "fast-small": ("Esper-Fast-v0", dict(host="small")),
+    "cifar16": ("Esper-CIFAR10-v0", CIFAR16), "cifar16-8ep": ("Esper-CIFAR10-v0", dict(CIFAR16, max_epochs=8)),
+    "cifar16-32ep": ("Esper-CIFAR10-v0", dict(CIFAR16, max_epochs=32)),
+    "cifar16-small": ("Esper-CIFAR10-v0", dict(CIFAR16, host="small")),
+}
+"""Lever settings (families) of the ``levers`` target: env id and overrides."""
+SPANNING = {
+    "one-early": [(0.0, 1, "conv_residual", 1)], "one-late": [(0.5, 1, "conv_residual", 2)],
+    "one-long-isolation": [(0.0, 1, "conv_residual", 5)],
+    "two-late": [(0.25, 1, "conv_residual", 1), (0.5, 0, "conv_residual", 1)],
+    "small-blueprint": [(0.0, 1, "lowrank", 1), (0.1875, 0, "lowrank", 1)],
+}
+"""Plans written to span the space: (at, slot rank, blueprint, TRAINING epochs) per seed."""
+
+
+def lever_candidates() -> dict[str, Path]:
+    from agents.schedule import Schedule, ScheduledSeed
+
+    (OUT / "levers" / "plans").mkdir(parents=True, exist_ok=True)
+    plans = dict(list(fast_candidates().items())[:4])  # the ceiling, tuned, the two best distinct search plans
+    for name, seeds in SPANNING.items():
+        plans[name] = Schedule(tuple(ScheduledSeed(*s) for s in seeds)).save(OUT / "levers" / "plans" / f"{name}.json")
+    return plans
+
+
+def measure_levers() -> str:
+    candidates = distinct_files(lever_candidates())
+    rows = ("no-growth", *(f"{k}=schedule:{p}" for k, p in candidates.items()))
+    scores: dict[str, dict[int, float]] = {}
+    names = list(LEVERS)
+    for i, (family, (env, overrides)) in enumerate(LEVERS.items()):
+        comp = run_comparison(CompareConfig(env, dict(overrides), rows=rows, seeds=SEEDS["levers"], scratch=False,
+                                            workers=2, out=OUT / "levers" / family,
+                                            command="python benchmarks/headroom.py --target levers"))
+        for row, records in comp.rows.items():  # one key per (family, seed): the family is its 100,000s
+            scores.setdefault(row, {}).update({100_000 * i + r.seed: validation_points(r) for r in records})
+    h = headroom(scores, lambda key: names[key // 100_000])
+    (OUT / "levers" / "headroom.json").write_text(json.dumps(asdict(h), indent=1))
+    v, s = h.value_of_task, h.per_seed_best
+    head = ("| family | " + " | ".join(scores) + " | best |\n|" + "---|" * (len(scores) + 2) + "\n")
+    body = ""
+    for i, family in enumerate(names):
+        means = {row: sum(x for k, x in sc.items() if k // 100_000 == i) / len(SEEDS["levers"])
+                 for row, sc in scores.items()}
+        top = max(means, key=means.get)
+        body += f"| {family} | " + " | ".join(f"**{m:.2f}**" if row == top else f"{m:.2f}"
+                                            for row, m in means.items()) + f" | {top} |\n"
+    return (f"| levers | {h.seeds} ({', '.join(f'{f} {n}' for f, n in h.families.items())}) | {h.single} | "
+            f"{', '.join(f'{f}: {c}' for f, c in h.oracle.items())} | {v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}] | "
+            f"{s[0]:+.2f} [{s[1]:+.2f}, {s[2]:+.2f}] |\n\nMean final validation accuracy (points) per family and "
+            f"candidate, {len(SEEDS['levers'])} training seeds each ({SEEDS['levers'][0]}-{SEEDS['levers'][-1]}):\n\n"
+            + head + body)
+
+
 def measure(target: str) -> str:
+    if target == "levers":
+        return measure_levers()
     env, overrides = ("Esper-Mixed-v0", TASKS) if target == "mixed" else ("Esper-Fast-v0", {})
     candidates = distinct_files(mixed_candidates() if target == "mixed" else fast_candidates())
     rows = ("no-growth", *(f"{k}=schedule:{p}" for k, p in candidates.items()))
@@ -86,7 +152,7 @@ def measure(target: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", nargs="+", choices=("mixed", "fast"), default=["mixed", "fast"])
+    p.add_argument("--target", nargs="+", choices=("mixed", "fast", "levers"), default=["mixed", "fast"])
     args = p.parse_args(argv)
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
