@@ -184,3 +184,18 @@ def test_policy_iteration_rounds_run_end_to_end_resume_and_label_the_clones_own_
             played.append(int(clone.act(obs, info)))
             obs, _, _, _, info = env.step(played[-1])
         assert played == ep.action.tolist()
+
+
+def test_bad_iterate_settings_are_refused_before_any_work(tmp_path):
+    from agents.simic.iterate import IterateConfig
+
+    with pytest.raises(ValueError, match="episodes must be an integer >= 2"):
+        IterateConfig("Esper-Tiny-v0", episodes=1, out=tmp_path).check()
+    with pytest.raises(ValueError, match="training seeds"):
+        IterateConfig("Esper-Tiny-v0", first_seed=990, out=tmp_path).check()  # round 0 from 990
+    with pytest.raises(ValueError, match="rollout must be 'policy'"):
+        IterateConfig("Esper-Tiny-v0", rollout="random", out=tmp_path).check()
+    with pytest.raises(FileNotFoundError, match="no saved policy"):
+        IterateConfig("Esper-Tiny-v0", start=f"policy:{tmp_path / 'missing.zip'}", out=tmp_path).check()
+    assert not list(tmp_path.iterdir())  # nothing written
+    assert main(["iterate", "--env", "Esper-Tiny-v0", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2

@@ -85,7 +85,7 @@ class IterateConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-        check_training_seeds(self.seeds(self.rounds - 1))
+        check_training_seeds(tuple(s for k in range(self.rounds) for s in self.seeds(k)))  # every round's
         start = ControllerSpec.parse(self.start, named=False, what="start")
         if not (start.is_rule or start.kind == "policy"):
             raise ValueError(f"start must be a rule controller, schedule:PATH.json or policy:PATH.zip, got "
