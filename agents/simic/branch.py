@@ -23,6 +23,7 @@ recorded (``episodes-equivalent`` = branch epochs / ``max_epochs``).
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -124,6 +125,12 @@ def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, ma
     return sorted(a for a in out if mask[a])
 
 
+def branch_here(cands: list[int], epoch: int, own: int, stride: int, codec: ActionCodec) -> bool:
+    """Whether a state is branched: more than one candidate, and every ``stride``-th epoch or a rollout command
+    other than WAIT."""
+    return len(cands) > 1 and (epoch % stride == 0 or codec.decode(own).op != Op.WAIT)
+
+
 @dataclass(frozen=True)
 class Branch:
     """One branch's result: what it is worth under each objective, and the epochs it trained."""
@@ -156,8 +163,6 @@ def branch(env, snapshot, actions: list[int], make_rollout: Callable[[], object]
     epochs, then valued where it stopped); the same data order for every branch: the snapshot holds the
     loader's generator. The env is left where the last branch stopped. ``timings`` (if given) accumulates the
     seconds spent restoring (``restore_s``) and playing (``play_s``)."""
-    import time
-
     out = []
     u = env.unwrapped
     for a in actions:
@@ -239,7 +244,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
         by_objective = dict.fromkeys(OBJECTIVES, own)
         epoch = info["report"].epoch
-        if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
+        if branch_here(cands, epoch, own, cfg["stride"], codec):
             snap = env.unwrapped.snapshot()
             branches = branch(env, snap, cands, fresh)
             by_objective = {o: best_branch(branches, own, o, cfg["margin"]) for o in OBJECTIVES}

@@ -147,12 +147,11 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                                "rerun the same command to try them again")
         labelled = time.perf_counter() - start
         files = [cfg.labels(j) for j in range(k + 1)]
-        _, held, report = behaviour_clone(replace(BC, data=files[-1], also=tuple(files[:-1]), out=cfg.policy(k),
-                                                  epochs=cfg.bc_epochs, seed=cfg.bc_seed,
-                                                  holdout_every=min(BC.holdout_every, cfg.episodes)),
-                                          progress=progress)
+        _, held, _ = behaviour_clone(replace(BC, data=files[-1], also=tuple(files[:-1]), out=cfg.policy(k),
+                                             epochs=cfg.bc_epochs, seed=cfg.bc_seed,
+                                             holdout_every=min(BC.holdout_every, cfg.episodes)), progress=progress)
         budget = demos.meta["budget"]
-        max_epochs = _max_epochs(demos)
+        max_epochs = {str(seed): len(ep.action) for seed, ep in demos.episodes.items()}  # rows = epochs
         epochs = sum(b["epochs"] for b in budget.values())
         summary["rounds"][str(k)] = dict(
             seeds=list(imp.seeds), behaviour=_portable(imp.behaviour), rollout=_portable(imp.rollout),
@@ -171,8 +170,3 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
 def _portable(controller: str) -> str:
     kind, _, path = controller.partition(":")
     return f"{kind}:{portable(path)}" if path else controller
-
-
-def _max_epochs(demos) -> dict[str, int]:
-    """Each labelled episode's budget in epochs (its rows), by seed."""
-    return {str(seed): len(ep.action) for seed, ep in demos.episodes.items()}

@@ -16,9 +16,9 @@ from functools import partial
 
 import numpy as np
 
-from esper_env.leyline import ActionCodec, Op
+from esper_env.leyline import ActionCodec
 
-from .branch import Branch, best_branch, branch, candidates
+from .branch import Branch, best_branch, branch, branch_here, candidates
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[lis
         own = int(rollout.act(obs, info))
         cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
         epoch = info["report"].epoch
-        if len(cands) > 1 and (epoch % cfg["stride"] == 0 or codec.decode(own).op != Op.WAIT):
+        if branch_here(cands, epoch, own, cfg["stride"], codec):
             t0 = time.perf_counter()
             snap = env.unwrapped.snapshot()
             timings["snapshot_s"] += time.perf_counter() - t0
