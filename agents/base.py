@@ -158,6 +158,11 @@ class PolicyAgent:
             check_schema(schema, expected, f"policy {path}")
         name = kw.pop("name", path.stem)
         if algo == "MaskablePPO" and entry.policy is not None and entry.policy.algo == "MaskablePPO":
+            from .residual import ResidualPolicyAgent, read_residual
+
+            residual = read_residual(path)
+            if residual is not None:  # a static plan plus a learned deviation
+                return ResidualPolicyAgent(load_policy(path)[0], *residual, name=name, schema=schema, **kw)
             return cls(load_policy(path)[0], name=name, schema=schema, **kw)
         if not trust:
             raise UntrustedPolicyError(f"{path}: {TRUST_HINT}")
@@ -174,10 +179,13 @@ class PolicyAgent:
     def reset(self, seed: int | None = None) -> None:
         self.last_reason = ""
 
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+    def _check(self, info: dict[str, Any]) -> None:
         if not self._checked:
             check_schema(self.schema, ObservationSchema.for_report(info["report"]), f"policy {self.name!r}")
             self._checked = True
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        self._check(info)
         kwargs = {}
         if type(self.model).__name__ in ("MaskablePPO", "MaskableActorCriticPolicy"):
             kwargs["action_masks"] = info["action_mask"]

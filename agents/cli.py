@@ -64,15 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
                                          "it plays (DAgger), clone again; resumable")
     add_env(itr, IterateConfig.env_id)
     add_options(itr, IterateConfig, ("rounds", "episodes", "first_seed", "start", "rollout", "objective",
-                                     "max_germinate", "concurrent", "stride", "margin", "bc_epochs", "bc_seed", "out",
-                                     "workers", "executor"))
+                                     "max_germinate", "concurrent", "stride", "margin", "residual", "bc_epochs",
+                                     "bc_seed", "out", "workers", "executor"))
     add_quiet(itr)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
     add_options(bc, BCConfig, ("data", "also", "out", "epochs", "entropy_coef", "sharpen_entropy", "seed",
                                "holdout_every", "batch_size", "lr", "net_arch", "class_weight_power", "vf_coef",
-                               "gamma"),
-                metavars={"sharpen_entropy": "NATS"})
+                               "gamma", "residual", "residual_bonus"),
+                metavars={"sharpen_entropy": "NATS", "residual": "PLAN.json"})
     add_quiet(bc)
 
     twn = sub.add_parser("twin", help="write the plan a controller played most often (a comparison row) as a "

@@ -86,8 +86,10 @@ def policy_spec(model) -> PolicySpec:
                       activation_fn=p.activation_fn.__name__, share_features_extractor=p.share_features_extractor)
 
 
-def save_policy(model, path: str | Path, schema: ObservationSchema, config: dict | None = None) -> Path:
-    """``model.save(path)`` plus the schema, env config and policy architecture inside the same zip, atomically."""
+def save_policy(model, path: str | Path, schema: ObservationSchema, config: dict | None = None,
+                extra: dict[str, dict] | None = None) -> Path:
+    """``model.save(path)`` plus the schema, env config and policy architecture inside the same zip, atomically;
+    ``extra`` adds more JSON entries by name (a residual policy's plan)."""
     path = Path(path)
     if path.suffix != ".zip":
         path = path.with_suffix(".zip")
@@ -96,6 +98,8 @@ def save_policy(model, path: str | Path, schema: ObservationSchema, config: dict
         with zipfile.ZipFile(tmp, "a") as z:
             entry = PolicyEntry(schema, config, esper_env.__version__, policy_spec(model))
             z.writestr(SCHEMA_ENTRY, json.dumps(entry.to_json()))
+            for name, data in (extra or {}).items():
+                z.writestr(name, json.dumps(data))
     return path
 
 

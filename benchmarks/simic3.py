@@ -3,28 +3,42 @@ branches it plays -> clone, then read every round's clone on validation seeds be
 
     python benchmarks/simic3.py --replicate a           # one replicate of the whole pipeline; resumable
     python benchmarks/simic3.py --replicate a b c       # three, each on its own training seeds
+    python benchmarks/simic3.py --learner residual --replicate a b c   # clones residual to the plan
 
 Where: ``Esper-Fast-v0`` (one task; its static ceiling is known: ``benchmarks/results/ceiling/fast/best.json``).
 Round 0 starts from that ceiling plan, extended so that a branch growing some other seed is finished rather
 than left in TRAINING (``ceiling_plus``: an ADVANCE rule after one TRAINING epoch for every other slot rank and
 blueprint, germinating at ``at=0.99``, an epoch no budget reaches: on the plan's own states it plays exactly as
 the plan). Later rounds: the last clone plays the episodes and every branch (``esper iterate``'s defaults).
-Each replicate labels its own training seeds (``FIRST_SEED``). Validation: final *validation* accuracy on
-seeds 900-919 of every round's clone beside the ceiling and the heuristic; no evaluation seeds are touched
-here (a claim needs three replicates and a fresh evaluation range from the ledger).
+Each replicate labels its own training seeds (``FIRST_SEED``).
 
-Outputs: ``benchmarks/results/simic3/pi-fast/<replicate>/`` (``round<k>/labels.npz``, ``round<k>/policy.zip``,
-``iterate.json``, ``validation/``) and ``summary.md`` beside them.
+Learners: ``plain`` clones (Simic v2's: the network must learn the whole plan from the labels) or ``residual``
+clones (:mod:`agents.residual`: the network's logits must overrule the ceiling-plus plan by a bonus, so an untrained
+clone *is* the plan and cloning learns only where the improved teacher deviates). Round 0's labels do not depend on
+the learner (same start, seeds and settings), so the residual run copies the plain run's file when it exists.
+
+Validation: final *validation* accuracy on seeds 900-919 of every round's clone beside the ceiling and the
+heuristic; no evaluation seeds are touched here (a claim needs three replicates and a fresh evaluation range
+from the ledger).
+
+Outputs: ``benchmarks/results/simic3/pi-fast[-residual]/<replicate>/`` (``round<k>/labels.npz``,
+``round<k>/policy.zip``, ``iterate.json``, ``validation/``) and ``summary.md`` beside them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from agents import ledger
 from agents.compare import CompareConfig, run_comparison
-from agents.compare.stats import validation_points
+from agents.compare.stats import paired, pick, test_points, validation_points
+from agents.paths import SUBSET_ROOT, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.leyline import LAYOUT_BLUEPRINTS
@@ -33,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 CEILING = RESULTS / "ceiling/fast/best.json"
 OUT = RESULTS / "simic3/pi-fast"
+LEARNERS = {"plain": OUT, "residual": RESULTS / "simic3/pi-fast-residual"}
+"""Where each learner's replicates go."""
 FIRST_SEED = {"a": 3000, "b": 3100, "c": 3200}
 """Training seeds of each replicate (rounds take consecutive blocks of ``EPISODES``)."""
 ROUNDS, EPISODES = 2, 8
@@ -48,20 +64,26 @@ def ceiling_plus() -> Path:
     return Schedule(plan + extra).save(path)
 
 
-def run(replicate: str) -> str:
-    folder = OUT / replicate
+def run(replicate: str, learner: str = "plain") -> str:
+    folder = LEARNERS[learner] / replicate
+    plan = ceiling_plus()
     cfg = IterateConfig("Esper-Fast-v0", {}, rounds=ROUNDS, episodes=EPISODES, first_seed=FIRST_SEED[replicate],
-                        start=f"schedule:{ceiling_plus()}", stride=4, concurrent=True, bc_epochs=300, out=folder,
-                        workers=2)
+                        start=f"schedule:{plan}", stride=4, concurrent=True, bc_epochs=300, out=folder, workers=2,
+                        residual=plan if learner == "residual" else None)
+    same = OUT / replicate / "round0/labels.npz"  # round 0's labels: the same file whatever the learner
+    if learner != "plain" and same.is_file() and not cfg.labels(0).is_file():
+        cfg.labels(0).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(same, cfg.labels(0))
     summary = iterate(cfg)
     rows = ("heuristic", f"ceiling=schedule:{CEILING}",
             *(f"round{k}=policy:{cfg.policy(k)}" for k in range(ROUNDS)))
     comp = run_comparison(CompareConfig("Esper-Fast-v0", rows=rows, seeds=VALIDATION_SEEDS, scratch=False, workers=2,
                                         out=folder / "validation",
-                                        command=f"python benchmarks/simic3.py --replicate {replicate}"))
+                                        command=f"python benchmarks/simic3.py --learner {learner} "
+                                                f"--replicate {replicate}"))
     means = {row: sum(validation_points(r) for r in recs) / len(recs) for row, recs in comp.rows.items()}
     ceiling = {r.seed: validation_points(r) for r in comp.rows["ceiling"]}
-    lines = [f"### replicate {replicate} (training seeds {FIRST_SEED[replicate]}-"
+    lines = [f"### {learner} replicate {replicate} (training seeds {FIRST_SEED[replicate]}-"
              f"{FIRST_SEED[replicate] + ROUNDS * EPISODES - 1})", "",
              "| round | behaviour / rollout | branch epochs | episode-equivalents | label wall s | held-out agreement |"
              " validation acc. | − ceiling (paired mean) |", "|---|---|---|---|---|---|---|---|"]
@@ -76,17 +98,137 @@ def run(replicate: str) -> str:
     return "\n".join(lines)
 
 
+# ---- evaluation: the replicates against the static ceiling on fresh seeds ----------------------------------------
+
+@dataclass(frozen=True)
+class Where:
+    """One evaluation env: its fresh seeds (claimed in the ledger) and its static opponents."""
+
+    env: str
+    overrides: dict
+    ledger_env: str
+    seeds: tuple[int, ...]
+    static: Path
+    """The single best static schedule (the ceiling picked on validation seeds, issue 26)."""
+    oracle: Path | None = None
+    """The per-family static oracle (a task schedule; task distribution only)."""
+
+
+WHERE = {
+    "fast": Where("Esper-Fast-v0", {}, "Esper-Fast-v0", tuple(range(620, 640)), CEILING),
+    "mixed": Where("Esper-Mixed-v0", dict(tasks="cheap", data_root=SUBSET_ROOT, split="heldout"),
+                   "Esper-Mixed-v0 cheap heldout", tuple(range(620, 650)), RESULTS / "ceiling/mixed/best-all.json",
+                   RESULTS / "ceiling/mixed/per-family.json"),
+    "subset": Where("Esper-CIFAR10-v0", subset_overrides(), "Esper-CIFAR10-v0 cifar10-subset",
+                    tuple(range(610, 620)), RESULTS / "ceiling/subset/best.json"),
+}
+"""Fresh ranges from the ledger (earlier attempts used 0-19, 500-509 and 600-619 on these envs)."""
+ATTEMPT = ("simic3", "1")
+"""The ledger's name for this evaluation."""
+
+
+def validation(learner: str, replicate: str):
+    """A replicate's validation comparison (every run cached after :func:`run`)."""
+    folder = LEARNERS[learner] / replicate
+    rows = ("heuristic", f"ceiling=schedule:{CEILING}", *(f"round{k}=policy:{folder / f'round{k}/policy.zip'}"
+                                                           for k in range(ROUNDS)))
+    return run_comparison(CompareConfig("Esper-Fast-v0", rows=rows, seeds=VALIDATION_SEEDS, scratch=False, workers=2,
+                                        out=folder / "validation",
+                                        command=f"python benchmarks/simic3.py --learner {learner} "
+                                                f"--replicate {replicate}"), progress=False)
+
+
+def interval(comp, a: str, b: str) -> tuple[float, float, float]:
+    return paired(comp.rows, a, b, test_points)
+
+
+def said(x: tuple[float, float, float]) -> str:
+    return f"{x[0]:+.2f} [{x[1]:+.2f}, {x[2]:+.2f}]"
+
+
+def evaluate(learner: str, replicates: list[str]) -> str:
+    """Pick ``simic`` among the replicates' final clones on validation seeds, then play every replicate, the
+    heuristic, no-growth, the static ceiling (and the per-family oracle) and simic's static twin on fresh evaluation
+    seeds of Fast, the held-out task distribution and the real subset; returns goal.md's text."""
+    final = f"round{ROUNDS - 1}"
+    policies = {r: LEARNERS[learner] / r / f"{final}/policy.zip" for r in replicates}
+    chosen, means = pick({r: validation(learner, r).rows[final] for r in replicates}, replicates)
+    out = LEARNERS[learner] / "evaluate"
+    lines = [f"# Simic v3 ({learner} clones): goal check on fresh evaluation seeds", "",
+             f"Command: `python benchmarks/simic3.py --learner {learner} --replicate {' '.join(replicates)} "
+             "--evaluate`. Generated from the runs in `evaluate/<env>/`.", "",
+             f"`simic` = replicate {chosen} (the best final clone on validation seeds 900-919, mean validation "
+             "accuracy " + ", ".join(f"{r} {m:.2f}" for r, m in means.items()) + "). Paired 95% intervals on test "
+             "accuracy (points); FLOPs relative to the bare host (no-growth) on the same seeds.", ""]
+    checks = []
+    for name, w in WHERE.items():
+        ledger.claim(ledger.Claim(*ATTEMPT, w.ledger_env, w.seeds))
+        rows = ["no-growth", "heuristic", f"static=schedule:{w.static}",
+                *([f"oracle=schedule:{w.oracle}"] if w.oracle else []), f"simic=policy:{policies[chosen]}",
+                *(f"replicate-{r}=policy:{p}" for r, p in policies.items() if r != chosen)]
+        comp = run_comparison(CompareConfig(w.env, w.overrides, rows=tuple(rows), seeds=w.seeds, scratch=False,
+                                            twins=("simic",), workers=2, out=out / name,
+                                            command=f"python benchmarks/simic3.py --learner {learner} --replicate "
+                                                    f"{' '.join(replicates)} --evaluate"))
+        bare = {r.seed: r.outcome.train_flops for r in comp.rows["no-growth"]}
+        flops = {row: float(np.mean([r.outcome.train_flops / bare[r.seed] for r in recs]))
+                 for row, recs in comp.rows.items()}
+        acc = {row: float(np.mean([test_points(r) for r in recs])) for row, recs in comp.rows.items()}
+        statics = [row for row in comp.rows if row in ("no-growth", "static", "oracle") or row.startswith("twin:")]
+        cheap = [row for row in statics if flops[row] <= flops["simic"] + 1e-9]
+        matched = max(cheap, key=lambda row: acc[row])  # the best static at <= simic's FLOPs (by its test mean)
+        lines += [f"## {w.env} ({name}), evaluation seeds {w.seeds[0]}-{w.seeds[-1]} ({len(w.seeds)})", "",
+                  "| row | test acc. % | FLOPs × bare | simic − row |", "|---|---|---|---|"]
+        for row in comp.rows:
+            lines.append(f"| {row} | {acc[row]:.2f} | {flops[row]:.2f}× | "
+                         f"{said(interval(comp, 'simic', row)) if row != 'simic' else '—'} |")
+        lines += ["", f"Equal FLOPs: the best static row at ≤ simic's FLOPs ({flops['simic']:.2f}×) is `{matched}` "
+                  f"({flops[matched]:.2f}×): simic − it = {said(interval(comp, 'simic', matched))}.", ""]
+        reps = ["simic", *(f"replicate-{r}" for r in replicates if r != chosen)]
+        checks.append((f"{name}: every replicate − heuristic > 0",
+                       all(interval(comp, r, "heuristic")[1] > 0 for r in reps),
+                       ", ".join(f"{r} {said(interval(comp, r, 'heuristic'))}" for r in reps)))
+        if name == "mixed":
+            checks += [("mixed: simic − single best static > 0", interval(comp, "simic", "static")[1] > 0,
+                        said(interval(comp, "simic", "static"))),
+                       ("mixed: simic ≥ per-family oracle − 0.5", interval(comp, "simic", "oracle")[1] >= -0.5,
+                        said(interval(comp, "simic", "oracle")))]
+        else:
+            opponents = ["static", *(["twin:simic"] if "twin:simic" in comp.rows else [])]
+            worst = min(opponents, key=lambda row: interval(comp, "simic", row)[0])
+            checks.append((f"{name}: simic − max(best static, own twin) > 0", interval(comp, "simic", worst)[1] > 0,
+                           f"vs {worst}: {said(interval(comp, 'simic', worst))}"))
+    lines += ["## Goal (issue 27): a check is met when the lower end of its 95% interval clears the bar", "",
+              "| check | met | paired 95% interval (points) |", "|---|---|---|"]
+    lines += [f"| {c} | {'yes' if ok else 'no'} | {x} |" for c, ok, x in checks]
+    verdict = "met" if all(ok for _, ok, _ in checks) else "not met"
+    lines += ["", f"**Goal {verdict}** ({sum(ok for _, ok, _ in checks)} of {len(checks)} checks).", ""]
+    text = "\n".join(lines)
+    (LEARNERS[learner] / "goal.md").write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--replicate", nargs="+", choices=list(FIRST_SEED), default=["a"])
+    p.add_argument("--learner", choices=list(LEARNERS), default="plain",
+                   help="plain clones, or clones residual to the plan (default: %(default)s)")
+    p.add_argument("--evaluate", action="store_true",
+                   help="after the replicates: pick simic on validation seeds, play everything on fresh evaluation "
+                        "seeds (claimed in the ledger) and write goal.md")
     args = p.parse_args(argv)
     os.chdir(ROOT)
-    OUT.mkdir(parents=True, exist_ok=True)
-    parts = [run(r) for r in args.replicate]
-    text = ("# Simic v3 on Esper-Fast-v0: policy iteration from the ceiling plan, validation seeds\n\n"
-            f"Command: `python benchmarks/simic3.py --replicate {' '.join(args.replicate)}`. Validation accuracy "
+    if args.evaluate:
+        print(evaluate(args.learner, args.replicate))
+        return
+    LEARNERS[args.learner].mkdir(parents=True, exist_ok=True)
+    parts = [run(r, args.learner) for r in args.replicate]
+    text = (f"# Simic v3 on Esper-Fast-v0: policy iteration from the ceiling plan ({args.learner} clones), "
+            "validation seeds\n\n"
+            f"Command: `python benchmarks/simic3.py --learner {args.learner} --replicate {' '.join(args.replicate)}`."
+            " Validation accuracy "
             "(final, points) on seeds 900-919; no evaluation seeds used.\n\n" + "\n".join(parts))
-    (OUT / "summary.md").write_text(text)
+    (LEARNERS[args.learner] / "summary.md").write_text(text)
     print(text)
 
 

@@ -21,7 +21,8 @@ from esper_env.leyline import ActionCodec, Op
 
 from ..paths import check_output_file
 from ..policy_file import save_policy
-from .dataset import Demonstrations, Episode
+from ..residual import RESIDUAL_ENTRY, residual_entry, residual_logits
+from .dataset import DatasetError, Demonstrations, Episode
 from .dataset import load as load_demonstrations
 from .ppo import PPOConfig
 
@@ -61,6 +62,11 @@ class BCConfig:
     """Discount of the returns the critic is fitted to (the PPO run uses the same)."""
     seed: int = 0
     """Initialisation and minibatch order."""
+    residual: Path | None = None
+    """A schedule (JSON) the policy is residual to: it plays the plan's command unless its logits beat it by
+    ``residual_bonus`` (an untrained network is the plan; only deviations are learned). None: a plain policy."""
+    residual_bonus: float = 3.0
+    """The plan's head start in logits (residual policies only)."""
     ppo: dict = field(default_factory=lambda: PPOConfig().sb3_kwargs())
     """MaskablePPO settings stored in the model: :class:`PPOConfig`'s defaults (``esper ppo`` may override them)."""
 
@@ -79,6 +85,15 @@ class BCConfig:
         for path in (self.data, *self.also):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"no demonstration file at {path}; record one with `esper collect`")
+        if self.residual is not None:
+            from ..schedule import Schedule
+
+            Schedule.load(self.residual)  # exists and parses
+            if not self.residual_bonus > 0:
+                raise ValueError(f"--residual-bonus must be > 0, got {self.residual_bonus}")
+            if self.sharpen_entropy is not None:
+                raise ValueError("--sharpen-entropy rescales the logits, which changes where a residual policy "
+                                 "overrules its plan; leave it unset with --residual")
         check_output_file(self.out, "--out", ("zip",))
 
 
@@ -153,12 +168,46 @@ def _tensors(eps: list[Episode], gamma: float):
     return obs, mask, teacher, returns
 
 
+def plan_actions(demos: Demonstrations, plan) -> dict[int, np.ndarray]:
+    """The plan's command at every recorded state, by replaying each episode's executed commands from its seed
+    (the env is deterministic; a state that does not replay is refused). One torch thread, as labels are made:
+    kernels of other thread counts may round differently."""
+    import gymnasium as gym
+
+    from ..residual import plan_action
+
+    env = gym.make(demos.meta["env_id"], **demos.env_kwargs)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = {}
+    try:
+        for seed, ep in demos.episodes.items():
+            obs, info = env.reset(seed=seed)
+            base = np.zeros(len(ep.action), dtype=np.int64)
+            for i, a in enumerate(ep.action):
+                if not np.allclose(obs, ep.obs[i], atol=1e-5):
+                    raise DatasetError(f"episode of seed {seed} does not replay at step {i} (recorded with other "
+                                       "code or settings?); relabel it to train a residual policy")
+                base[i] = plan_action(plan, info["report"], np.asarray(info["action_mask"], dtype=bool))
+                obs, _, _, _, info = env.step(int(a))
+            out[seed] = base
+    finally:
+        env.close()
+        torch.set_num_threads(threads)
+    return out
+
+
 @torch.no_grad()
-def agreement(policy, eps: list[Episode], codec: ActionCodec) -> Agreement:
-    """The policy's deterministic (most likely legal) command against the teacher's on ``eps``."""
+def agreement(policy, eps: list[Episode], codec: ActionCodec, residual: tuple | None = None) -> Agreement:
+    """The policy's deterministic (most likely legal) command against the teacher's on ``eps``; ``residual``:
+    (plan actions by seed, bonus) for a residual policy."""
     obs, mask, teacher, _ = _tensors(eps, 1.0)
     policy.set_training_mode(False)
-    pred = policy.get_distribution(obs, action_masks=mask.numpy()).mode()
+    if residual is None:
+        pred = policy.get_distribution(obs, action_masks=mask.numpy()).mode()
+    else:
+        base = np.concatenate([residual[0][e.seed] for e in eps])
+        pred = residual_logits(policy, obs, mask.numpy(), base, residual[1]).argmax(-1)
     hit = (pred == teacher).numpy()
     teacher = teacher.numpy()
     by_action = {str(codec.decode(a)): float(hit[teacher == a].mean()) for a in np.unique(teacher)}
@@ -233,6 +282,18 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     policy = model.policy
     policy.set_training_mode(True)
     obs, mask, teacher, returns = _tensors(train_eps, cfg.gamma)
+    residual = None
+    if cfg.residual is not None:  # the plan's command at every state: the logit head start the loss sees
+        from ..schedule import Schedule
+
+        plan = Schedule.load(cfg.residual)
+        bases = {}
+        for path, d in zip(paths, files):
+            if set(bases) & set(d.episodes):
+                raise ValueError(f"{path} repeats a seed of another file; a residual policy needs each seed once")
+            bases.update(plan_actions(d, plan))
+        residual = (bases, cfg.residual_bonus)
+        base = torch.as_tensor(np.concatenate([bases[e.seed] for e in train_eps]))
     weights = class_weights(teacher, env.action_space.n, cfg.class_weight_power)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -244,6 +305,9 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
         for i in range(0, n, cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             values, logp, entropy = policy.evaluate_actions(obs[idx], teacher[idx], action_masks=mask[idx].numpy())
+            if residual is not None:  # the residual policy's log-probability; the entropy stays the network's own
+                logits = residual_logits(policy, obs[idx], mask[idx].numpy(), base[idx], cfg.residual_bonus)
+                logp = torch.log_softmax(logits, -1).gather(1, teacher[idx, None]).squeeze(1)
             w = weights[teacher[idx]]
             nll = -(w * logp).sum() / w.sum()
             value_loss = F.mse_loss(values.flatten(), returns[idx])
@@ -257,13 +321,14 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     if cfg.sharpen_entropy is not None:
         scale = sharpen(policy, obs, mask, cfg.sharpen_entropy)
         entropy = Entropy(entropy.fitted, scale, mean_entropy(policy, obs, mask))
-    train_agree = agreement(policy, train_eps, codec)
-    held = agreement(policy, held_eps, codec)
+    train_agree = agreement(policy, train_eps, codec, residual)
+    held = agreement(policy, held_eps, codec, residual)
     report = BCReport(config=json.loads(json.dumps(asdict(cfg), default=str)),
                       train_episodes=len(train_eps), held_out_episodes=len(held_eps), train=train_agree,
                       held_out=held, entropy=entropy,
                       data_meta=metas[0] if len(metas) == 1 else dict(metas[0], also=metas[1:]))
-    out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"])
+    extra = {RESIDUAL_ENTRY: residual_entry(plan, cfg.residual_bonus)} if residual is not None else None
+    out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"], extra=extra)
     with atomic_path(out.with_suffix(".json"), suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(report.to_json(), f, indent=1)
     env.close()

@@ -64,6 +64,9 @@ class IterateConfig:
     """Branch at every stride-th epoch (and at every non-WAIT command of the rollout)."""
     margin: float = 0.0
     """A branch replaces the rollout's own command only if it is better by more than this."""
+    residual: Path | None = None
+    """A schedule (JSON) every clone is residual to: it plays the plan unless its logits overrule it, so an
+    untrained clone is the plan and cloning learns only the deviations (None: plain clones, Simic v2's)."""
     bc_epochs: int = 300
     """Behaviour-cloning epochs per round."""
     bc_seed: int = 0
@@ -101,6 +104,10 @@ class IterateConfig:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
+        if self.residual is not None:
+            from ..schedule import Schedule
+
+            Schedule.load(self.residual)  # exists and parses
         check_output_dir(self.out, "--out")
         check_executor(self.executor)
 
@@ -148,7 +155,8 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
         labelled = time.perf_counter() - start
         files = [cfg.labels(j) for j in range(k + 1)]
         _, held, _ = behaviour_clone(replace(BC, data=files[-1], also=tuple(files[:-1]), out=cfg.policy(k),
-                                             epochs=cfg.bc_epochs, seed=cfg.bc_seed,
+                                             epochs=cfg.bc_epochs, seed=cfg.bc_seed, residual=cfg.residual,
+                                             sharpen_entropy=None if cfg.residual else BC.sharpen_entropy,
                                              holdout_every=min(BC.holdout_every, cfg.episodes)), progress=progress)
         budget = demos.meta["budget"]
         max_epochs = {str(seed): len(ep.action) for seed, ep in demos.episodes.items()}  # rows = epochs

@@ -1,0 +1,85 @@
+"""Residual policies: a static plan plus a learned deviation (Simic v3's learner)."""
+
+import json
+import zipfile
+
+import gymnasium as gym
+import pytest
+
+from agents import make_agent, run_episode
+from agents.residual import RESIDUAL_ENTRY, ResidualPolicyAgent, read_residual
+from agents.schedule import Schedule, ScheduledSeed
+from agents.simic.bc import BCConfig, behaviour_clone
+from agents.simic.collect import CollectConfig, collect
+
+SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=6, blend_epochs=1, plateau_threshold=1.0)
+PLAN = Schedule((ScheduledSeed(0.0, 0, "conv_residual", 1), ScheduledSeed(0.34, 1, "norm", 1)))
+
+
+def commands(agent, seed: int) -> list[int]:
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    rec = run_episode(env, agent, seed=seed)
+    env.close()
+    return [s.action for s in rec.steps]
+
+
+@pytest.fixture(scope="module")
+def no_growth_labels(tmp_path_factory):
+    """Labels that never grow a seed (no-growth as the teacher, no exploration): every GERMINATE of the plan is
+    a deviation to learn."""
+    out = tmp_path_factory.mktemp("residual") / "demos.npz"
+    collect(CollectConfig("Esper-Tiny-v0", SMALL, teacher="no-growth", seeds=tuple(range(1000, 1006)), explore=0.0,
+                          out=out), progress=False)
+    return out
+
+
+def test_an_untrained_residual_policy_plays_its_plan_and_loads_as_one(no_growth_labels, tmp_path):
+    plan = PLAN.save(tmp_path / "plan.json")
+    out = tmp_path / "untrained.zip"
+    behaviour_clone(BCConfig(data=no_growth_labels, out=out, epochs=1, lr=1e-9, holdout_every=3, residual=plan),
+                    progress=False)
+    agent = make_agent(f"policy:{out}")
+    assert isinstance(agent, ResidualPolicyAgent) and read_residual(out) == (PLAN, 3.0)
+    with zipfile.ZipFile(out) as z:  # the plan is data in the file
+        assert json.loads(z.read(RESIDUAL_ENTRY))["base"] == PLAN.to_json()
+    planned = commands(make_agent(f"schedule:{plan}"), 7)
+    assert any(planned)  # the plan grows seeds on this seed
+    assert commands(agent, 7) == planned
+
+
+def test_a_residual_policy_learns_where_the_teacher_overrules_the_plan(no_growth_labels, tmp_path):
+    plan = PLAN.save(tmp_path / "plan.json")
+    out = tmp_path / "trained.zip"
+    _, held, _ = behaviour_clone(BCConfig(data=no_growth_labels, out=out, epochs=150, holdout_every=3, residual=plan,
+                                          entropy_coef=1.0), progress=False)  # Simic v3's cloning settings
+    assert held.accuracy == 1.0  # the held-out no-growth labels, though the plan germinates twice
+    assert not any(commands(make_agent(f"policy:{out}"), 7))  # it plays no-growth, not the plan
+
+
+def test_bad_residual_settings_are_refused(no_growth_labels, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        BCConfig(data=no_growth_labels, out=tmp_path / "x.zip", residual=tmp_path / "missing.json").check()
+    plan = PLAN.save(tmp_path / "plan.json")
+    with pytest.raises(ValueError, match="leave it unset with --residual"):
+        BCConfig(data=no_growth_labels, out=tmp_path / "x.zip", residual=plan, sharpen_entropy=0.1).check()
+    with pytest.raises(ValueError, match="residual-bonus must be > 0"):
+        BCConfig(data=no_growth_labels, out=tmp_path / "x.zip", residual=plan, residual_bonus=0.0).check()
+
+
+def test_residual_policy_iteration_plays_the_plan_then_its_residual_clone(tmp_path):
+    from agents.simic.dataset import load
+    from agents.simic.iterate import IterateConfig, iterate
+
+    plan = PLAN.save(tmp_path / "plan.json")
+    cfg = IterateConfig("Esper-Tiny-v0", SMALL, rounds=2, episodes=3, start=f"schedule:{plan}", residual=plan,
+                        stride=3, bc_epochs=5, out=tmp_path / "pi")
+    summary = iterate(cfg, progress=False)
+    assert summary["rounds"]["1"]["behaviour"] == f"policy:{cfg.policy(0)}"
+    clone = make_agent(f"policy:{cfg.policy(0)}")
+    assert isinstance(clone, ResidualPolicyAgent) and read_residual(cfg.policy(1)) == (PLAN, 3.0)
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    for seed, ep in load(cfg.labels(1)).episodes.items():  # round 1's states are the residual clone's
+        obs, info = env.reset(seed=seed)
+        for recorded in ep.action:
+            assert int(clone.act(obs, info)) == recorded
+            obs, _, _, _, info = env.step(int(recorded))
