@@ -122,5 +122,9 @@ def test_run_with_a_checkpoint_resumes_after_sigterm(tmp_path):
 
 def test_interrupt_during_start_up_is_one_line(tmp_path):
     proc = start("run", "--env", "Esper-Tiny-v0", "--quiet", *SETS)
-    time.sleep(0.3)  # importing torch and gymnasium
+    maps = Path(f"/proc/{proc.pid}/maps")
+    if maps.exists():  # Linux: interrupt once torch is being loaded (the interpreter's own start-up is over)
+        wait_for(lambda: "torch" in maps.read_text(), timeout=60)
+    else:
+        time.sleep(0.3)  # importing torch and gymnasium
     interrupt(proc, signal.SIGINT)
