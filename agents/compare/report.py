@@ -55,7 +55,14 @@ def markdown_table(comp) -> str:
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
     for name in comp.config.twins:
         if name in rows and TWIN + name not in rows:
-            lines.append(f"* {name} has no static twin: its most common plan culls a seed, which a schedule cannot.")
+            from ..twin import twin_of
+
+            try:
+                twin_of(rows[name], comp.config.tasks())
+                why = "its twin's runs are missing (rerun the same command)"
+            except ValueError as e:  # names the plan that culls, and on a task distribution its family
+                why = str(e)
+            lines.append(f"* {name} has no static twin: {why}.")
         if name in rows and TWIN + name in rows:
             from ..twin import twin_of
 
