@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +38,9 @@ import numpy as np
 from agents import ledger
 from agents.compare import CompareConfig, run_comparison
 from agents.compare.stats import paired, pick, test_points, validation_points
-from agents.paths import SUBSET_ROOT, subset_overrides
+from agents.paths import SUBSET_ROOT, portable, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
+from agents.simic.bc import behaviour_clone
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.leyline import LAYOUT_BLUEPRINTS
 
@@ -52,6 +53,9 @@ LEARNERS = {"plain": OUT, "residual": RESULTS / "simic3/pi-fast-residual"}
 FIRST_SEED = {"a": 3000, "b": 3100, "c": 3200}
 """Training seeds of each replicate (rounds take consecutive blocks of ``EPISODES``)."""
 ROUNDS, EPISODES = 2, 8
+BONUSES = (3.0, 6.0, 12.0)
+"""Residual learner: the plan's head start in logits. Rounds are cloned with the first; the last round's labels are
+also cloned with the others, and validation picks among them (a larger bonus overrules the plan less often)."""
 VALIDATION_SEEDS = tuple(range(900, 920))
 
 
@@ -62,6 +66,32 @@ def ceiling_plus() -> Path:
     named = {(s.slot, s.blueprint) for s in plan}
     extra = tuple(ScheduledSeed(0.99, r, b, 1) for r in range(3) for b in LAYOUT_BLUEPRINTS if (r, b) not in named)
     return Schedule(plan + extra).save(path)
+
+
+def bonus_policy(folder: Path, bonus: float) -> Path:
+    """The last round's residual clone with another bonus (the first bonus's is ``policy.zip``)."""
+    return folder / f"round{ROUNDS - 1}" / (f"policy-bonus{bonus:g}.zip" if bonus != BONUSES[0] else "policy.zip")
+
+
+def finals(learner: str, replicate: str) -> dict[str, Path]:
+    """The last round's clones of a replicate, by validation row name."""
+    folder = LEARNERS[learner] / replicate
+    if learner != "residual":
+        return {f"round{ROUNDS - 1}": folder / f"round{ROUNDS - 1}/policy.zip"}
+    return {f"round{ROUNDS - 1}" + (f"-bonus{b:g}" if b != BONUSES[0] else ""): bonus_policy(folder, b)
+            for b in BONUSES}
+
+
+def validation(learner: str, replicate: str):
+    """A replicate's validation comparison: heuristic, ceiling, every round's clone (and the last round's with each
+    bonus); cached by run, so a rerun only plays what is new."""
+    folder = LEARNERS[learner] / replicate
+    clones = {f"round{k}": folder / f"round{k}/policy.zip" for k in range(ROUNDS)} | finals(learner, replicate)
+    rows = ("heuristic", f"ceiling=schedule:{CEILING}", *(f"{k}=policy:{p}" for k, p in clones.items()))
+    return run_comparison(CompareConfig("Esper-Fast-v0", rows=rows, seeds=VALIDATION_SEEDS, scratch=False, workers=2,
+                                        out=folder / "validation",
+                                        command=f"python benchmarks/simic3.py --learner {learner} "
+                                                f"--replicate {replicate}"))
 
 
 def run(replicate: str, learner: str = "plain") -> str:
@@ -75,12 +105,12 @@ def run(replicate: str, learner: str = "plain") -> str:
         cfg.labels(0).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(same, cfg.labels(0))
     summary = iterate(cfg)
-    rows = ("heuristic", f"ceiling=schedule:{CEILING}",
-            *(f"round{k}=policy:{cfg.policy(k)}" for k in range(ROUNDS)))
-    comp = run_comparison(CompareConfig("Esper-Fast-v0", rows=rows, seeds=VALIDATION_SEEDS, scratch=False, workers=2,
-                                        out=folder / "validation",
-                                        command=f"python benchmarks/simic3.py --learner {learner} "
-                                                f"--replicate {replicate}"))
+    if learner == "residual":
+        for bonus in BONUSES[1:]:
+            if not bonus_policy(folder, bonus).is_file():
+                behaviour_clone(replace(cfg.bc_config(ROUNDS - 1), out=bonus_policy(folder, bonus),
+                                        residual_bonus=bonus))
+    comp = validation(learner, replicate)
     means = {row: sum(validation_points(r) for r in recs) / len(recs) for row, recs in comp.rows.items()}
     ceiling = {r.seed: validation_points(r) for r in comp.rows["ceiling"]}
     lines = [f"### {learner} replicate {replicate} (training seeds {FIRST_SEED[replicate]}-"
@@ -92,6 +122,10 @@ def run(replicate: str, learner: str = "plain") -> str:
         diff = [validation_points(x) - ceiling[x.seed] for x in comp.rows[f"round{k}"]]
         lines.append(f"| {k} | {r['behaviour'].split('/')[-1]} | {r['branch_epochs']} | {r['episode_equivalents']} | "
                      f"{r['label_wall_s']:.0f} | {100 * r['held_out_agreement']:.1f}% | {means[f'round{k}']:.2f} | "
+                     f"{sum(diff) / len(diff):+.2f} |")
+    for row in [r for r in comp.rows if "-bonus" in r]:
+        diff = [validation_points(x) - ceiling[x.seed] for x in comp.rows[row]]
+        lines.append(f"| {row} | (round {ROUNDS - 1}'s labels, another bonus) | | | | | {means[row]:.2f} | "
                      f"{sum(diff) / len(diff):+.2f} |")
     lines += ["", f"Validation accuracy on seeds 900-919: heuristic {means['heuristic']:.2f}, ceiling "
               f"{means['ceiling']:.2f} (table: `{folder / 'validation/table.md'}`).", ""]
@@ -127,15 +161,6 @@ ATTEMPT = ("simic3", "1")
 """The ledger's name for this evaluation."""
 
 
-def validation(learner: str, replicate: str):
-    """A replicate's validation comparison (every run cached after :func:`run`)."""
-    folder = LEARNERS[learner] / replicate
-    rows = ("heuristic", f"ceiling=schedule:{CEILING}", *(f"round{k}=policy:{folder / f'round{k}/policy.zip'}"
-                                                           for k in range(ROUNDS)))
-    return run_comparison(CompareConfig("Esper-Fast-v0", rows=rows, seeds=VALIDATION_SEEDS, scratch=False, workers=2,
-                                        out=folder / "validation",
-                                        command=f"python benchmarks/simic3.py --learner {learner} "
-                                                f"--replicate {replicate}"), progress=False)
 
 
 def interval(comp, a: str, b: str) -> tuple[float, float, float]:
@@ -150,15 +175,19 @@ def evaluate(learner: str, replicates: list[str]) -> str:
     """Pick ``simic`` among the replicates' final clones on validation seeds, then play every replicate, the
     heuristic, no-growth, the static ceiling (and the per-family oracle) and simic's static twin on fresh evaluation
     seeds of Fast, the held-out task distribution and the real subset; returns goal.md's text."""
-    final = f"round{ROUNDS - 1}"
-    policies = {r: LEARNERS[learner] / r / f"{final}/policy.zip" for r in replicates}
-    chosen, means = pick({r: validation(learner, r).rows[final] for r in replicates}, replicates)
+    policies, best = {}, {}
+    for r in replicates:  # each replicate's final clone: its best bonus on validation seeds
+        comp = validation(learner, r)
+        row, _ = pick(comp.rows, finals(learner, r))
+        policies[r], best[r] = finals(learner, r)[row], comp.rows[row]
+    chosen, means = pick(best, replicates)
     out = LEARNERS[learner] / "evaluate"
     lines = [f"# Simic v3 ({learner} clones): goal check on fresh evaluation seeds", "",
              f"Command: `python benchmarks/simic3.py --learner {learner} --replicate {' '.join(replicates)} "
              "--evaluate`. Generated from the runs in `evaluate/<env>/`.", "",
              f"`simic` = replicate {chosen} (the best final clone on validation seeds 900-919, mean validation "
-             "accuracy " + ", ".join(f"{r} {m:.2f}" for r, m in means.items()) + "). Paired 95% intervals on test "
+             "accuracy " + ", ".join(f"{r} {m:.2f} (`{portable(policies[r])}`)" for r, m in means.items())
+             + "). Paired 95% intervals on test "
              "accuracy (points); FLOPs relative to the bare host (no-growth) on the same seeds.", ""]
     checks = []
     for name, w in WHERE.items():

@@ -67,6 +67,8 @@ class IterateConfig:
     residual: Path | None = None
     """A schedule (JSON) every clone is residual to: it plays the plan unless its logits overrule it, so an
     untrained clone is the plan and cloning learns only the deviations (None: plain clones, Simic v2's)."""
+    residual_bonus: float = 3.0
+    """The plan's head start in logits (residual clones only)."""
     bc_epochs: int = 300
     """Behaviour-cloning epochs per round."""
     bc_seed: int = 0
@@ -121,6 +123,14 @@ class IterateConfig:
     def policy(self, k: int) -> Path:
         return Path(self.out) / f"round{k}" / "policy.zip"
 
+    def bc_config(self, k: int) -> BCConfig:
+        """Round ``k``'s cloning: the labels of rounds 0..k (DAgger's aggregation) into ``policy(k)``."""
+        files = [self.labels(j) for j in range(k + 1)]
+        return replace(BC, data=files[-1], also=tuple(files[:-1]), out=self.policy(k), epochs=self.bc_epochs,
+                       seed=self.bc_seed, residual=self.residual, residual_bonus=self.residual_bonus,
+                       sharpen_entropy=None if self.residual else BC.sharpen_entropy,
+                       holdout_every=min(BC.holdout_every, self.episodes))
+
     def improve_config(self, k: int) -> ImproveConfig:
         """Round ``k``'s labelling: its seeds, its behaviour (start, then the last clone) and rollout."""
         behaviour = self.start if k == 0 else f"policy:{self.policy(k - 1)}"
@@ -154,10 +164,7 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                                "rerun the same command to try them again")
         labelled = time.perf_counter() - start
         files = [cfg.labels(j) for j in range(k + 1)]
-        _, held, _ = behaviour_clone(replace(BC, data=files[-1], also=tuple(files[:-1]), out=cfg.policy(k),
-                                             epochs=cfg.bc_epochs, seed=cfg.bc_seed, residual=cfg.residual,
-                                             sharpen_entropy=None if cfg.residual else BC.sharpen_entropy,
-                                             holdout_every=min(BC.holdout_every, cfg.episodes)), progress=progress)
+        _, held, _ = behaviour_clone(cfg.bc_config(k), progress=progress)
         budget = demos.meta["budget"]
         max_epochs = {str(seed): len(ep.action) for seed, ep in demos.episodes.items()}  # rows = epochs
         epochs = sum(b["epochs"] for b in budget.values())
