@@ -41,6 +41,7 @@ from agents.compare.stats import paired, pick, test_points, validation_points
 from agents.paths import SUBSET_ROOT, portable, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic.bc import behaviour_clone
+from agents.simic.dataset import load as load_demonstrations
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.leyline import LAYOUT_BLUEPRINTS
 
@@ -127,6 +128,10 @@ def run(replicate: str, learner: str = "plain") -> str:
         diff = [validation_points(x) - ceiling[x.seed] for x in comp.rows[row]]
         lines.append(f"| {row} | (round {ROUNDS - 1}'s labels, another bonus) | | | | | {means[row]:.2f} | "
                      f"{sum(diff) / len(diff):+.2f} |")
+    first = load_demonstrations(cfg.labels(0)).episodes.values()  # epoch 0: every seed's report is nearly the same
+    kept = sum(int(ep.teacher[0] == ep.action[0]) for ep in first)
+    lines += ["", f"At epoch 0, where the reports of all seeds are nearly the same, the improved teacher keeps the "
+              f"plan's command on {kept} of {len(first)} round-0 seeds."]
     lines += ["", f"Validation accuracy on seeds 900-919: heuristic {means['heuristic']:.2f}, ceiling "
               f"{means['ceiling']:.2f} (table: `{folder / 'validation/table.md'}`).", ""]
     return "\n".join(lines)
