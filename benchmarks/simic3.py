@@ -121,8 +121,9 @@ def run(replicate: str, learner: str = "plain") -> str:
     for k in range(ROUNDS):
         r = summary["rounds"][str(k)]
         diff = [validation_points(x) - ceiling[x.seed] for x in comp.rows[f"round{k}"]]
+        wall = f"{r['label_wall_s']:.0f}" if r["label_wall_s"] >= 1 else "0 (the plain run's file)"
         lines.append(f"| {k} | {r['behaviour'].split('/')[-1]} | {r['branch_epochs']} | {r['episode_equivalents']} | "
-                     f"{r['label_wall_s']:.0f} | {100 * r['held_out_agreement']:.1f}% | {means[f'round{k}']:.2f} | "
+                     f"{wall} | {100 * r['held_out_agreement']:.1f}% | {means[f'round{k}']:.2f} | "
                      f"{sum(diff) / len(diff):+.2f} |")
     for row in [r for r in comp.rows if "-bonus" in r]:
         diff = [validation_points(x) - ceiling[x.seed] for x in comp.rows[row]]
