@@ -1,7 +1,8 @@
 """Residual policies: a static plan plus a learned deviation.
 
 A residual policy plays ``argmax(logits(obs) + bonus * onehot(plan's command))`` over the legal commands: the plan
-(a :class:`~agents.schedule.Schedule`, read from the training report) proposes, the network's logits must beat the
+(a :class:`~agents.schedule.Schedule`, or a :class:`~agents.schedule.TaskSchedule` with each kind of task's own
+plan; read from the training report) proposes, the network's logits must beat the
 plan's command by ``bonus`` to overrule it. A network that has learned nothing (near-zero logits) *is* the plan, so
 behaviour cloning only has to learn where the improved teacher deviates from it, not the plan itself -- the part a
 handful of labelled episodes could not clone (Simic v3, policy iteration from the static ceiling).
@@ -23,32 +24,32 @@ import numpy as np
 from esper_env.leyline import ActionCodec, Command, TrainingReport
 
 from .base import PolicyAgent
-from .schedule import Schedule
+from .schedule import Schedule, TaskSchedule, any_from_json
 
 RESIDUAL_ENTRY = "esper_residual.json"
 """The entry of a residual policy's zip: ``{"base": <schedule data>, "bonus": float}``."""
 
 
-def residual_entry(base: Schedule, bonus: float) -> dict:
+def residual_entry(base: Schedule | TaskSchedule, bonus: float) -> dict:
     """The JSON of :data:`RESIDUAL_ENTRY` for ``base`` and ``bonus``."""
     if not bonus > 0:
         raise ValueError(f"the residual bonus must be > 0 (the plan's logit head start), got {bonus}")
     return {"base": base.to_json(), "bonus": float(bonus)}
 
 
-def read_residual(path: str | Path) -> tuple[Schedule, float] | None:
+def read_residual(path: str | Path) -> tuple[Schedule | TaskSchedule, float] | None:
     """(plan, bonus) of a residual policy file; None for a plain policy."""
     try:
         with zipfile.ZipFile(path) as z:
             if RESIDUAL_ENTRY not in z.namelist():
                 return None
             data = json.loads(z.read(RESIDUAL_ENTRY))
-        return Schedule.from_json(data["base"]), float(data["bonus"])
+        return any_from_json(data["base"]), float(data["bonus"])
     except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: malformed residual entry {RESIDUAL_ENTRY} ({type(e).__name__}: {e})") from None
 
 
-def plan_action(plan: Schedule, report: TrainingReport, mask: np.ndarray) -> int:
+def plan_action(plan: Schedule | TaskSchedule, report: TrainingReport, mask: np.ndarray) -> int:
     """The plan's command at ``report`` as an action index (WAIT when nothing is due or it is not legal)."""
     command = plan.command_at(report)
     action = ActionCodec.for_report(report).encode(command if command is not None else Command.wait())
@@ -66,7 +67,7 @@ def residual_logits(policy, obs, mask: np.ndarray, base, bonus: float):
 class ResidualPolicyAgent(PolicyAgent):
     """A saved residual policy: the plan's command unless the network overrules it (greedy)."""
 
-    def __init__(self, model, plan: Schedule, bonus: float, **kw):
+    def __init__(self, model, plan: Schedule | TaskSchedule, bonus: float, **kw):
         super().__init__(model, **kw)
         self.plan, self.bonus = plan, bonus
 

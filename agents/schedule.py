@@ -209,13 +209,18 @@ class TaskSchedule:
         return Path(path)
 
 
+def any_from_json(data) -> Schedule | TaskSchedule:
+    """A schedule of either kind from its JSON data."""
+    if isinstance(data, dict) and data.get("format") == TASK_FORMAT:
+        return TaskSchedule.from_json(data)
+    return Schedule.from_json(data)
+
+
 def load_any(path: str | os.PathLike) -> Schedule | TaskSchedule:
     """A schedule file of either kind (what ``schedule:PATH.json`` plays)."""
     data = _read(path)
     try:
-        if isinstance(data, dict) and data.get("format") == TASK_FORMAT:
-            return TaskSchedule.from_json(data)
-        return Schedule.from_json(data)
+        return any_from_json(data)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
 

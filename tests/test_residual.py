@@ -83,3 +83,19 @@ def test_residual_policy_iteration_plays_the_plan_then_its_residual_clone(tmp_pa
         for recorded in ep.action:
             assert int(clone.act(obs, info)) == recorded
             obs, _, _, _, info = env.step(int(recorded))
+
+
+def test_a_task_schedule_is_a_residual_base_each_task_its_own_plan(no_growth_labels, tmp_path):
+    from agents.schedule import TaskCase, TaskSchedule
+
+    # SMALL's tasks train on 96 images: the case matches there, and another size falls back to no growth
+    base = TaskSchedule((TaskCase("small", (("train_images", 96),), PLAN),), default=Schedule())
+    plan = base.save(tmp_path / "task-plan.json")
+    out = tmp_path / "untrained.zip"
+    behaviour_clone(BCConfig(data=no_growth_labels, out=out, epochs=1, lr=1e-9, holdout_every=3, residual=plan),
+                    progress=False)
+    assert read_residual(out) == (base, 3.0)
+    agent = make_agent(f"policy:{out}")
+    assert commands(agent, 7) == commands(make_agent(f"schedule:{PLAN.save(tmp_path / 'plan.json')}"), 7) != [0] * 6
+    env = gym.make("Esper-Tiny-v0", **dict(SMALL, train_size=128))
+    assert not any(s.action for s in run_episode(env, agent, seed=7).steps)  # no case: the default plan

@@ -63,8 +63,9 @@ class BCConfig:
     seed: int = 0
     """Initialisation and minibatch order."""
     residual: Path | None = None
-    """A schedule (JSON) the policy is residual to: it plays the plan's command unless its logits beat it by
-    ``residual_bonus`` (an untrained network is the plan; only deviations are learned). None: a plain policy."""
+    """A schedule or task schedule (JSON) the policy is residual to: it plays the plan's command unless its logits
+    beat it by ``residual_bonus`` (an untrained network is the plan; only deviations are learned). None: a plain
+    policy."""
     residual_bonus: float = 3.0
     """The plan's head start in logits (residual policies only)."""
     ppo: dict = field(default_factory=lambda: PPOConfig().sb3_kwargs())
@@ -86,9 +87,9 @@ class BCConfig:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"no demonstration file at {path}; record one with `esper collect`")
         if self.residual is not None:
-            from ..schedule import Schedule
+            from ..schedule import load_any
 
-            Schedule.load(self.residual)  # exists and parses
+            load_any(self.residual)  # exists and parses (a schedule or a task schedule)
             if not self.residual_bonus > 0:
                 raise ValueError(f"--residual-bonus must be > 0, got {self.residual_bonus}")
             if self.sharpen_entropy is not None:
@@ -284,9 +285,9 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     obs, mask, teacher, returns = _tensors(train_eps, cfg.gamma)
     residual = None
     if cfg.residual is not None:  # the plan's command at every state: the logit head start the loss sees
-        from ..schedule import Schedule
+        from ..schedule import load_any
 
-        plan = Schedule.load(cfg.residual)
+        plan = load_any(cfg.residual)
         bases = {}
         for path, d in zip(paths, files):
             if set(bases) & set(d.episodes):

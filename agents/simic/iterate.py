@@ -65,8 +65,8 @@ class IterateConfig:
     margin: float = 0.0
     """A branch replaces the rollout's own command only if it is better by more than this."""
     residual: Path | None = None
-    """A schedule (JSON) every clone is residual to: it plays the plan unless its logits overrule it, so an
-    untrained clone is the plan and cloning learns only the deviations (None: plain clones, Simic v2's)."""
+    """A schedule or task schedule (JSON) every clone is residual to: it plays the plan unless its logits overrule
+    it, so an untrained clone is the plan and cloning learns only the deviations (None: plain clones, Simic v2's)."""
     residual_bonus: float = 3.0
     """The plan's head start in logits (residual clones only)."""
     bc_epochs: int = 300
@@ -107,9 +107,9 @@ class IterateConfig:
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
         if self.residual is not None:
-            from ..schedule import Schedule
+            from ..schedule import load_any
 
-            Schedule.load(self.residual)  # exists and parses
+            load_any(self.residual)  # exists and parses (a schedule or a task schedule)
         check_output_dir(self.out, "--out")
         check_executor(self.executor)
 
