@@ -160,10 +160,10 @@ class PolicyAgent:
         if algo == "MaskablePPO" and entry.policy is not None and entry.policy.algo == "MaskablePPO":
             from .residual import ResidualPolicyAgent, read_residual
 
-            residual = read_residual(path)
+            policy, residual = load_policy(path)[0], read_residual(path)
             if residual is not None:  # a static plan plus a learned deviation
-                return ResidualPolicyAgent(load_policy(path)[0], *residual, name=name, schema=schema, **kw)
-            return cls(load_policy(path)[0], name=name, schema=schema, **kw)
+                return ResidualPolicyAgent(policy, *residual, name=name, schema=schema, **kw)
+            return cls(policy, name=name, schema=schema, **kw)
         if not trust:
             raise UntrustedPolicyError(f"{path}: {TRUST_HINT}")
         if algo == "MaskablePPO":

@@ -51,17 +51,22 @@ def read_residual(path: str | Path) -> tuple[Schedule | TaskSchedule, float] | N
 
 def plan_action(plan: Schedule | TaskSchedule, report: TrainingReport, mask: np.ndarray) -> int:
     """The plan's command at ``report`` as an action index (WAIT when nothing is due or it is not legal)."""
+    codec = ActionCodec.for_report(report)
     command = plan.command_at(report)
-    action = ActionCodec.for_report(report).encode(command if command is not None else Command.wait())
-    return action if mask[action] else ActionCodec.for_report(report).encode(Command.wait())
+    action = codec.encode(command if command is not None else Command.wait())
+    return action if mask[action] else codec.encode(Command.wait())
+
+
+def with_bonus(logits, base, bonus: float):
+    """Network logits [batch, actions] plus ``bonus`` at each row's plan command ``base``."""
+    import torch
+
+    return logits + bonus * torch.nn.functional.one_hot(torch.as_tensor(base, dtype=torch.long), logits.shape[-1])
 
 
 def residual_logits(policy, obs, mask: np.ndarray, base, bonus: float):
     """The residual policy's logits (illegal commands masked) for a batch: network logits + bonus at ``base``."""
-    import torch
-
-    logits = policy.get_distribution(obs, action_masks=mask).distribution.logits
-    return logits + bonus * torch.nn.functional.one_hot(torch.as_tensor(base, dtype=torch.long), logits.shape[-1])
+    return with_bonus(policy.get_distribution(obs, action_masks=mask).distribution.logits, base, bonus)
 
 
 class ResidualPolicyAgent(PolicyAgent):

@@ -53,10 +53,10 @@ def markdown_table(comp) -> str:
             f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
                          f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
+    from ..twin import twin_of
+
     for name in comp.config.twins:
         if name in rows and TWIN + name not in rows:
-            from ..twin import twin_of
-
             try:
                 twin_of(rows[name], comp.config.tasks())
                 why = "its twin's runs are missing (rerun the same command)"
@@ -64,8 +64,6 @@ def markdown_table(comp) -> str:
                 why = str(e)
             lines.append(f"* {name} has no static twin: {why}.")
         if name in rows and TWIN + name in rows:
-            from ..twin import twin_of
-
             _, said = twin_of(rows[name], comp.config.tasks())
             d = paired(rows, name, TWIN + name, test_points)
             lines.append(f"* {name} − {TWIN}{name} (its most common plan as a static schedule: {said}): "

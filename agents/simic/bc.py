@@ -21,7 +21,7 @@ from esper_env.leyline import ActionCodec, Op
 
 from ..paths import check_output_file
 from ..policy_file import save_policy
-from ..residual import RESIDUAL_ENTRY, residual_entry, residual_logits
+from ..residual import RESIDUAL_ENTRY, residual_entry, residual_logits, with_bonus
 from .dataset import DatasetError, Demonstrations, Episode
 from .dataset import load as load_demonstrations
 from .ppo import PPOConfig
@@ -305,9 +305,13 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            values, logp, entropy = policy.evaluate_actions(obs[idx], teacher[idx], action_masks=mask[idx].numpy())
-            if residual is not None:  # the residual policy's log-probability; the entropy stays the network's own
-                logits = residual_logits(policy, obs[idx], mask[idx].numpy(), base[idx], cfg.residual_bonus)
+            if residual is None:
+                values, logp, entropy = policy.evaluate_actions(obs[idx], teacher[idx],
+                                                                action_masks=mask[idx].numpy())
+            else:  # one actor pass: the residual policy's log-probability; the entropy stays the network's own
+                dist = policy.get_distribution(obs[idx], action_masks=mask[idx].numpy())
+                values, entropy = policy.predict_values(obs[idx]), dist.entropy()
+                logits = with_bonus(dist.distribution.logits, base[idx], cfg.residual_bonus)
                 logp = torch.log_softmax(logits, -1).gather(1, teacher[idx, None]).squeeze(1)
             w = weights[teacher[idx]]
             nll = -(w * logp).sum() / w.sum()

@@ -163,8 +163,8 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             raise RuntimeError(f"round {k}: episodes of seeds {demos.failed} failed (their worker process died); "
                                "rerun the same command to try them again")
         labelled = time.perf_counter() - start
-        files = [cfg.labels(j) for j in range(k + 1)]
-        _, held, _ = behaviour_clone(cfg.bc_config(k), progress=progress)
+        bc = cfg.bc_config(k)
+        _, held, _ = behaviour_clone(bc, progress=progress)
         budget = demos.meta["budget"]
         max_epochs = {str(seed): len(ep.action) for seed, ep in demos.episodes.items()}  # rows = epochs
         epochs = sum(b["epochs"] for b in budget.values())
@@ -175,7 +175,8 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             branch_epochs=epochs,
             episode_equivalents=round(sum(b["epochs"] / max_epochs[s] for s, b in budget.items()), 2),
             relabelled=sum(b["relabelled"] for b in budget.values()), label_wall_s=round(labelled, 1),
-            bc_wall_s=round(time.perf_counter() - start - labelled, 1), trained_on=[portable(f) for f in files],
+            bc_wall_s=round(time.perf_counter() - start - labelled, 1),
+            trained_on=[portable(f) for f in (*bc.also, bc.data)],
             held_out_agreement=held.accuracy, policy=portable(cfg.policy(k)))
         with atomic_path(summary_path, suffix=".json") as tmp, open(tmp, "w") as f:
             json.dump(summary, f, indent=1)
