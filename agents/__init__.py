@@ -1,4 +1,6 @@
-"""Controllers for Esper environments: heuristic Tamiyo, baselines, and learned policies.
+"""Controllers and learners for Esper environments: heuristic Tamiyo, baselines, learned policies, and Simic (how
+learned policies are made). The experiment protocol around them (comparisons, tuning, the ledger, the command
+line) is :mod:`lab`, which imports this package, never the other way.
 
 Agents see observations, reports and action masks only (never the env's model), so hand-written and
 learned controllers are compared on equal terms.
@@ -13,12 +15,11 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    **dict.fromkeys(("Agent", "EpisodeRecord", "PolicyAgent", "RuleAgent", "StepRecord", "play", "run_episode"),
-                    "base"),
+    **dict.fromkeys(("Agent", "EpisodeRecord", "RuleAgent", "StepRecord", "play", "run_episode"), "base"),
+    **dict.fromkeys(("PolicyAgent", "ResidualPolicyAgent"), "policy"),
     **dict.fromkeys(("PolicyEntry", "SchemaMismatchError", "UntrustedPolicyError", "load_policy", "read_policy_entry",
                      "read_policy_schema", "save_policy"), "policy_file"),
-    **dict.fromkeys(("RunRecord",), "records"),
-    **dict.fromkeys(("FixedSchedule", "FixedScheduleConfig", "NoGrowth", "RandomLegal"), "baselines"),
+    **dict.fromkeys(("FixedSchedule", "FixedScheduleConfig", "NoGrowth", "RandomLegal", "ScheduleAgent"), "baselines"),
     **dict.fromkeys(("HeuristicTamiyo", "TamiyoConfig"), "tamiyo"),
     **dict.fromkeys(("AGENTS", "ControllerSpec", "make_agent"), "registry"),
 }

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from esper_env.leyline import ActionCodec, Command, EpisodeOutcome, LifecycleEvent, ObservationSchema, TrainingReport
-
-from .policy_file import TRUST_HINT, UntrustedPolicyError, check_schema, load_policy, read_policy_entry
+from esper_env.leyline import LAYOUT_CODEC, Command, EpisodeOutcome, LifecycleEvent, TrainingReport
 
 
 @runtime_checkable
@@ -42,9 +39,8 @@ class RuleAgent:
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
         report: TrainingReport = info["report"]
-        codec = ActionCodec.for_report(report)
         command, reason = self.decide(report)
-        action = codec.encode(command)
+        action = LAYOUT_CODEC.encode(command)
         if not info["action_mask"][action]:  # a rule asked for something illegal: say so, do nothing
             command, reason, action = Command.wait(), f"{command} is not legal now ({reason})", 0
         self.last_reason = reason
@@ -105,7 +101,7 @@ def play(env, agent: Agent, obs: np.ndarray, info: dict[str, Any], record: Episo
          after_step: Callable[[EpisodeRecord], None] | None = None) -> EpisodeRecord:
     """Continue ``record``'s episode from ``(obs, info)`` to its end (used by :func:`run_episode` and to
     resume a restored snapshot); ``after_step`` may save a checkpoint after each step."""
-    codec = ActionCodec.for_report(info["report"])
+    codec = LAYOUT_CODEC
     done = False
     while not done:
         epoch = info["report"].epoch
@@ -123,72 +119,3 @@ def play(env, agent: Agent, obs: np.ndarray, info: dict[str, Any], record: Episo
         if after_step is not None:
             after_step(record)
     return record
-
-
-class PolicyAgent:
-    """A trained SB3 / sb3-contrib model behind the :class:`Agent` protocol.
-
-    MaskablePPO models are given the action mask; other algorithms ignore it (the env turns an illegal
-    choice into a no-op with a penalty). A policy loaded from a file is checked against the schema of the
-    env it plays: at :meth:`load` when one is given, else at the first :meth:`act`.
-    """
-
-    def __init__(self, model, name: str = "policy", deterministic: bool = True,
-                 schema: ObservationSchema | None = None):
-        self.model = model
-        self.name = name
-        self.deterministic = deterministic
-        self.schema = schema
-        self.last_reason = ""
-        self._checked = schema is None
-
-    @classmethod
-    def load(cls, path: str | Path, algo: str = "MaskablePPO", expected: ObservationSchema | None = None,
-             trust: bool = False, **kw) -> PolicyAgent:
-        """A saved policy. MaskablePPO files written by :func:`save_policy` load as data (JSON + tensors, no
-        unpickling); anything else needs ``trust=True``, because SB3's loader unpickles parts of the file."""
-        path = Path(path)
-        if not path.is_file() and path.with_suffix(".zip").is_file():
-            path = path.with_suffix(".zip")
-        if not path.is_file():
-            raise FileNotFoundError(f"no saved policy at {path}; train one first (agents.save_policy)")
-        entry = read_policy_entry(path)
-        schema = entry.schema
-        if expected is not None:
-            check_schema(schema, expected, f"policy {path}")
-        name = kw.pop("name", path.stem)
-        if algo == "MaskablePPO" and entry.policy is not None and entry.policy.algo == "MaskablePPO":
-            from .residual import ResidualPolicyAgent, read_residual
-
-            policy, residual = load_policy(path)[0], read_residual(path)
-            if residual is not None:  # a static plan plus a learned deviation
-                return ResidualPolicyAgent(policy, *residual, name=name, schema=schema, **kw)
-            return cls(policy, name=name, schema=schema, **kw)
-        if not trust:
-            raise UntrustedPolicyError(f"{path}: {TRUST_HINT}")
-        if algo == "MaskablePPO":
-            from sb3_contrib import MaskablePPO as Algo
-        else:
-            import stable_baselines3
-            try:
-                Algo = getattr(stable_baselines3, algo)
-            except AttributeError:
-                raise ValueError(f"unknown SB3 algorithm {algo!r}") from None
-        return cls(Algo.load(str(path), device="cpu"), name=name, schema=schema, **kw)
-
-    def reset(self, seed: int | None = None) -> None:
-        self.last_reason = ""
-
-    def _check(self, info: dict[str, Any]) -> None:
-        if not self._checked:
-            check_schema(self.schema, ObservationSchema.for_report(info["report"]), f"policy {self.name!r}")
-            self._checked = True
-
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
-        self._check(info)
-        kwargs = {}
-        if type(self.model).__name__ in ("MaskablePPO", "MaskableActorCriticPolicy"):
-            kwargs["action_masks"] = info["action_mask"]
-        action, _ = self.model.predict(observation, deterministic=self.deterministic, **kwargs)
-        self.last_reason = "policy"
-        return int(action)

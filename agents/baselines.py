@@ -1,8 +1,11 @@
-"""Baseline controllers: no growth, a fixed schedule, and uniformly random legal commands."""
+"""Rule baselines: no growth, a fixed schedule, uniformly random legal commands, and a static plan played as
+written (:class:`ScheduleAgent`)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +13,7 @@ import numpy as np
 from esper_env.leyline import Command, SeedStage, TrainingReport
 
 from .base import RuleAgent
+from .schedule import Schedule, TaskSchedule, load_any
 
 
 class NoGrowth(RuleAgent):
@@ -82,3 +86,22 @@ class RandomLegal:
         legal = np.flatnonzero(info["action_mask"])
         self.last_reason = f"random among {len(legal)} legal"
         return int(self.rng.choice(legal))
+
+
+class ScheduleAgent(RuleAgent):
+    """Plays a :class:`Schedule` or a :class:`TaskSchedule` (``schedule:PATH.json`` in ``esper run`` and
+    ``esper compare``)."""
+
+    def __init__(self, schedule: Schedule | TaskSchedule, name: str = "schedule"):
+        super().__init__()
+        self.schedule, self.name = schedule, name
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ScheduleAgent:
+        return cls(load_any(path), name=Path(path).stem)
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        command = self.schedule.command_at(report)
+        if command is None:
+            return Command.wait(), "following the schedule"
+        return command, f"scheduled: {command}"

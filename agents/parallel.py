@@ -74,7 +74,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int,
             yield task, WorkerDied(task)
 
 
-PRELOAD = ["torch", "gymnasium", "esper_env", "agents.compare.execute"]
+PRELOAD = ["torch", "gymnasium", "esper_env", "agents.registry", "agents.policy"]
 """Imported once by the fork server; every worker is forked from it with them loaded (a spawned worker spent
 ~2.5 s of CPU importing torch, once per worker of every pool)."""
 

@@ -181,8 +181,9 @@ def check_schema(recorded: ObservationSchema, current: ObservationSchema, what: 
     """Raise :class:`SchemaMismatchError` saying what differs, if anything does."""
     diff = recorded.differences(current)
     if diff:
-        hint = (" It was made for the old per-env layout: `esper convert FILE` converts the file to the common "
-                "layout every env shares." if recorded.obs_version == 3 else
+        hint = (" It was made for the old per-env layout (version 3), which this version cannot read: convert it "
+                "with `esper convert FILE` of commit 72e2fcb or earlier (the converter was retired once every "
+                "committed file had been converted), or make it again." if recorded.obs_version == 3 else
                 " Make it again with this version of Esper.")
         raise SchemaMismatchError(f"{what} was made for other observations or actions than this env's: "
                                   + "; ".join(diff) + "." + hint)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from esper_env.leyline import ObservationSchema
 
-from .base import Agent, PolicyAgent
+from .base import Agent
 from .baselines import FixedSchedule, NoGrowth, RandomLegal
+from .policy import PolicyAgent
 from .tamiyo import HeuristicTamiyo
 
 AGENTS = {"heuristic": HeuristicTamiyo, "no-growth": NoGrowth, "fixed": FixedSchedule, "random": RandomLegal}
@@ -93,7 +94,7 @@ class ControllerSpec:
         if self.kind == "policy":
             return PolicyAgent.load(self.value, expected=schema, trust=trust)
         if self.kind == "schedule":
-            from .schedule import ScheduleAgent
+            from .baselines import ScheduleAgent
             return ScheduleAgent.load(self.value)
         return AGENTS[self.value]()
 

@@ -8,8 +8,8 @@ behaviour cloning only has to learn where the improved teacher deviates from it,
 handful of labelled episodes could not clone (Simic v3, policy iteration from the static ceiling).
 
 The file is an ordinary saved policy (``policy:PATH.zip`` everywhere) with one more JSON entry,
-:data:`RESIDUAL_ENTRY`: the plan (schedule data, never code) and the bonus. :meth:`PolicyAgent.load` returns a
-:class:`ResidualPolicyAgent` for such a file.
+:data:`RESIDUAL_ENTRY`: the plan (schedule data, never code) and the bonus.
+:meth:`agents.policy.PolicyAgent.load` returns a :class:`~agents.policy.ResidualPolicyAgent` for such a file.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from esper_env.leyline import ActionCodec, Command, TrainingReport
+from esper_env.leyline import LAYOUT_CODEC, Command, TrainingReport
 
-from .base import PolicyAgent
 from .schedule import Schedule, TaskSchedule, any_from_json
 
 RESIDUAL_ENTRY = "esper_residual.json"
@@ -51,10 +49,9 @@ def read_residual(path: str | Path) -> tuple[Schedule | TaskSchedule, float] | N
 
 def plan_action(plan: Schedule | TaskSchedule, report: TrainingReport, mask: np.ndarray) -> int:
     """The plan's command at ``report`` as an action index (WAIT when nothing is due or it is not legal)."""
-    codec = ActionCodec.for_report(report)
     command = plan.command_at(report)
-    action = codec.encode(command if command is not None else Command.wait())
-    return action if mask[action] else codec.encode(Command.wait())
+    action = LAYOUT_CODEC.encode(command if command is not None else Command.wait())
+    return action if mask[action] else LAYOUT_CODEC.encode(Command.wait())
 
 
 def with_bonus(logits, base, bonus: float):
@@ -67,24 +64,3 @@ def with_bonus(logits, base, bonus: float):
 def residual_logits(policy, obs, mask: np.ndarray, base, bonus: float):
     """The residual policy's logits (illegal commands masked) for a batch: network logits + bonus at ``base``."""
     return with_bonus(policy.get_distribution(obs, action_masks=mask).distribution.logits, base, bonus)
-
-
-class ResidualPolicyAgent(PolicyAgent):
-    """A saved residual policy: the plan's command unless the network overrules it (greedy)."""
-
-    def __init__(self, model, plan: Schedule | TaskSchedule, bonus: float, **kw):
-        super().__init__(model, **kw)
-        self.plan, self.bonus = plan, bonus
-
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
-        import torch
-
-        self._check(info)
-        mask = np.asarray(info["action_mask"], dtype=bool)
-        base = plan_action(self.plan, info["report"], mask)
-        with torch.no_grad():
-            obs, _ = self.model.obs_to_tensor(observation)
-            logits = residual_logits(self.model, obs, mask[None], [base], self.bonus)[0]
-        action = int(torch.argmax(logits))
-        self.last_reason = "plan" if action == base else "policy (overrules the plan)"
-        return action

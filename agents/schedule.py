@@ -10,7 +10,7 @@ built-in rule controller), one command per decision, in this order:
    its slot is DORMANT. So a germination whose epoch coincides with a due ADVANCE happens one decision later,
    not never; one whose slot is still busy waits until it is free (a fossilized slot never is).
 
-``esper tune`` searches this space (:mod:`agents.tune`); the file it writes is a schedule like any other. A file
+``esper tune`` searches this space (:mod:`lab.tune`); the file it writes is a schedule like any other. A file
 that names a blueprint the common layout does not have is refused when it is loaded.
 
     {"format": "esper-schedule", "version": 1,
@@ -35,8 +35,6 @@ from pathlib import Path
 
 from esper_env.fileio import atomic_path
 from esper_env.leyline import LAYOUT_BLUEPRINTS, Command, SeedStage, TaskContext, TrainingReport
-
-from .base import RuleAgent
 
 FORMAT, VERSION = "esper-schedule", 1
 TASK_FORMAT = "esper-task-schedule"
@@ -257,22 +255,3 @@ def family_cases(families, schedules: dict[str, Schedule]) -> tuple[TaskCase, ..
                 raise ValueError(f"task families {a.name!r} and {b.name!r} look the same in the report "
                                  f"({dict(a.when)}): a task schedule cannot tell them apart")
     return tuple(cases)
-
-
-class ScheduleAgent(RuleAgent):
-    """Plays a :class:`Schedule` or a :class:`TaskSchedule` (``schedule:PATH.json`` in ``esper run`` and
-    ``esper compare``)."""
-
-    def __init__(self, schedule: Schedule | TaskSchedule, name: str = "schedule"):
-        super().__init__()
-        self.schedule, self.name = schedule, name
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> ScheduleAgent:
-        return cls(load_any(path), name=Path(path).stem)
-
-    def decide(self, report: TrainingReport) -> tuple[Command, str]:
-        command = self.schedule.command_at(report)
-        if command is None:
-            return Command.wait(), "following the schedule"
-        return command, f"scheduled: {command}"

@@ -20,9 +20,9 @@ import os
 import sys
 from pathlib import Path
 
-from agents import ledger
-from agents.compare import CompareConfig, run_comparison
-from agents.paths import SUBSET_ROOT, subset_overrides
+from lab import ledger
+from lab.compare import CompareConfig, run_comparison
+from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.records import run_metadata
 from agents.simic.branch import ImproveConfig, improve
 from esper_env.training import resolve_precision
+from lab.records import run_metadata
 
 
 def main(argv: list[str] | None = None) -> None:

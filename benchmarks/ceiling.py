@@ -37,14 +37,14 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agents import ledger
-from agents.compare import CompareConfig, run_comparison
-from agents.compare.stats import paired, pick, test_points
-from agents.paths import SUBSET_ROOT, subset_overrides
 from agents.schedule import Schedule, TaskSchedule, distinct_files, family_cases
-from agents.tune import TuneConfig, tune
-from agents.twin import modal_plan, twin_schedule
 from esper_env.fileio import atomic_path
+from lab import ledger
+from lab.compare import CompareConfig, run_comparison
+from lab.compare.stats import paired, pick, test_points
+from lab.settings import SUBSET_ROOT, subset_overrides
+from lab.tune import TuneConfig, tune
+from lab.twin import modal_plan, twin_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")

@@ -18,10 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-from agents.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
-from agents.paths import SUBSET_ROOT
 from esper_env.config import SUBSET_SIZES
 from esper_env.fileio import atomic_path
+from lab.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
+from lab.settings import SUBSET_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path("benchmarks/results/cheap-family")

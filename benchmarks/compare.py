@@ -17,9 +17,9 @@ import os
 import sys
 from pathlib import Path
 
-from agents.compare import CompareConfig, run_comparison
-from agents.paths import subset_overrides
 from agents.seeds import DEMO_SEEDS
+from lab.compare import CompareConfig, run_comparison
+from lab.settings import subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@
     python benchmarks/headroom.py --target mixed
 
 Plays candidate plans on *training* seeds no search used (1100 on) and reads the table with
-:func:`agents.headroom.headroom` (cross-fitted per-family oracle − single best static; the per-seed best plan,
+:func:`lab.headroom.headroom` (cross-fitted per-family oracle − single best static; the per-seed best plan,
 in sample). Scores are final *validation* accuracy in points (the test split is not read).
 
 * ``mixed`` (Esper-Mixed-v0, the cheap distribution, training draws): every static plan the static ceiling
@@ -29,11 +29,11 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from agents.compare import CompareConfig, run_comparison
-from agents.compare.stats import validation_points
-from agents.headroom import headroom
-from agents.paths import SUBSET_ROOT
 from agents.schedule import distinct_files
+from lab.compare import CompareConfig, run_comparison
+from lab.compare.stats import validation_points
+from lab.headroom import headroom
+from lab.settings import SUBSET_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")

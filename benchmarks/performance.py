@@ -35,11 +35,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
-from agents.records import run_metadata
 from esper_env.data import DeviceLoader
+from esper_env.env import train_without_reports
 from esper_env.leyline import Command, Op
 from esper_env.training import evaluate, evaluate_variants, resolve_precision
+from lab.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
+from lab.records import run_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_ID = "Esper-Fast-v0"
@@ -98,7 +99,7 @@ def overhead(env_id: str, seed: int = 0) -> dict:
     # Bare training: the same model from the same start, the same commands, only train_epoch per epoch.
     env.reset(seed=seed)
     t0 = time.perf_counter()
-    u.train_without_reports(plan)
+    train_without_reports(u, plan)
     t_bare = time.perf_counter() - t0
     other = t_env - t_reset - timings["step"]
     step_rest = timings["step"] - timings["train"] - timings["validate"] - timings["counterfactuals"]

@@ -51,8 +51,8 @@ def kernel_settings(isa: str | None) -> dict[str, str]:
 
 def reproduce(record: dict, rows: dict[str, str] | None = None) -> list[str]:
     """Differences between ``record`` and a fresh run of it (empty when it reproduces bit for bit)."""
-    from agents.compare import run_one
-    from agents.compare.plan import spec_of
+    from lab.compare import run_one
+    from lab.compare.plan import spec_of
 
     spec = spec_of(record, rows)
     if spec.key != record["key"]:
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in asked.items():  # only here: imported, this module must not change its importer's kernels
         os.environ[k] = v
 
-    from agents.compare.plan import named_rows
-    from agents.records import isa_level
+    from lab.compare.plan import named_rows
+    from lab.records import isa_level
 
     here = isa_level()
     print(f"recorded kernels {level or 'not recorded (this machine’s own are used)'}; using {here}"

@@ -23,11 +23,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from agents.compare import CompareConfig, paired, run_comparison, test_points
-from agents.records import RunRecord
 from agents.simic import BCConfig, CollectConfig, PPOConfig, behaviour_clone, collect, load, train_ppo
 from agents.simic.ppo import PPORunState
 from esper_env.fileio import atomic_path
+from lab.compare import CompareConfig, paired, run_comparison, test_points
+from lab.records import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path("benchmarks/results/simic")

@@ -24,15 +24,15 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from agents import ledger
-from agents.compare import CompareConfig, run_comparison
-from agents.compare.stats import pick
-from agents.paths import SUBSET_ROOT, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic import BCConfig, behaviour_clone
 from agents.simic.branch import ImproveConfig, improve, with_objective
 from esper_env.fileio import atomic_path
 from esper_env.leyline import LAYOUT_BLUEPRINTS
+from lab import ledger
+from lab.compare import CompareConfig, run_comparison
+from lab.compare.stats import pick
+from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
@@ -210,8 +210,8 @@ def stage_evaluate(a: Attempt, stages: dict) -> None:
 def stage_goal(a: Attempt, stages: dict) -> None:
     """The issue's goal, from the evaluation's records: simic − heuristic, simic − tuned and simic − the better of
     the two on each seed (the strictest reading of "simic − max(heuristic, tuned)"), paired by seed -> goal.md."""
-    from agents.compare.stats import mean_ci
-    from agents.records import RunRecord
+    from lab.compare.stats import mean_ci
+    from lab.records import RunRecord
 
     lines = [f"# Simic v2 attempt {a.number}: the goal on test accuracy (points, paired 95% Student-t CI)", "",
              f"Command: `python benchmarks/simic2.py --attempt {a.number} --only goal` (reads the evaluation's "

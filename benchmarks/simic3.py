@@ -35,15 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from agents import ledger
-from agents.compare import CompareConfig, run_comparison
-from agents.compare.stats import paired, pick, test_points, validation_points
-from agents.paths import SUBSET_ROOT, portable, subset_overrides
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic.bc import behaviour_clone
 from agents.simic.dataset import load as load_demonstrations
 from agents.simic.iterate import IterateConfig, iterate
+from esper_env.fileio import portable
 from esper_env.leyline import LAYOUT_BLUEPRINTS
+from lab import ledger
+from lab.compare import CompareConfig, run_comparison
+from lab.compare.stats import paired, pick, test_points, validation_points
+from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")

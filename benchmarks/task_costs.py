@@ -22,10 +22,10 @@ import torch
 
 import esper_env  # noqa: F401 (registers the ids)
 from agents import HeuristicTamiyo, run_episode
-from agents.paths import SUBSET_ROOT
-from agents.records import run_metadata
 from esper_env.fileio import atomic_path
 from esper_env.mixed import MixedEsperEnv
+from lab.records import run_metadata
+from lab.settings import SUBSET_ROOT
 
 OUT = Path("benchmarks/results/mixed/costs.md")
 

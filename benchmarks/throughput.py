@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from data_throughput import PerSampleDataset  # the same per-sample reference Dataset
 
-from agents.paths import SUBSET_ROOT
-from agents.records import run_metadata
 from esper_env.data import DeviceLoader, load_splits
 from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.training import evaluate, resolve_precision, train_epoch
+from lab.records import run_metadata
+from lab.settings import SUBSET_ROOT
 
 SUBSET = Path(__file__).resolve().parents[1] / SUBSET_ROOT  # the repository-relative path, from anywhere
 

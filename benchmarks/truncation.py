@@ -26,11 +26,11 @@ from functools import partial
 from pathlib import Path
 
 from agents.parallel import WorkerDied, run_tasks
-from agents.paths import SUBSET_ROOT, subset_overrides
-from agents.records import run_metadata
 from agents.simic.truncation import BranchedState, agreement, record_episode
 from esper_env import env_kwargs
 from esper_env.fileio import atomic_path
+from lab.records import run_metadata
+from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/results/truncation"

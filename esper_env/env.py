@@ -33,8 +33,9 @@ from .training import (
     set_threads,
     train_epoch,
 )
+from .variants import EpisodeLoaders, EpisodeVariant
 
-__all__ = ["RESET_OPTIONS", "EnvSnapshot", "EsperEnv", "load_snapshot", "save_snapshot"]
+__all__ = ["RESET_OPTIONS", "EnvSnapshot", "EsperEnv", "load_snapshot", "save_snapshot", "train_without_reports"]
 
 
 def _check_action(space: spaces.Discrete, action) -> int:
@@ -128,6 +129,10 @@ class EsperEnv(gym.Env):
     name (:data:`esper_env.config.PRESETS`: the registered ids ``Esper-CIFAR10-v0``, ``-Synthetic-v0``, ``-Fast-v0``,
     ``-Tiny-v0``) or a dict of fields; ``overrides`` replace fields, each validated before any data is loaded.
 
+    ## Episode variants
+    What an epoch trains and validates on, and what happens to a germinated seed: ``variant_class`` (an
+    :class:`~esper_env.variants.EpisodeVariant`, stationary by default), built per episode by :meth:`make_variant`.
+
     ## Threads and timings
     The env sets its process's torch CPU threads when built (``threads``; 0 = one thread in a worker process,
     else torch's default). ``env.unwrapped.timings``: this episode's seconds in training, validation,
@@ -135,6 +140,8 @@ class EsperEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    variant_class: type[EpisodeVariant] = EpisodeVariant
+    """The episode variant this env plays (see :mod:`esper_env.variants`)."""
 
     def __init__(self, config: EsperConfig | str | dict | None = None, **overrides: Any):
         super().__init__()
@@ -170,7 +177,8 @@ class EsperEnv(gym.Env):
         self.train_loader.generator.manual_seed(loader_seed)
         self.timings = dict.fromkeys(("train", "validate", "counterfactuals", "step"), 0.0)
         self.state = EpisodeState.start(seed_base, fossilized)
-        val = self._evaluate(self.val_loader)
+        self.variant = self.make_variant(seed_base)
+        val = self._evaluate(self.variant.val_loader(self.epoch, self._loaders))
         self.state.first_validation(val.loss, val.accuracy)
         self.state.report = self._report(EpochNumbers(val.loss, val.accuracy, val.loss, val.accuracy, 0.0,
                                                       val.accuracy, self._host_lr()))
@@ -195,7 +203,7 @@ class EsperEnv(gym.Env):
         prev, c = self.report, self.config
         lr, stats = self._train_one_epoch()
         with _timed(self.timings, "validate"):
-            val = self._evaluate(self.val_loader) if stats.finite else None
+            val = self._evaluate(self.variant.val_loader(self.epoch, self._loaders)) if stats.finite else None
         nonfinite = val is None or not val.finite
         nan = (float("nan"), 0.0)
         train_n, val_n = (nan, nan) if nonfinite else ((stats.loss, stats.accuracy), (val.loss, val.accuracy))
@@ -212,19 +220,6 @@ class EsperEnv(gym.Env):
             info["final"] = build_outcome(self.model, self.state, c, self._evaluate(self.test_loader, count=False),
                                           nonfinite)
         return ly.report_to_vector(self.report), float(reward), terminated, False, info
-
-    def train_without_reports(self, actions) -> None:
-        """Benchmark hook (``benchmarks/performance.py``): the rest of the episode as bare training, each epoch's
-        command ``actions[epoch]`` (WAIT after the list, illegal ones skipped); no validation, reports or rewards."""
-        if self.model is None or self.state.ended:
-            raise RuntimeError("call reset() before train_without_reports()")
-        actions = [_check_action(self.action_space, a) for a in actions]
-        while self.epoch < self.max_epochs:
-            action = actions[self.epoch] if self.epoch < len(actions) else 0
-            if self.action_masks()[action]:
-                self._apply(self.codec.decode(action))
-            self._train_one_epoch()
-        self.state.ended = True
 
     def action_masks(self) -> np.ndarray:
         """Which actions are legal now (sb3-contrib's MaskablePPO calls this)."""
@@ -257,14 +252,21 @@ class EsperEnv(gym.Env):
         self.train_loader.generator.set_state(snapshot.loader_rng)
         self.np_random.bit_generator.state = snapshot.np_random
         self.state = EpisodeState.from_dict(snapshot.episode)
+        self.variant = self.make_variant(self.state.seed_base)
         return ly.report_to_vector(self.report), self._info()
+
+    def make_variant(self, seed: int) -> EpisodeVariant:
+        """The episode-variant hook: this episode's :class:`~esper_env.variants.EpisodeVariant`, a pure function of
+        the config and ``seed`` (built at reset and again at restore)."""
+        return self.variant_class(self.config, seed)
 
     # ---- internals -------------------------------------------------------------------------------
     def _build(self, split_seed: int, init_seed: int, fossilized: dict[int, str]) -> None:
         """Splits, loaders and a fresh model for an episode."""
         c = self.config
         self._split_seed = split_seed
-        self.train_loader, self.val_loader, self.test_loader = _loaders(self.pool, c, split_seed, self.device)
+        self._loaders = loaders = EpisodeLoaders(*_loaders(self.pool, c, split_seed, self.device))
+        self.train_loader, self.val_loader, self.test_loader = loaders.train, loaders.val, loaders.test
         self.model = MorphogeneticModel(self.widths, fossilized=fossilized, init_seed=init_seed,
                                         **c.model_settings()).to(self.device, memory_format=torch.channels_last)
         # The bare host's training FLOPs over the budget: the compute reference of the report.
@@ -280,6 +282,8 @@ class EsperEnv(gym.Env):
         st, slot = self.state, self.model.slots[k]
         blueprint = command.blueprint or slot.blueprint
         self.model.apply(command, init_seed=(st.seed_base + 7919 * st.epoch + 104729 * k) % 2**31)
+        if command.op == ly.Op.GERMINATE:
+            self.variant.germinated(slot, st.epoch)
         st.record_command(command, slot.stage, blueprint)
 
     def _train_one_epoch(self):
@@ -288,9 +292,10 @@ class EsperEnv(gym.Env):
         c, lr = self.config, self._host_lr()
         set_learning_rates(self.model, lr, c.seed_lr, c.lr_schedule, self.epoch, c.max_epochs, self.state.germinated_at)
         self.state.log_automatic(self.model, "start_epoch")
-        self.state.flops.train += flops.training(self.model) * self.train_loader.samples_per_epoch
+        loader = self.variant.train_loader(self.epoch, self._loaders)
+        self.state.flops.train += flops.training(self.model) * loader.samples_per_epoch
         with _timed(self.timings, "train"):
-            stats = train_epoch(self.model, self.train_loader, self.precision)
+            stats = train_epoch(self.model, loader, self.precision)
         self.state.log_automatic(self.model, "end_epoch")
         self.state.epoch += 1
         return lr, stats
@@ -307,9 +312,25 @@ class EsperEnv(gym.Env):
     def _report(self, numbers: EpochNumbers, measure: bool = True) -> ly.TrainingReport:
         """The report of the epoch just trained, with the counterfactual measures unless ``measure`` is off."""
         with _timed(self.timings, "counterfactuals"):
-            measures = counterfactuals(self.model, self.val_loader, self.precision, self.state) if measure \
+            val = self.variant.val_loader(self.epoch, self._loaders)
+            measures = counterfactuals(self.model, val, self.precision, self.state) if measure \
                 else [(0.0, 0.0)] * len(self.model.slots)
         return build_report(self.model, self.state, self.config, numbers, measures, self._budget_train_flops)
 
     def _info(self, **extra) -> dict:
         return {"report": self.report, "action_mask": self.action_masks(), **extra}
+
+
+def train_without_reports(env: EsperEnv, actions) -> None:
+    """Benchmark hook (``benchmarks/perf/performance.py``): the rest of ``env``'s episode as bare training, each
+    epoch's command ``actions[epoch]`` (WAIT after the list, illegal ones skipped); no validation, reports or
+    rewards."""
+    if env.model is None or env.state.ended:
+        raise RuntimeError("call reset() before train_without_reports()")
+    actions = [_check_action(env.action_space, a) for a in actions]
+    while env.epoch < env.max_epochs:
+        action = actions[env.epoch] if env.epoch < len(actions) else 0
+        if env.action_masks()[action]:
+            env._apply(env.codec.decode(action))
+        env._train_one_epoch()
+    env.state.ended = True

@@ -16,9 +16,9 @@ from agents import (
     run_episode,
     save_policy,
 )
-from agents.cli import main as cli_main
 from esper_env import leyline as ly
 from esper_env.leyline import Command, Op, SeedStage
+from lab.cli import main as cli_main
 
 BPS = ("conv_residual", "depthwise", "attention", "lowrank", "norm")
 
@@ -127,7 +127,7 @@ def test_illegal_rule_output_becomes_wait():
         def decide(self, report):
             return Command.advance(0), "bug"
     r = report()
-    codec = ly.ActionCodec.for_report(r)
+    codec = ly.LAYOUT_CODEC
     info = {"report": r, "action_mask": ly.legal_commands(codec, r.slot_states)}
     agent = Broken()
     assert agent.act(np.zeros(3), info) == 0 and "not legal" in agent.last_reason
@@ -141,7 +141,7 @@ def test_fixed_schedule_and_random_legal():
     s = slot(1, SeedStage.TRAINING, blueprint="conv_residual", epochs_in_stage=4)
     assert f.decide(report(epoch=10, slots=(slot(0), s, slot(2))))[0] == Command.advance(1)
     r = report()
-    codec = ly.ActionCodec.for_report(r)
+    codec = ly.LAYOUT_CODEC
     mask = ly.legal_commands(codec, r.slot_states)
     info = {"report": r, "action_mask": mask}
     a, b = RandomLegal(), RandomLegal()

@@ -86,8 +86,8 @@ def test_reproduce_replays_a_fresh_record_with_the_kernels_and_precision_it_name
     machine's own, so it reproduces bit for bit) and says which it used."""
     import json
 
-    from agents.compare import CompareConfig, plan, run_one
-    from agents.records import isa_level
+    from lab.compare import CompareConfig, plan, run_one
+    from lab.records import isa_level
 
     cfg = CompareConfig("Esper-Tiny-v0", dict(train_size=64, val_size=32, test_size=32, max_epochs=3),
                         rows=("heuristic",), seeds=(0,), scratch=False, out=tmp_path)
@@ -131,7 +131,7 @@ def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_pa
 def test_experiment_scripts_name_their_evaluations_in_the_ledger():
     """Every evaluation a script runs has a ledger name, and the committed ledger holds what they already ran, so a
     rerun is allowed and a new attempt on those seeds is not."""
-    from agents import ledger
+    from lab import ledger
 
     claims = {(c.experiment, c.attempt, c.env) for c in ledger.load(ROOT / "benchmarks/results/ledger.json")}
     simic2, baselines = load("simic2"), load("baselines")

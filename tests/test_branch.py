@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from agents import HeuristicTamiyo, make_agent
-from agents.cli import main
 from agents.simic.branch import Branch, ImproveConfig, best_branch, branch, candidates
 from esper_env import leyline as ly
+from lab.cli import main
 
 SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)
 SET = [x for k, v in SMALL.items() for x in ("--set", f"{k}={v}")]

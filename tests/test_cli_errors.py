@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.cli import main as cli_main
+from lab.cli import main as cli_main
 
 TINY = ["--env", "Esper-Tiny-v0", "--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32"]
 

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents.cli import main as cli_main
-from agents.compare import CompareConfig, final_architecture, mean_ci, paired, run_comparison
-from agents.records import RunRecord
 from esper_env.leyline import SeedOutcome, SeedStage
+from lab.cli import main as cli_main
+from lab.compare import CompareConfig, final_architecture, mean_ci, paired, run_comparison
+from lab.records import RunRecord
 
 SMALL = dict(train_size=256, val_size=128, test_size=128, max_epochs=6, blend_epochs=1)
 
@@ -100,7 +100,7 @@ def test_statistics_use_student_t_and_pair_by_seed():
 
 
 def test_rl_statistics_match_hand_computed_cases():
-    from agents.compare.stats import iqm, iqm_ci, probability_of_improvement, probability_of_improvement_ci
+    from lab.compare.stats import iqm, iqm_ci, probability_of_improvement, probability_of_improvement_ci
 
     assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == 4.5  # mean of 3, 4, 5, 6
     assert iqm([0, 0, 10, 10, 10, 10, 100, 1000]) == 10.0  # the outer quarters do not count
@@ -187,8 +187,8 @@ def test_compute_matched_rows_spend_the_target_flops_within_an_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_every_record_says_which_commit_precision_and_kernels_made_it(two_workers):
-    from agents.compare.plan import run_precision
-    from agents.records import git_commit, isa_level
+    from lab.compare.plan import run_precision
+    from lab.records import git_commit, isa_level
 
     comp, out = two_workers
     records = [RunRecord.from_dict(json.loads(x)) for x in (out / "runs.jsonl").read_text().splitlines()]
@@ -205,7 +205,7 @@ def test_every_record_says_which_commit_precision_and_kernels_made_it(two_worker
 def test_a_cached_run_of_another_precision_is_run_again_not_paired(tmp_path, monkeypatch):
     import importlib
 
-    plan = importlib.import_module("agents.compare.plan")  # the module (the package exports a function plan)
+    plan = importlib.import_module("lab.compare.plan")  # the module (the package exports a function plan)
     cfg = dict(train_size=64, val_size=32, test_size=32, max_epochs=2)
 
     def compare(precision):
@@ -221,7 +221,7 @@ def test_a_cached_run_of_another_precision_is_run_again_not_paired(tmp_path, mon
     assert len(list((tmp_path / "runs").glob("*.json"))) == 2  # both kept, under keys that differ by precision
     # A record filed under the very key of a run of another precision is not taken either.
     spec = plan.plan(CompareConfig("Esper-Tiny-v0", cfg, rows=("no-growth",), seeds=(0,), out=tmp_path))[0]
-    from agents.compare import Executor
+    from lab.compare import Executor
     ex = Executor(tmp_path)
     assert ex.cached(spec).precision == "bf16"
     record = json.loads(ex.path(spec).read_text())
@@ -230,13 +230,13 @@ def test_a_cached_run_of_another_precision_is_run_again_not_paired(tmp_path, mon
     legacy = {k: v for k, v in record.items() if k != "precision"}  # made before precision was recorded
     ex.path(spec).write_text(json.dumps(legacy))
     assert ex.cached(spec) is None
-    from agents.compare.report import provenance
+    from lab.compare.report import provenance
     with pytest.raises(ValueError, match="different precisions"):
         provenance(first.rows["no-growth"] + again.rows["no-growth"])
 
 
 def test_the_closing_sentence_follows_the_numbers():
-    from agents.compare.report import verdict
+    from lab.compare.report import verdict
 
     def runs(accs):
         return [SimpleNamespace(seed=s, outcome=SimpleNamespace(test_accuracy=a)) for s, a in enumerate(accs)]
@@ -248,7 +248,7 @@ def test_the_closing_sentence_follows_the_numbers():
 
 
 def test_picking_reads_validation_accuracy_not_the_test_split():
-    from agents.compare.stats import pick
+    from lab.compare.stats import pick
 
     def runs(val, test):
         return [SimpleNamespace(seed=900 + s, outcome=SimpleNamespace(val_accuracy=v, test_accuracy=t))

@@ -90,8 +90,8 @@ def test_the_subset_setting_is_what_the_committed_subset_results_ran():
     import json
     from pathlib import Path
 
-    from agents.paths import subset_overrides
     from esper_env.config import SETTINGS
+    from lab.settings import subset_overrides
 
     made = make_config("cifar10", **SETTINGS["cifar10-subset"]).to_dict()
     runs = Path(__file__).resolve().parents[1] / "benchmarks/results/baselines/cifar-subset/runs.jsonl"
@@ -104,7 +104,7 @@ def test_the_subset_setting_is_what_the_committed_subset_results_ran():
 def test_cli_preset_applies_a_named_setting_before_set(tmp_path):
     import argparse
 
-    from agents.options import add_env, env_overrides
+    from lab.options import add_env, env_overrides
 
     p = argparse.ArgumentParser()
     add_env(p, "Esper-CIFAR10-v0")

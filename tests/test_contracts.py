@@ -9,11 +9,11 @@ import pytest
 
 import esper_env
 from agents import HeuristicTamiyo, RandomLegal, SchemaMismatchError, make_agent, run_episode, save_policy
-from agents.checkpoint import resume_episode, save_checkpoint
-from agents.cli import main as cli_main
 from esper_env import EnvSnapshot, load_snapshot, save_snapshot
 from esper_env import leyline as ly
 from esper_env.leyline import Command, Op, SeedStage
+from lab.checkpoint import resume_episode, save_checkpoint
+from lab.cli import main as cli_main
 
 # The tiny preset with fewer images: the lifecycle and the observation do not depend on the data size.
 SMALL = dict(train_size=256, val_size=128, test_size=128)
@@ -187,7 +187,7 @@ def test_cli_run_checkpoint_and_resume(tmp_path, capsys):
     assert cli_main(args) == 0 and ck.is_file()
     import json
 
-    from agents.records import RunRecord
+    from lab.records import RunRecord
     result = RunRecord.from_dict(json.loads(out.read_text()))  # the file is a RunRecord's JSON form
     assert result.config["max_epochs"] == 3 and result.version and result.date and result.machine
     assert len(result.val_accuracy) == 4 and 0 <= result.outcome.test_accuracy <= 1
@@ -265,7 +265,7 @@ def test_policy_of_another_observation_version_or_without_schema_is_refused(save
                 d["schema"]["fields"] = d["schema"]["fields"][:-5]
                 data = json.dumps(d)
             dst.writestr(name, data)
-    with pytest.raises(SchemaMismatchError, match=f"observation version {ly.OBS_VERSION - 1}.*esper convert"):
+    with pytest.raises(SchemaMismatchError, match=f"observation version {ly.OBS_VERSION - 1}.*esper convert.*72e2fcb"):
         make_agent(f"policy:{old}", schema=env.unwrapped.schema)
     bare = tmp_path / "bare.zip"
     model.save(bare)

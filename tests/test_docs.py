@@ -68,7 +68,7 @@ def test_the_readme_demo_table_is_the_committed_demo_output():
 
 def test_the_architecture_page_names_every_module():
     text = (ROOT / "docs/ARCHITECTURE.md").read_text()
-    modules = [p for p in [*(ROOT / "esper_env").iterdir(), *(ROOT / "agents").iterdir()]
+    modules = [p for pkg in ("esper_env", "agents", "lab") for p in (ROOT / pkg).iterdir()
                if (p.suffix == ".py" and not p.name.startswith("_")) or (p.is_dir() and (p / "__init__.py").exists())]
     missing = [p.name for p in modules if (p.name + "/" if p.is_dir() else p.name) not in text]
     assert modules and missing == []

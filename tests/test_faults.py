@@ -6,9 +6,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.compare import CompareConfig, run_comparison
 from agents.parallel import CRASH_VAR
 from agents.simic import CollectConfig, collect, load
+from lab.compare import CompareConfig, run_comparison
 
 SMALL = dict(train_size=64, val_size=32, test_size=32, max_epochs=3, host="tiny", blend_epochs=1)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.headroom import headroom
+from lab.headroom import headroom
 
 FAMILY = {s: "A" if s < 4 else "B" for s in range(8)}.get
 

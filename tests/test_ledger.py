@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from agents import ledger
-from agents.ledger import Claim
+from lab import ledger
+from lab.ledger import Claim
 
 
 def test_a_new_attempt_on_used_seeds_is_refused_and_a_rerun_is_not(tmp_path):

@@ -106,4 +106,4 @@ def test_report_is_frozen():
     r = report()
     with pytest.raises(AttributeError):
         r.epoch = 4
-    assert r.budget_left == 7 and ly.ActionCodec.for_report(r).n == 1 + 3 * 5 + 3 + 3
+    assert r.budget_left == 7 and ly.LAYOUT_CODEC.n == 1 + 3 * 5 + 3 + 3

@@ -161,7 +161,7 @@ def test_a_policy_saved_on_tiny_acts_on_the_mixed_env(tmp_path):
 def test_compare_and_collect_on_the_mixed_env_play_each_seeds_task(tmp_path):
     import json
 
-    from agents.cli import main
+    from lab.cli import main
     small = ["--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32", "--set", "max_epochs=3"]
     assert main(["compare", "--env", "Esper-Mixed-v0", "--seeds", "3", "4", "--agents", "no-growth", "heuristic",
                  "--out", str(tmp_path / "cmp"), "--set", "split=heldout", *small, "--quiet"]) == 0
@@ -182,7 +182,7 @@ def test_run_compare_and_collect_accept_a_policy_made_on_another_id(tmp_path):
     """The committed bc policy was trained on Esper-Fast-v0 (and converted to the common layout)."""
     from pathlib import Path
 
-    from agents.cli import main
+    from lab.cli import main
     policy = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "simic" / "bc.zip"
     small = ["--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32", "--set", "max_epochs=3"]
     assert main(["run", "--env", "Esper-Tiny-v0", "--agent", f"policy:{policy}", *small, "--quiet"]) == 0

@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 
-from agents.cli import build_parser
-from agents.compare import CompareConfig
-from agents.run import RunConfig
 from agents.simic import BCConfig, CollectConfig, PPOConfig
 from esper_env.config import EsperConfig, field_docs
 from esper_env.kasmina import MODEL_DEFAULTS, MorphogeneticModel, host_widths
+from lab.cli import build_parser
+from lab.compare import CompareConfig
+from lab.run import RunConfig
 
 COMMANDS = {"run": RunConfig, "compare": CompareConfig, "collect": CollectConfig, "bc": BCConfig, "ppo": PPOConfig}
 
@@ -35,7 +35,7 @@ def test_options_take_default_and_help_from_the_dataclass(command):
 
 
 def test_parsed_options_build_the_config():
-    from agents.options import config_from
+    from lab.options import config_from
 
     args = build_parser().parse_args(["compare", "--agents", "fixed", "--seeds", "3", "4", "--no-scratch",
                                       "--workers", "2"])

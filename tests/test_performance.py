@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from esper_env.data import DeviceLoader
+from esper_env.env import train_without_reports
 from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.leyline import Command, Op, SeedStage
 from esper_env.training import evaluate, evaluate_variants, set_threads, train_epoch
@@ -102,7 +103,7 @@ def test_bare_training_hook_trains_the_same_model_without_reports():
     stepped = {k: v.clone() for k, v in u.model.state_dict().items()}
     env.reset(seed=0)
     report = u.report
-    u.train_without_reports([germinate])
+    train_without_reports(u, [germinate])
     assert u.report is report  # nothing reported
     assert u.model.slots[0].stage == SeedStage.TRAINING and u.epoch == 3
     bare = u.model.state_dict()
@@ -110,4 +111,4 @@ def test_bare_training_hook_trains_the_same_model_without_reports():
     with pytest.raises(RuntimeError, match="reset"):
         env.step(0)
     with pytest.raises(RuntimeError, match="reset"):
-        u.train_without_reports([])
+        train_without_reports(u, [])

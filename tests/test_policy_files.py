@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents import PolicyAgent, UntrustedPolicyError, load_policy, save_policy
-from agents.cli import main as cli_main
+from lab.cli import main as cli_main
 
 TINY = dict(train_size=64, val_size=32, test_size=32, max_epochs=2)
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from agents.cli import main
 from agents.simic.dataset import load
+from lab.cli import main
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from agents.compare import RunSpec
-from agents.paths import portable
-from agents.records import RunRecord
 from esper_env.config import PRESETS
 from esper_env.episode import EpisodeState
+from esper_env.fileio import portable
 from esper_env.leyline import EpisodeOutcome
+from lab.compare import RunSpec
+from lab.records import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = sorted((ROOT / "benchmarks/results").rglob("runs.jsonl"))

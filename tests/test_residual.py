@@ -7,7 +7,8 @@ import gymnasium as gym
 import pytest
 
 from agents import make_agent, run_episode
-from agents.residual import RESIDUAL_ENTRY, ResidualPolicyAgent, read_residual
+from agents.policy import ResidualPolicyAgent
+from agents.residual import RESIDUAL_ENTRY, read_residual
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic.bc import BCConfig, behaviour_clone
 from agents.simic.collect import CollectConfig, collect

@@ -8,9 +8,9 @@ import pytest
 
 import esper_env  # noqa: F401
 from agents import make_agent, run_episode
-from agents.cli import main as cli_main
 from agents.schedule import Schedule, ScheduledSeed
-from agents.tune import TuneConfig, tune
+from lab.cli import main as cli_main
+from lab.tune import TuneConfig, tune
 
 SMALL = dict(train_size=64, val_size=32, test_size=32, max_epochs=10, host="tiny", blend_epochs=1)
 
@@ -71,7 +71,7 @@ def test_tuning_refuses_evaluation_seeds(tmp_path):
 
 
 def test_a_schedule_is_a_compare_row_with_its_scratch_row(tmp_path):
-    from agents.compare import CompareConfig, run_comparison
+    from lab.compare import CompareConfig, run_comparison
 
     path = Schedule((ScheduledSeed(0.25, 1, "norm", 1),)).save(tmp_path / "s.json")
     rows = ("no-growth", f"tuned=schedule:{path}")

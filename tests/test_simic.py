@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from agents import SchemaMismatchError, make_agent, run_episode
-from agents.cli import main as cli_main
 from agents.simic import BCConfig, CollectConfig, DatasetError, PPOConfig, behaviour_clone, collect, load, train_ppo
 from agents.simic.bc import class_weights, discounted_returns
+from lab.cli import main as cli_main
 
 ENV = "Esper-Tiny-v0"
 SMALL = dict(train_size=128, val_size=64, test_size=64, max_epochs=10, blend_epochs=1)
@@ -127,7 +127,7 @@ def test_sharpen_keeps_the_most_likely_command(demos_file):
 
 @pytest.mark.slow
 def test_collect_bc_ppo_load_act_compare_end_to_end(demos_file, tmp_path):
-    from agents.compare import CompareConfig, run_comparison
+    from lab.compare import CompareConfig, run_comparison
 
     bc_path = tmp_path / "bc.zip"
     model, held, report = behaviour_clone(BCConfig(data=demos_file, out=bc_path, epochs=300), progress=False)

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents.compare import CompareConfig, run_comparison
-from agents.twin import Plan, PlannedSeed, modal_plan, plan_of, twin_schedule
+from lab.compare import CompareConfig, run_comparison
+from lab.twin import Plan, PlannedSeed, modal_plan, plan_of, twin_schedule
 
 CONFIG = {"slots": [1, 2], "max_epochs": 12, "blend_epochs": 2}
 SIMIC = "benchmarks/results/simic2/attempt3/simic-val.zip"
@@ -74,8 +74,8 @@ def test_a_mixed_twin_is_one_modal_plan_per_family_in_budget_fractions():
     (a quarter of the budget); epoch 3 of 16 is another. Each family gets its own; a family whose modal plan
     culls refuses the twin, naming the family."""
     from agents.schedule import TaskSchedule
-    from agents.twin import modal_schedule, twin_of
     from esper_env.tasks import task_distribution
+    from lab.twin import modal_schedule, twin_of
 
     def grow(at, budget, seed):
         acts = ["WAIT"] * budget
@@ -102,7 +102,7 @@ def test_a_mixed_twin_replays_the_modal_plan_of_each_family(tmp_path, monkeypatc
     played it, on tasks of different budgets and slot sets."""
     from pathlib import Path
 
-    from agents.twin import modal_schedule, twin_of
+    from lab.twin import modal_schedule, twin_of
 
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     cfg = CompareConfig("Esper-Mixed-v0", dict(tasks="synthetic", train_size=192, val_size=96, test_size=96),
@@ -126,8 +126,8 @@ def test_a_mixed_twin_replays_the_modal_plan_of_each_family(tmp_path, monkeypatc
 def test_esper_twin_writes_the_modal_plan_of_a_committed_row(tmp_path, capsys):
     from pathlib import Path
 
-    from agents.cli import main
     from agents.schedule import Schedule
+    from lab.cli import main
 
     runs = Path(__file__).resolve().parents[1] / "benchmarks/results/demo/runs.jsonl"
     assert main(["twin", "--runs", str(runs), "--row", "simic", "--out", str(tmp_path / "t.json")]) == 0
@@ -141,8 +141,8 @@ def test_esper_twin_writes_the_modal_plan_of_a_committed_row(tmp_path, capsys):
 def test_esper_twin_of_mixed_episodes_needs_their_distribution(tmp_path, capsys):
     from pathlib import Path
 
-    from agents.cli import main
     from agents.schedule import TaskSchedule
+    from lab.cli import main
 
     runs = Path(__file__).resolve().parents[1] / "benchmarks/results/simic2/attempt3/mixed/runs.jsonl"
     assert main(["twin", "--runs", str(runs), "--row", "simic", "--out", str(tmp_path / "t.json")]) == 2

@@ -16,10 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from esper_env.fileio import atomic_path
+from esper_env.fileio import atomic_path, check_output_file
 from esper_env.leyline import ActionCodec, Op
 
-from ..paths import check_output_file
 from ..policy_file import save_policy
 from ..residual import RESIDUAL_ENTRY, residual_entry, residual_logits, with_bonus
 from .dataset import DatasetError, Demonstrations, Episode

@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 
 import esper_env
+from esper_env.fileio import check_output_file
 from esper_env.leyline import ACTIVE_STAGES, ActionCodec, Command, Op, SeedStage, TrainingReport
 
 from ..parallel import WorkerDied, check_executor, maybe_crash, run_tasks
-from ..paths import check_output_file
 from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
 from .dataset import load as load_demonstrations

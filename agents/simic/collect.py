@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import esper_env
+from esper_env.fileio import check_output_file
 
 from ..parallel import WorkerDied, check_executor, maybe_crash, run_tasks
-from ..paths import check_output_file
 from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
 

@@ -133,7 +133,7 @@ def recording(env_id: str, overrides: dict, **fields) -> tuple[dict, Observation
 def open_or_start(path: str | Path, made: dict, schema: ObservationSchema, **fresh: object) -> Demonstrations:
     """The file at ``path`` to continue (refused if it was made with other settings than ``made`` or for other
     spaces), or a new one whose header is ``made``, the schema, ``fresh`` and the machine and date."""
-    from ..records import run_metadata
+    from agents.provenance import run_metadata
 
     path = Path(path)
     if not path.exists():

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import esper_env
-from esper_env.fileio import atomic_path
+from esper_env.fileio import atomic_path, check_output_dir, portable
 
 from ..parallel import check_executor
-from ..paths import check_output_dir, portable
 from ..seeds import TRAINING_START, check_training_seeds
 from .bc import BCConfig, behaviour_clone
 from .branch import OBJECTIVES, ImproveConfig, improve

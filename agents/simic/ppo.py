@@ -23,10 +23,9 @@ import gymnasium as gym
 import numpy as np
 
 import esper_env
-from esper_env.fileio import atomic_path
+from esper_env.fileio import atomic_path, check_output_dir, portable
 
 from ..callbacks import ProgressCallback
-from ..paths import check_output_dir, portable
 from ..policy_file import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
 from ..seeds import check_training_seeds
 
@@ -259,7 +258,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
         state.updates += int(model.num_timesteps > state.timesteps)
         save_checkpoint(cfg, model, state, schema)
         save_policy(model, out / "final.zip", schema, config=config)
-        from ..plots import plot_training_curves
+        from .curves import plot_training_curves
 
         plot_training_curves(out / "tensorboard", out / "curves.png",
                              title=f"PPO on {cfg.env_id} from {Path(cfg.init).name}")

@@ -19,6 +19,7 @@ schema) and :mod:`.outcomes`. Every name is re-exported here: ``from esper_env.l
 
 from .commands import (  # noqa: F401
     LAYOUT_BLUEPRINTS,
+    LAYOUT_CODEC,
     SLOT_POSITIONS,
     ActionCodec,
     Command,
@@ -37,6 +38,7 @@ from .lifecycle import (  # noqa: F401
 )
 from .observation import (  # noqa: F401
     FINE_SCALE,
+    LAYOUT_SCHEMA,
     OBS_VERSION,
     SLOT_ENTRIES,
     TASK_ENTRIES,

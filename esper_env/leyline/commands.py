@@ -5,15 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .lifecycle import ACTIVE_STAGES, SeedStage
-
-if TYPE_CHECKING:
-    from .reports import TrainingReport
-
 
 SLOT_POSITIONS = 3
 """Slot positions of the common layout: position ``p`` sits after host block ``p``. Every env has all three in
@@ -97,11 +92,6 @@ class ActionCodec:
         22 actions."""
         return cls(SLOT_POSITIONS, LAYOUT_BLUEPRINTS)
 
-    @classmethod
-    def for_report(cls, report: TrainingReport) -> ActionCodec:
-        """The codec of the environment that produced ``report`` (the common layout)."""
-        return cls.layout()
-
     @property
     def n(self) -> int:
         return len(self._commands)
@@ -166,3 +156,8 @@ def legal_commands(codec: ActionCodec, slots: Sequence[SlotState] | Mapping[int,
     if not isinstance(slots, Mapping):
         slots = dict(enumerate(slots))
     return np.array([command_is_legal(c, slots, blueprints) for c in codec.commands], dtype=bool)
+
+
+LAYOUT_CODEC = ActionCodec.layout()
+"""The common layout's codec, built once: every registered env's actions (a controller encodes with it; the
+codec is immutable)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .commands import LAYOUT_BLUEPRINTS, SLOT_POSITIONS, ActionCodec
+from .commands import LAYOUT_BLUEPRINTS, LAYOUT_CODEC, SLOT_POSITIONS
 from .lifecycle import SeedStage
 from .reports import HISTORY_LEN, SlotReport, TrainingReport
 
@@ -152,11 +152,7 @@ class ObservationSchema:
     @classmethod
     def build(cls) -> ObservationSchema:
         """The common layout's schema (every registered env's)."""
-        return cls(OBS_VERSION, tuple(observation_fields()), tuple(str(c) for c in ActionCodec.layout().commands))
-
-    @classmethod
-    def for_report(cls, report: TrainingReport) -> ObservationSchema:
-        return cls.build()
+        return cls(OBS_VERSION, tuple(observation_fields()), tuple(str(c) for c in LAYOUT_CODEC.commands))
 
     def to_dict(self) -> dict:
         return {"obs_version": self.obs_version, "fields": list(self.fields), "actions": list(self.actions)}
@@ -185,3 +181,7 @@ class ObservationSchema:
             out.append(f"actions: Discrete({len(self.actions)}) recorded vs Discrete({len(other.actions)}) in this "
                        f"env" + ("" if len(self.actions) != len(other.actions) else " (other commands)"))
         return out
+
+
+LAYOUT_SCHEMA = ObservationSchema.build()
+"""The common layout's schema, built once (every registered env's; what a saved policy is checked against)."""

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .commands import ActionCodec, SlotState, legal_commands
+from .commands import LAYOUT_CODEC, SlotState, legal_commands
 from .lifecycle import SeedStage
 
 HISTORY_LEN = 5
@@ -120,7 +120,7 @@ class TrainingReport:
 
     def legal_mask(self) -> np.ndarray:
         """Which actions of the common layout are legal after this report (the env's ``action_masks()``)."""
-        return legal_commands(ActionCodec.layout(), self.slot_states, self.blueprints)
+        return legal_commands(LAYOUT_CODEC, self.slot_states, self.blueprints)
 
     def to_dict(self) -> dict:
         """Plain data (numbers, strings, lists, dicts) that :meth:`from_dict` turns back into the report."""

@@ -9,13 +9,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents.parallel import check_executor
+from agents.registry import KINDS, ControllerSpec, split_name
 from esper_env import MIXED_ID
 from esper_env.config import EsperConfig
+from esper_env.fileio import check_output_dir
 
-from ..parallel import check_executor
-from ..paths import check_output_dir
 from ..records import RunRecord
-from ..registry import KINDS, ControllerSpec, split_name
 
 SCRATCH = "scratch:"
 TWIN = "twin:"

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
+from agents.registry import ControllerSpec
 from esper_env import MIXED_ID
 from esper_env.fileio import atomic_path
 
-from ..registry import ControllerSpec
 from .plan import NO_GROWTH_AT, SCRATCH, TWIN, WIDE_AT, split_row
 from .stats import iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 

@@ -1,4 +1,5 @@
-"""Figures: one episode's accuracy curve with its lifecycle events, comparison curves, PPO training curves."""
+"""Figures: one episode's accuracy curve with its lifecycle events, comparison curves (PPO's training curves are
+:mod:`agents.simic.curves`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import math
 import os
 from pathlib import Path
 
-from esper_env.fileio import atomic_path
+from agents.base import EpisodeRecord
+from esper_env.fileio import save_figure
 
-from .base import EpisodeRecord
 from .records import RunRecord
 
 EVENT_STYLE = {"germinate": ("tab:green", "^"), "training": ("tab:olive", "."), "blending": ("tab:blue", "s"),
@@ -45,19 +46,7 @@ def plot_episode(record: EpisodeRecord, path: str | os.PathLike, title: str | No
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
-
-
-def _save(fig, path: str | os.PathLike) -> Path:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    try:
-        with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=(path.suffix[1:] or "png"))
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_comparison_curves(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
@@ -96,7 +85,7 @@ def plot_comparison_curves(rows: dict[str, list[RunRecord]], path: str | os.Path
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_accuracy_vs_flops(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
@@ -116,7 +105,7 @@ def plot_accuracy_vs_flops(rows: dict[str, list[RunRecord]], path: str | os.Path
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _color(i: int, n: int):
@@ -148,7 +137,7 @@ def plot_intervals(rows: dict[str, list[RunRecord]], path: str | os.PathLike, ti
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_pareto(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title: str = "") -> Path:
@@ -176,43 +165,13 @@ def plot_pareto(rows: dict[str, list[RunRecord]], path: str | os.PathLike, title
     axes[0].set_ylabel("final test accuracy (%)")
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-TRAINING_PANELS = (
-    ("agreement with the heuristic", (("simic/agreement_greedy", "greedy"), ("simic/agreement_sampled", "sampled"))),
-    ("policy entropy (nats)", (("train/entropy_loss", "entropy"),)),
-    ("critic", (("train/explained_variance", "explained variance"), ("train/approx_kl", "approx. KL"))),
-    ("test accuracy of the finished training episodes (%)", (("esper/final_test_accuracy", "per update"),)),
-)
-"""Panels of :func:`plot_training_curves`: (title, ((TensorBoard tag, label), ...))."""
-
-
-def plot_training_curves(tensorboard_dir: str | os.PathLike, path: str | os.PathLike, title: str = "") -> Path:
-    """The warm start's health over a PPO run, from its TensorBoard events: agreement with the heuristic,
-    entropy, explained variance / approximate KL and the episodes' test accuracy, against env steps."""
+def plot_formats() -> tuple[str, ...]:
+    """File extensions matplotlib can write here."""
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from matplotlib.backend_bases import FigureCanvasBase
 
-    scalars: dict[str, list] = {}
-    for run in sorted(Path(tensorboard_dir).glob("*/")):
-        ea = EventAccumulator(str(run), size_guidance={"scalars": 0})
-        ea.Reload()
-        for tag in ea.Tags()["scalars"]:
-            scalars.setdefault(tag, []).extend(ea.Scalars(tag))
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for ax, (panel, series) in zip(axes.flat, TRAINING_PANELS):
-        for tag, label in series:
-            events = sorted(scalars.get(tag, []), key=lambda e: e.step)
-            sign = -1.0 if tag == "train/entropy_loss" else 100.0 if tag == "esper/final_test_accuracy" else 1.0
-            ax.plot([e.step for e in events], [sign * e.value for e in events], label=label, lw=1.2)
-        ax.set_title(panel, fontsize=10)
-        ax.grid(alpha=0.3)
-        if len(series) > 1:
-            ax.legend(fontsize=8)
-    for ax in axes[1]:
-        ax.set_xlabel("env steps")
-    fig.suptitle(title)
-    return _save(fig, path)
+    return tuple(FigureCanvasBase.get_supported_filetypes())

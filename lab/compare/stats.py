@@ -43,7 +43,7 @@ def pick(rows: dict[str, list[RunRecord]], candidates: Iterable[str]) -> tuple[s
     """The candidate row with the best mean final *validation* accuracy (ties: the first), and every candidate's
     mean: how clones, schedules and checkpoints are chosen on validation seeds. The test split is never read, and
     runs on seeds outside the validation range are refused."""
-    from ..seeds import check_validation_seeds
+    from agents.seeds import check_validation_seeds
 
     candidates = list(candidates)
     check_validation_seeds(sorted({r.seed for name in candidates for r in rows[name]}), "picking's seeds")

@@ -14,9 +14,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from agents.seeds import EVALUATION
 from esper_env.fileio import atomic_path
-
-from .seeds import EVALUATION
 
 LEDGER = Path("benchmarks/results/ledger.json")
 """The project's ledger, relative to the repository."""

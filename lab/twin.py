@@ -23,8 +23,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from agents.schedule import Schedule, ScheduledSeed, TaskSchedule, family_cases
+
 from .records import RunRecord
-from .schedule import Schedule, ScheduledSeed, TaskSchedule, family_cases
 
 NEVER = 10_000
 """A twin's TRAINING or hold epochs for a seed its controller never advanced or never fossilized (any budget)."""

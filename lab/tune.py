@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import esper_env
-from esper_env.fileio import atomic_path
+from agents.parallel import check_executor
+from agents.schedule import Schedule, ScheduledSeed
+from agents.seeds import TRAINING_START, check_training_seeds
+from esper_env.fileio import atomic_path, check_output_dir
 
 from .compare import Executor, RunSpec
 from .compare.plan import run_precision
-from .parallel import check_executor
-from .paths import check_output_dir
-from .schedule import Schedule, ScheduledSeed
-from .seeds import TRAINING_START, check_training_seeds
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``esper``: the command line. A thin layer: it parses arguments, calls ``agents``, and prints.
 
-Each command's options are generated from its config dataclass (:mod:`agents.options`): the dataclass holds
+Each command's options are generated from its config dataclass (:mod:`lab.options`): the dataclass holds
 every setting's default, help text and checks, and scripts that build the same config get the same errors.
 """
 
@@ -17,12 +17,12 @@ from .options import add_data_root, add_env, add_options, add_quiet, config_from
 
 def build_parser() -> argparse.ArgumentParser:
     import esper_env
+    from agents.simic import BCConfig, CollectConfig, PPOConfig
+    from agents.simic.branch import ImproveConfig
+    from agents.simic.iterate import IterateConfig
 
     from .compare import CompareConfig
     from .run import RunConfig
-    from .simic import BCConfig, CollectConfig, PPOConfig
-    from .simic.branch import ImproveConfig
-    from .simic.iterate import IterateConfig
     from .tune import TuneConfig
 
     p = argparse.ArgumentParser(prog="esper", description="Morphogenetic training as a Gymnasium environment.")
@@ -98,9 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override any other PPOConfig field, e.g. --ppo learning_rate=3e-5 (repeatable)")
     add_quiet(ppo)
 
-    conv = sub.add_parser("convert", help="convert policies (.zip), demonstrations (.npz) and comparison records "
-                                          "(.jsonl) made for the old per-env layout to the common layout, in place")
-    conv.add_argument("files", nargs="+", metavar="FILE")
     return p
 
 
@@ -161,8 +158,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from .seeds import TRAINING_START
-    from .simic import CollectConfig, collect
+    from agents.seeds import TRAINING_START
+    from agents.simic import CollectConfig, collect
 
     if args.seeds is None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
@@ -180,7 +177,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_improve(args: argparse.Namespace) -> int:
-    from .simic.branch import ImproveConfig, improve
+    from agents.simic.branch import ImproveConfig, improve
 
     cfg = config_from(args, ImproveConfig, overrides=env_overrides(args))
     demos = improve(cfg, progress=not args.quiet)
@@ -200,7 +197,7 @@ def cmd_improve(args: argparse.Namespace) -> int:
 
 
 def cmd_iterate(args: argparse.Namespace) -> int:
-    from .simic.iterate import IterateConfig, iterate
+    from agents.simic.iterate import IterateConfig, iterate
 
     cfg = config_from(args, IterateConfig, overrides=env_overrides(args))
     summary = iterate(cfg, progress=not args.quiet)
@@ -214,7 +211,7 @@ def cmd_iterate(args: argparse.Namespace) -> int:
 
 
 def cmd_bc(args: argparse.Namespace) -> int:
-    from .simic import BCConfig, behaviour_clone
+    from agents.simic import BCConfig, behaviour_clone
 
     cfg = config_from(args, BCConfig)
     _, held, report = behaviour_clone(cfg, progress=not args.quiet)
@@ -236,9 +233,9 @@ def cmd_twin(args: argparse.Namespace) -> int:
     import json
 
     import esper_env
+    from esper_env.fileio import check_output_file
     from esper_env.tasks import TASK_DISTRIBUTIONS, task_distribution
 
-    from .paths import check_output_file
     from .records import RunRecord
     from .twin import modal_plan, twin_of, twin_schedule
 
@@ -287,7 +284,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_ppo(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .simic import PPOConfig, train_ppo
+    from agents.simic import PPOConfig, train_ppo
 
     fields = {f.name for f in dataclasses.fields(PPOConfig)}
     extra = dict(args.ppo_args)
@@ -308,14 +305,6 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
-    from .convert import convert_file
-
-    for f in sorted(args.files, key=lambda f: Path(f).suffix == ".jsonl"):  # records last: they hash the policies
-        print(f"{f}: {'converted' if convert_file(f) else 'already in the common layout'}")
-    return 0
-
-
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM takes Ctrl-C's path: finished work and checkpoints are saved
 
@@ -329,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"run": cmd_run, "compare": cmd_compare, "collect": cmd_collect, "bc": cmd_bc, "tune": cmd_tune,
-                    "ppo": cmd_ppo, "convert": cmd_convert, "improve": cmd_improve, "iterate": cmd_iterate,
+                    "ppo": cmd_ppo, "improve": cmd_improve, "iterate": cmd_iterate,
                     "twin": cmd_twin}
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # incl. DatasetError: one clear line

@@ -10,10 +10,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from agents.base import Agent, EpisodeRecord, StepRecord, play
 from esper_env import load_snapshot, save_snapshot
 from esper_env.leyline import TrainingReport
-
-from .base import Agent, EpisodeRecord, StepRecord, play
 
 
 def _step_to_dict(s: StepRecord) -> dict:

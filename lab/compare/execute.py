@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from agents.parallel import WorkerDied, run_tasks
 from esper_env.config import EsperConfig
 from esper_env.fileio import atomic_path
 
-from ..parallel import WorkerDied, run_tasks
 from ..records import RunRecord
 from .plan import RunSpec
 
@@ -22,9 +22,9 @@ def run_one(spec: RunSpec) -> RunRecord:
     import torch
 
     import esper_env  # noqa: F401 (registers the ids)
+    from agents.parallel import maybe_crash
 
-    from .. import make_agent, run_episode
-    from ..parallel import maybe_crash
+    from agents import make_agent, run_episode
     from ..records import episode_result
 
     maybe_crash(f"{spec.row}:{spec.seed}")

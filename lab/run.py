@@ -7,7 +7,8 @@ import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .paths import check_output_file, plot_formats
+from esper_env.fileio import check_output_file
+from lab.plots import plot_formats
 
 
 @dataclass
@@ -55,7 +56,7 @@ def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | No
     import esper_env
     from esper_env.fileio import atomic_path
 
-    from . import make_agent, run_episode
+    from agents import make_agent, run_episode
     from .checkpoint import resume_episode, save_checkpoint
     from .records import episode_result
 

@@ -8,59 +8,12 @@ benchmark scripts); :meth:`RunRecord.to_dict` is its JSON form (the layout of ev
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import functools
-import os
-import platform
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-import torch
-
-import esper_env
+from agents.base import EpisodeRecord
+from agents.provenance import cpu_model, git_commit, isa_level, run_metadata  # noqa: F401  (re-exported)
 from esper_env.config import EsperConfig
 from esper_env.leyline import OBS_VERSION, EpisodeOutcome
-
-from .base import EpisodeRecord
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The checkout's commit (``+dirty`` when tracked files differ from it), or "unknown" outside a checkout."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "") if head else "unknown"
-
-
-def isa_level() -> str:
-    """The CPU instruction-set level torch's kernels use here (``AVX512``, ``AVX2``, ``DEFAULT``...), with the
-    oneDNN limit when ``ONEDNN_MAX_CPU_ISA`` sets one; ``ATEN_CPU_CAPABILITY`` lowers it."""
-    level = torch.backends.cpu.get_cpu_capability()
-    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    return f"{level} (oneDNN {onednn})" if onednn else level
-
-
-def run_metadata() -> dict:
-    """Package version, commit, machine, instruction set and date, recorded with every saved result."""
-    return dict(version=esper_env.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds"), machine=f"{platform.machine()}, {cpu_model()}, {os.cpu_count()} cores",
-        cpus=torch.get_num_threads(), python=platform.python_version(), torch=torch.__version__,
-        commit=git_commit(), isa=isa_level())
 
 
 @dataclass(frozen=True)
@@ -98,7 +51,8 @@ class RunRecord:
     """The commands given, one per epoch."""
     layout: int | None = None
     """The observation layout its slot numbers follow (4: positions, the common layout); None in records made
-    before it was recorded, whose slots count the env's enabled slots from 0 (``esper convert`` converts them)."""
+    before it was recorded, whose slots count the env's enabled slots from 0 (the retired ``esper convert``
+    converted them)."""
     precision: str | None = None
     """The precision it trained in ("fp32" or "bf16": the config's "auto" resolved on its machine); None in records
     made before it was recorded (2026-12-03 and earlier), whose precision is unknown."""

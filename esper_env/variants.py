@@ -1,0 +1,85 @@
+"""Episode variants: what changes *inside* an episode, decided in one overridable place.
+
+A stationary task trains every epoch on the same training split, validates on the same validation split, and
+leaves a germinated seed as the model made it. A task family whose data or seeds change mid-episode (classes that
+arrive late, a domain shift, seeds that can fail) is a subclass of :class:`EpisodeVariant` -- the way Minigrid's
+environments override ``_gen_grid`` -- not an edit inside :class:`~esper_env.env.EsperEnv`:
+
+.. code-block:: python
+
+    class LateData(EpisodeVariant):
+        '''The first half of the budget trains on half the training split.'''
+        def train_loader(self, epoch, loaders):
+            return loaders.train_subset(0.5) if epoch < self.config.max_epochs // 2 else loaders.train
+
+    class LateDataEnv(EsperEnv):
+        variant_class = LateData
+
+Rules a variant keeps, so that episodes stay deterministic and snapshots restore them exactly:
+
+* it is a pure function of ``(config, seed)`` and of the epoch: the env builds it at ``reset`` from the episode's
+  seed and builds it again, from the same seed, at ``restore``; it keeps no other state between epochs;
+* a loader it returns draws its order from ``loaders.train.generator`` (which snapshots save), as
+  :meth:`EpisodeLoaders.train_subset` does;
+* what it decides is never told to the controller: a controller sees only what the training report measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from .config import EsperConfig
+    from .data import DeviceLoader
+    from .kasmina.seeds import SeedSlot
+
+
+@dataclass(frozen=True)
+class EpisodeLoaders:
+    """One episode's three splits, as the env built them at reset."""
+
+    train: DeviceLoader
+    val: DeviceLoader
+    test: DeviceLoader
+
+    def train_subset(self, mask: torch.Tensor | float) -> DeviceLoader:
+        """A loader over part of the training split (a boolean mask over its images, or the first fraction of
+        them), batched like ``train`` and shuffled by ``train``'s generator."""
+        from .data import DeviceLoader
+
+        t = self.train
+        if not isinstance(mask, torch.Tensor):
+            keep = torch.zeros(len(t.labels), dtype=torch.bool, device=t.labels.device)
+            keep[: max(1, int(round(float(mask) * len(t.labels))))] = True
+            mask = keep
+        return DeviceLoader(t.images[mask], t.labels[mask], t.batch_size, train=True, generator=t.generator,
+                            device=t.device, channels_last=t.channels_last, pad=t.pad)
+
+
+class EpisodeVariant:
+    """The stationary episode: every epoch trains on the whole training split and validates on the validation
+    split; a germinated seed is left as the model made it. Subclasses override what changes.
+
+    ``config``: the env's :class:`~esper_env.config.EsperConfig`; ``seed``: this episode's variant seed (drawn
+    from ``reset(seed=...)``), from which a subclass draws its hidden event (e.g. the epoch it happens)."""
+
+    name = "stationary"
+
+    def __init__(self, config: EsperConfig, seed: int):
+        self.config, self.seed = config, int(seed)
+
+    def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        """The loader epoch ``epoch`` (0-based: the epoch about to be trained) trains on."""
+        return loaders.train
+
+    def val_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        """The loader the report after epoch ``epoch`` validates on (``epoch`` = epochs trained so far; 0 at
+        reset)."""
+        return loaders.val
+
+    def germinated(self, slot: SeedSlot, epoch: int) -> None:
+        """Called right after a seed is germinated in ``slot`` (a model slot; ``epoch`` = epochs trained so
+        far). A variant may change the new seed's module here, e.g. its initial scale."""
