@@ -45,6 +45,22 @@ def maybe_crash(tag: str) -> None:
         os._exit(70)
 
 
+INTERRUPT_VAR = "ESPER_INJECT_INTERRUPT"
+"""Interrupt injection for tests: ``TAG`` or ``TAG@SIGNAL`` (``SIGINT``, ``SIGTERM``: the default). A command
+whose driver reaches the point named ``TAG`` (e.g. ``collect:2``: the second episode saved) sends itself the
+signal there, as a user's Ctrl-C or ``kill`` at exactly that moment would: the interrupt lands at a known
+point, never in a race with the work."""
+
+
+def maybe_interrupt(tag: str) -> None:
+    """Interrupt injection (see :data:`INTERRUPT_VAR`)."""
+    want, _, name = os.environ.get(INTERRUPT_VAR, "").partition("@")
+    if want == tag:
+        import signal
+
+        os.kill(os.getpid(), getattr(signal, name or "SIGTERM"))
+
+
 def check_executor(executor: str) -> None:
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be 'process' or 'ray', got {executor!r}")
@@ -87,19 +103,20 @@ def _context():
     return ctx
 
 
-def _in_callers_environment(fn: Callable[[Any], Any], task: Any, environ: dict[str, str]) -> Any:
-    """Run ``fn(task)`` with the calling process's environment as it was at submission (a worker forked from the
-    server would otherwise see the server's, from when it started)."""
+def _in_callers_environment(fn: Callable[[Any], Any], task: Any, environ: dict[str, str], cwd: str) -> Any:
+    """Run ``fn(task)`` with the calling process's environment and working folder as they were at submission (a
+    worker forked from the server would otherwise see the server's, from when it started)."""
     os.environ.clear()
     os.environ.update(environ)
+    os.chdir(cwd)
     return fn(task)
 
 
 def _round(fn, tasks: list, workers: int, broken: list) -> Iterator[tuple[Any, Any]]:
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=_context())
     try:
-        environ = dict(os.environ)
-        futures = {pool.submit(_in_callers_environment, fn, t, environ): t for t in tasks}
+        environ, cwd = dict(os.environ), os.getcwd()
+        futures = {pool.submit(_in_callers_environment, fn, t, environ, cwd): t for t in tasks}
         for fut in as_completed(futures):
             try:
                 result = fut.result()

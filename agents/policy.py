@@ -45,7 +45,7 @@ class PolicyAgent:
         if not path.is_file() and path.with_suffix(".zip").is_file():
             path = path.with_suffix(".zip")
         if not path.is_file():
-            raise FileNotFoundError(f"no saved policy at {path}; train one first (agents.save_policy)")
+            raise FileNotFoundError(f"saved policy {path}: not found (relative to {Path.cwd()})")
         entry = read_policy_entry(path)
         schema = entry.schema
         if expected is not None:

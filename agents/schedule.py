@@ -136,7 +136,8 @@ def _read(path: str | os.PathLike):
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"no schedule file at {path}; write one or run `esper tune`") from None
+        raise FileNotFoundError(f"schedule file {path}: not found (relative to {Path.cwd()}); "
+                                f"write one or run `esper tune`") from None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not a readable schedule file ({type(e).__name__}: {e})") from None
 

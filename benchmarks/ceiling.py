@@ -41,7 +41,7 @@ from agents.schedule import Schedule, TaskSchedule, distinct_files, family_cases
 from esper_env.fileio import atomic_path
 from lab import ledger
 from lab.compare import CompareConfig, run_comparison
-from lab.compare.stats import paired, pick, test_points
+from lab.compare.stats import fmt_ci, paired, pick, test_points
 from lab.settings import SUBSET_ROOT, subset_overrides
 from lab.tune import TuneConfig, tune
 from lab.twin import modal_plan, twin_schedule
@@ -238,10 +238,10 @@ def stage_evaluate_mixed(t: Target, stages: dict) -> None:
     comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate", twins=("heuristic", "simic"))
     stages["episodes:evaluate"] = sum(len(r) for r in comp.rows.values())
     m, lo, hi = paired(comp.rows, "per-family", "one-for-all", test_points)
-    stages["per-family - one-for-all"] = f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] test points, {len(t.eval_seeds)} seeds"
+    stages["per-family - one-for-all"] = f"{fmt_ci(m, lo, hi, signed=True)} test points, {len(t.eval_seeds)} seeds"
     for row in ("simic", "heuristic"):
         m, lo, hi = paired(comp.rows, row, "per-family", test_points)
-        stages[f"{row} - per-family"] = f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+        stages[f"{row} - per-family"] = fmt_ci(m, lo, hi, signed=True)
     print(comp.table)
 
 

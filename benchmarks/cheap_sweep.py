@@ -21,6 +21,7 @@ from pathlib import Path
 from esper_env.config import SUBSET_SIZES
 from esper_env.fileio import atomic_path
 from lab.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
+from lab.compare.stats import fmt_ci
 from lab.settings import SUBSET_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +40,7 @@ CANDIDATES = {
 
 
 def fmt(ci) -> str:
-    m, lo, hi = ci
-    return f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+    return fmt_ci(*ci, signed=True)
 
 
 def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int, folder: str) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from agents.schedule import distinct_files
 from lab.compare import CompareConfig, run_comparison
-from lab.compare.stats import validation_points
+from lab.compare.stats import fmt_ci, validation_points
 from lab.headroom import headroom
 from lab.settings import SUBSET_ROOT
 
@@ -118,8 +118,8 @@ def measure_levers() -> str:
         body += f"| {family} | " + " | ".join(f"**{m:.2f}**" if row == top else f"{m:.2f}"
                                             for row, m in means.items()) + f" | {top} |\n"
     return (f"| levers | {h.seeds} ({', '.join(f'{f} {n}' for f, n in h.families.items())}) | {h.single} | "
-            f"{', '.join(f'{f}: {c}' for f, c in h.oracle.items())} | {v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}] | "
-            f"{s[0]:+.2f} [{s[1]:+.2f}, {s[2]:+.2f}] |\n\nMean final validation accuracy (points) per family and "
+            f"{', '.join(f'{f}: {c}' for f, c in h.oracle.items())} | {fmt_ci(*v, signed=True)} | "
+            f"{fmt_ci(*s, signed=True)} |\n\nMean final validation accuracy (points) per family and "
             f"candidate, {len(SEEDS['levers'])} training seeds each ({SEEDS['levers'][0]}-{SEEDS['levers'][-1]}):\n\n"
             + head + body)
 
@@ -146,8 +146,8 @@ def measure(target: str) -> str:
     v, s = h.value_of_task, h.per_seed_best
     means = ", ".join(f"{k} {sum(x.values()) / len(x):.2f}" for k, x in scores.items())
     return (f"| {env} | {h.seeds} ({', '.join(f'{f} {n}' for f, n in h.families.items())}) | {h.single} | "
-            f"{', '.join(f'{f}: {c}' for f, c in h.oracle.items())} | {v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}] | "
-            f"{s[0]:+.2f} [{s[1]:+.2f}, {s[2]:+.2f}] |\n\nMean final validation accuracy per candidate: {means}.\n")
+            f"{', '.join(f'{f}: {c}' for f, c in h.oracle.items())} | {fmt_ci(*v, signed=True)} | "
+            f"{fmt_ci(*s, signed=True)} |\n\nMean final validation accuracy per candidate: {means}.\n")
 
 
 def main(argv: list[str] | None = None) -> None:

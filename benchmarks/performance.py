@@ -40,6 +40,7 @@ from esper_env.env import train_without_reports
 from esper_env.leyline import Command, Op
 from esper_env.training import evaluate, evaluate_variants, resolve_precision
 from lab.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
+from lab.compare.stats import fmt_ci
 from lab.records import run_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +197,7 @@ def fast(workers: int = 2, out_dir: Path = ROOT / "benchmarks/results/fast") -> 
     for name in ("heuristic", "fixed", "no-growth, 4x wide host"):
         m, lo, hi = paired(rows, name, "no-growth", test_points)
         out[name] = dict(mean=m, low=lo, high=hi)
-        print(f"{name:24s} - no-growth: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] points of test accuracy")
+        print(f"{name:24s} - no-growth: {fmt_ci(m, lo, hi, signed=True)} points of test accuracy")
     b = out[best]
     print(f"best growing controller ({best}): {b['mean']:+.2f}, CI excludes 0: {b['low'] > 0} (target >= +3, yes)")
     w = out["no-growth, 4x wide host"]

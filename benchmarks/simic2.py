@@ -31,7 +31,7 @@ from esper_env.fileio import atomic_path
 from esper_env.leyline import LAYOUT_BLUEPRINTS
 from lab import ledger
 from lab.compare import CompareConfig, run_comparison
-from lab.compare.stats import pick
+from lab.compare.stats import fmt_ci, pick
 from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +228,7 @@ def stage_goal(a: Attempt, stages: dict) -> None:
             for base in (runs["heuristic"], runs["tuned"], None):
                 d = [runs[row][s] - (base[s] if base else max(runs["heuristic"][s], runs["tuned"][s])) for s in seeds]
                 m, lo, hi = mean_ci(d)
-                cells.append(f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+                cells.append(fmt_ci(m, lo, hi, signed=True))
             lines.append(f"| {name} | {len(seeds)} | {row} | " + " | ".join(cells) + " |")
     with atomic_path(a.out / "goal.md", suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")

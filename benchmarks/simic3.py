@@ -43,7 +43,7 @@ from esper_env.fileio import portable
 from esper_env.leyline import LAYOUT_BLUEPRINTS
 from lab import ledger
 from lab.compare import CompareConfig, run_comparison
-from lab.compare.stats import paired, pick, test_points, validation_points
+from lab.compare.stats import fmt_ci, paired, pick, test_points, validation_points
 from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,7 +175,7 @@ def interval(comp, a: str, b: str) -> tuple[float, float, float]:
 
 
 def said(x: tuple[float, float, float]) -> str:
-    return f"{x[0]:+.2f} [{x[1]:+.2f}, {x[2]:+.2f}]"
+    return fmt_ci(*x, signed=True)
 
 
 def evaluate(learner: str, replicates: list[str]) -> str:

@@ -19,7 +19,7 @@ from gymnasium import spaces
 from . import leyline as ly
 from ._version import __version__
 from .config import EsperConfig, make_config
-from .data import DeviceLoader, load_pool, make_splits
+from .data import DeviceLoader, check_pool_fits, load_pool, make_splits
 from .episode import RESET_OPTIONS, EpisodeState, check_reset_options
 from .kasmina import MorphogeneticModel, flops, host_widths
 from .reporting import EpochNumbers, build_outcome, build_report, counterfactuals, rent
@@ -158,6 +158,7 @@ class EsperEnv(gym.Env):
         pool_size = None if c.train_size is None else c.train_size + c.val_size
         self.pool = load_pool(c.dataset, train_pool=pool_size, test_size=c.test_size, data_root=c.data_root,
                               download=c.download, synthetic_seed=c.synthetic_seed, image_size=c.image_size)
+        check_pool_fits(self.pool, c.train_images, c.val_size, c.test_size, f"the {c.dataset} data ({c.data_root})")
         self.model: MorphogeneticModel | None = None
         self.timings = dict.fromkeys(("train", "validate", "counterfactuals", "step"), 0.0)
         self.state: EpisodeState | None = None

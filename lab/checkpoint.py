@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agents.base import Agent, EpisodeRecord, StepRecord, play
+from agents.parallel import maybe_interrupt
 from esper_env import load_snapshot, save_snapshot
 from esper_env.leyline import TrainingReport
 
@@ -30,6 +31,16 @@ def save_checkpoint(path: str | os.PathLike, env, agent: Agent, record: EpisodeR
     save_snapshot(path, env.unwrapped.snapshot(), agent=record.agent, seed=record.seed,
                   agent_state=get_state() if get_state else None,
                   initial_report=record.initial_report.to_dict(), steps=[_step_to_dict(s) for s in record.steps])
+    maybe_interrupt(f"run:{len(record.steps)}")
+
+
+def unfinished(path: str | os.PathLike | None) -> int | None:
+    """The epochs an unfinished episode saved at ``path`` has trained; None when there is no file or its episode
+    ended (a rerun of the same command continues the first, and starts the second anew)."""
+    if path is None or not Path(path).is_file():
+        return None
+    snapshot, _ = load_snapshot(path)
+    return None if snapshot.episode["ended"] else int(snapshot.episode["epoch"])
 
 
 def resume_episode(path: str | os.PathLike, env, agent: Agent, *, seed: int | None = None,
@@ -38,7 +49,8 @@ def resume_episode(path: str | os.PathLike, env, agent: Agent, *, seed: int | No
     """Continue the episode saved at ``path`` with ``agent`` on ``env`` (same config) to its end."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; run without --resume to start the episode")
+        raise FileNotFoundError(f"checkpoint {path}: not found (relative to {Path.cwd()}); "
+                                f"run without --resume to start the episode")
     snapshot, extra = load_snapshot(path)
     name = getattr(agent, "name", type(agent).__name__)
     if extra.get("agent") != name or (seed is not None and extra.get("seed") != seed):

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .options import add_data_root, add_env, add_options, add_quiet, config_from, env_overrides, parse_setting
+from .options import add_env, add_options, add_quiet, config_from, env_overrides, parse_setting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,14 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one episode with one controller and print a per-epoch log")
     add_env(run, RunConfig.env_id)
-    add_data_root(run)
     add_options(run, RunConfig, ("agent", "seed", "plot", "json", "checkpoint", "resume", "trust_policy_file"),
                 metavars={"plot": "PNG", "json": "FILE", "checkpoint": "FILE"})
     add_quiet(run, "no per-epoch lines, only the summary")
 
     cmp = sub.add_parser("compare", help="run controllers on several seeds, paired; print a table with 95%% CIs")
     add_env(cmp, CompareConfig.env_id)
-    add_data_root(cmp)
     add_options(cmp, CompareConfig, ("rows", "seeds", "scratch", "twins", "flops_matched", "out", "workers",
                                      "executor"),
                 flags={"rows": "--agents"}, metavars={"rows": "AGENT", "flops_matched": "ROW", "twins": "ROW"})
@@ -104,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .checkpoint import unfinished
     from .run import RunConfig, run
 
     cfg = config_from(args, RunConfig, overrides=env_overrides(args))  # run() checks it before any work
@@ -111,10 +110,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def start(env, agent):
         nonlocal bar
-        total = env.unwrapped.max_epochs
+        total, done = env.unwrapped.max_epochs, unfinished(cfg.checkpoint)
         print(f"{cfg.env_id} | agent {agent.name} | seed {cfg.seed} | {total} epochs | "
               f"device {env.unwrapped.device} ({env.unwrapped.precision})")
-        bar = tqdm(total=total, unit="epoch", leave=False, file=sys.stderr, disable=args.quiet)
+        if done is not None:
+            print(f"continuing the episode saved in {cfg.checkpoint} after epoch {done}")
+        bar = tqdm(total=total, initial=done or 0, unit="epoch", leave=False, file=sys.stderr, disable=args.quiet)
 
     def log(step):
         bar.update(1)
@@ -241,7 +242,8 @@ def cmd_twin(args: argparse.Namespace) -> int:
 
     check_output_file(args.out, "--out")
     if not args.runs.is_file():
-        raise FileNotFoundError(f"--runs {args.runs}: no such file; give a runs.jsonl written by esper compare")
+        raise FileNotFoundError(f"--runs {args.runs}: not found (relative to {Path.cwd()}); "
+                                f"give a runs.jsonl written by esper compare")
     records = [RunRecord.from_dict(json.loads(line)) for line in args.runs.read_text().splitlines() if line.strip()]
     rows = sorted({r.row for r in records if r.row})
     mine = [r for r in records if r.row == args.row]

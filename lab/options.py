@@ -87,6 +87,7 @@ def add_env(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--set", dest="overrides", type=parse_setting, action="append", default=[],
                         metavar="KEY=VALUE", help="override an env setting (EsperConfig field), e.g. --set "
                                                   "max_epochs=10 (repeatable)")
+    add_data_root(parser)  # every command that takes an env takes --data-root (the preset's help says so)
 
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:

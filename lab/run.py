@@ -28,9 +28,10 @@ class RunConfig:
     json: str | None = None
     """Write the result (outcome, config, version, machine, date) to this JSON file."""
     checkpoint: str | None = None
-    """Save the episode's state to this file after every epoch (env snapshot + record so far)."""
+    """Save the episode's state to this file after every epoch (env snapshot + record so far); if it holds an
+    unfinished episode, continue it (rerun the same command after an interrupt)."""
     resume: bool = False
-    """Continue the episode saved in checkpoint (same agent, env, settings and seed)."""
+    """Continue the episode saved in checkpoint, and refuse to start anew if there is none."""
     trust_policy_file: bool = False
     """Allow a policy file that can only be loaded by unpickling (it could run code)."""
 
@@ -54,10 +55,10 @@ def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | No
     import gymnasium as gym
 
     import esper_env
+    from agents import make_agent, run_episode
     from esper_env.fileio import atomic_path
 
-    from agents import make_agent, run_episode
-    from .checkpoint import resume_episode, save_checkpoint
+    from .checkpoint import resume_episode, save_checkpoint, unfinished
     from .records import episode_result
 
     cfg.check()
@@ -65,7 +66,7 @@ def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | No
     agent = make_agent(cfg.agent, schema=env.unwrapped.schema, trust=cfg.trust_policy_file)
     if on_start is not None:
         on_start(env, agent)
-    if cfg.resume:
+    if cfg.resume or unfinished(cfg.checkpoint) is not None:
         record = resume_episode(cfg.checkpoint, env, agent, seed=cfg.seed, on_step=on_step)
     else:
         record = run_episode(env, agent, seed=cfg.seed, on_step=on_step, after_step=(
@@ -75,3 +76,4 @@ def run(cfg: RunConfig, on_start: Callable | None = None, on_step: Callable | No
             result = episode_result(record, env.unwrapped.config, env.unwrapped.precision, env_id=cfg.env_id)
             json.dump(result.to_dict(), f, indent=1)
     return env, agent, record
+

@@ -156,7 +156,7 @@ def test_make_agent():
     assert isinstance(make_agent("heuristic"), HeuristicTamiyo)
     with pytest.raises(ValueError, match="unknown controller"):
         make_agent("genius")
-    with pytest.raises(FileNotFoundError, match="no saved policy"):
+    with pytest.raises(FileNotFoundError, match="not found .relative to"):
         make_agent("policy:/nonexistent/model.zip")
 
 

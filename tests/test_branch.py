@@ -114,7 +114,7 @@ def test_the_teacher_can_play_its_own_labels_with_a_schedule_rollout(tmp_path):
     ep = demos.episodes[1000]
     assert ep.action.tolist() == ep.teacher.tolist()  # the teacher played what it labelled
     assert demos.meta["budget"]["1000"]["states"] >= 1
-    with pytest.raises(FileNotFoundError, match="no schedule file"):
+    with pytest.raises(FileNotFoundError, match="not found .relative to"):
         ImproveConfig(env_id="Esper-Tiny-v0", rollout=f"schedule:{tmp_path / 'missing.json'}").check()
     with pytest.raises(ValueError, match="behaviour"):
         ImproveConfig(env_id="Esper-Tiny-v0", behaviour="oracle").check()
@@ -195,7 +195,7 @@ def test_bad_iterate_settings_are_refused_before_any_work(tmp_path):
         IterateConfig("Esper-Tiny-v0", first_seed=990, out=tmp_path).check()  # round 0 from 990
     with pytest.raises(ValueError, match="rollout must be 'policy'"):
         IterateConfig("Esper-Tiny-v0", rollout="random", out=tmp_path).check()
-    with pytest.raises(FileNotFoundError, match="no saved policy"):
+    with pytest.raises(FileNotFoundError, match="not found .relative to"):
         IterateConfig("Esper-Tiny-v0", start=f"policy:{tmp_path / 'missing.zip'}", out=tmp_path).check()
     assert not list(tmp_path.iterdir())  # nothing written
     assert main(["iterate", "--env", "Esper-Tiny-v0", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2

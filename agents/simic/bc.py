@@ -84,7 +84,8 @@ class BCConfig:
             raise ValueError("lr must be > 0, class_weight_power and vf_coef >= 0, gamma in (0, 1]")
         for path in (self.data, *self.also):
             if not Path(path).is_file():
-                raise FileNotFoundError(f"no demonstration file at {path}; record one with `esper collect`")
+                raise FileNotFoundError(f"demonstration file {path}: not found (relative to {Path.cwd()}); "
+                                f"record one with `esper collect`")
         if self.residual is not None:
             from ..schedule import load_any
 

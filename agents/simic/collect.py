@@ -23,7 +23,7 @@ import numpy as np
 import esper_env
 from esper_env.fileio import check_output_file
 
-from ..parallel import WorkerDied, check_executor, maybe_crash, run_tasks
+from ..parallel import WorkerDied, check_executor, maybe_crash, maybe_interrupt, run_tasks
 from ..seeds import TRAINING_START, check_training_seeds
 from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, recording
 
@@ -123,6 +123,7 @@ def collect(cfg: CollectConfig, progress: bool = True,
         demos.episodes[ep.seed] = ep
         demos.meta["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         demos.save(out)
+        maybe_interrupt(f"collect:{len(demos.episodes)}")
         bar.update(1)
         if on_episode is not None:
             on_episode(ep)

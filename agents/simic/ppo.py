@@ -26,6 +26,7 @@ import esper_env
 from esper_env.fileio import atomic_path, check_output_dir, portable
 
 from ..callbacks import ProgressCallback
+from ..parallel import maybe_interrupt
 from ..policy_file import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
 from ..seeds import check_training_seeds
 
@@ -214,6 +215,7 @@ def save_checkpoint(cfg: PPOConfig, model, state: PPORunState, schema) -> None:
     save_policy(model, checkpoint_path(out), schema, config=state.config)
     with atomic_path(out / "checkpoint.json", suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(state.to_json(), f, indent=1)
+    maybe_interrupt(f"ppo:{state.timesteps}")
 
 
 def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):

@@ -80,6 +80,19 @@ def load_pool(dataset: str = "synthetic", *, train_pool: int | None = None, test
     return Pool(resize(train_x, image_size), train_y, resize(test_x, image_size), test_y)
 
 
+def check_pool_fits(pool: Pool, train_images: int, val_size: int, test_size: int | None, where: str) -> None:
+    """Refuse, in one line, sizes the loaded data cannot give: ``train_images`` + ``val_size`` from its training part
+    and ``test_size`` (None = all) from its test part. ``where`` names the data (its root)."""
+    n_train, n_test = len(pool.train_x), len(pool.test_x)
+    if train_images + val_size <= n_train and (test_size or 0) <= n_test:
+        return
+    raise DatasetError(f"{where} holds {n_train:,} training and {n_test:,} test images, but the config asks for "
+                       f"{train_images:,} training + {val_size:,} validation images"
+                       + (f" and {test_size:,} test images" if test_size else "")
+                       + "; set train_size, val_size and test_size to fit (for the 5,170-image CIFAR-10 subset: "
+                       "SETTINGS['cifar10-subset'], or --preset cifar10-subset)")
+
+
 def make_splits(pool: Pool, *, train_size: int | None, val_size: int, test_size: int | None, seed: int) -> Splits:
     """Carve train / val from the training pool (deterministic in ``seed``); take the first ``test_size``
     test images (None = all)."""
@@ -102,6 +115,7 @@ def load_splits(dataset: str = "synthetic", *, train_size: int | None = None, va
     return make_splits(pool, train_size=train_size, val_size=val_size, test_size=test_size, seed=split_seed)
 
 
-__all__ = ["DATASETS", "ENV_VAR", "DatasetError", "DeviceLoader", "Pool", "Splits", "load_cifar10", "load_pool",
+__all__ = ["DATASETS", "ENV_VAR", "DatasetError", "DeviceLoader", "Pool", "Splits", "check_pool_fits", "load_cifar10",
+           "load_pool",
            "load_splits", "load_synthetic", "make_splits", "random_crop_flip", "resize", "resolve_root",
            "split_indices"]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from agents.parallel import WorkerDied, run_tasks
+from agents.parallel import WorkerDied, maybe_interrupt, run_tasks
 from esper_env.config import EsperConfig
 from esper_env.fileio import atomic_path
 
@@ -22,9 +22,9 @@ def run_one(spec: RunSpec) -> RunRecord:
     import torch
 
     import esper_env  # noqa: F401 (registers the ids)
+    from agents import make_agent, run_episode
     from agents.parallel import maybe_crash
 
-    from agents import make_agent, run_episode
     from ..records import episode_result
 
     maybe_crash(f"{spec.row}:{spec.seed}")
@@ -99,12 +99,15 @@ class Executor:
             elif spec.key not in todo:
                 todo[spec.key] = spec
         if todo:
+            saved = 0
             for spec, result in run_tasks(run_one, list(todo.values()), self.workers, self.executor):
                 if isinstance(result, WorkerDied):
                     self.failed.append((spec, result.message))
                 else:
                     self._save(spec, result)
                     results[spec.key] = result
+                    saved += 1
+                    maybe_interrupt(f"compare:{saved}")
                 self._tick()
         return results
 

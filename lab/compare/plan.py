@@ -70,9 +70,7 @@ class RunSpec:
     def key(self) -> str:
         """Cache key: what determines the result (a policy by its file's hash, the precision), not the row's
         name."""
-        spec = ControllerSpec.parse(self.agent, named=False)
-        agent = self.agent if spec.path is None else \
-            f"{spec.kind}:" + hashlib.sha256(spec.path.read_bytes()).hexdigest()[:16]
+        agent = ControllerSpec.parse(self.agent, named=False).content_key()
         config = {k: None if k in LOCATION else v for k, v in self.config.items()
                   if k not in NO_EFFECT and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         parts = [self.env_id, config, agent, self.seed, [list(f) for f in self.fossilized]]

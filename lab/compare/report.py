@@ -12,12 +12,7 @@ from esper_env import MIXED_ID
 from esper_env.fileio import atomic_path
 
 from .plan import NO_GROWTH_AT, SCRATCH, TWIN, WIDE_AT, split_row
-from .stats import iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
-
-
-def _fmt_ci(m: float, lo: float, hi: float, signed: bool = False) -> str:
-    s = f"{m:+.2f}" if signed else f"{m:.2f}"
-    return s if math.isnan(lo) else f"{s} [{lo:+.2f}, {hi:+.2f}]" if signed else f"{s} ± {(hi - lo) / 2:.2f}"
+from .stats import fmt_ci, iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 
 
 def markdown_table(comp) -> str:
@@ -37,9 +32,9 @@ def markdown_table(comp) -> str:
         flops = np.mean([x.train_flops for x in o])
         rel = f" ({flops / base_flops:.2f}×)" if base_flops else ""
         lines.append(
-            f"| {name} | {_fmt_ci(*mean_ci(test_points(r) for r in rs))} | "
-            f"{_fmt_ci(*d_base, signed=True) if d_base else '—'} | "
-            f"{_fmt_ci(*d_heur, signed=True) if d_heur else '—'} | "
+            f"| {name} | {fmt_ci(*mean_ci(test_points(r) for r in rs))} | "
+            f"{fmt_ci(*d_base, signed=True) if d_base else '—'} | "
+            f"{fmt_ci(*d_heur, signed=True) if d_heur else '—'} | "
             f"{np.mean([100 * x.val_accuracy for x in o]):.2f} | "
             f"{np.mean([x.total_params - x.host_params for x in o]):,.0f} | {flops:.3g}{rel} | "
             f"{np.mean([r.wall_s for r in rs]):.0f} | "
@@ -52,7 +47,7 @@ def markdown_table(comp) -> str:
             d = paired(rows, grown, name, test_points)
             f_g, f_s = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (grown, name))
             lines.append(f"* {grown} (grown) − {name} (same final architecture from the start): "
-                         f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
+                         f"{fmt_ci(*d, signed=True)} pts, at {f_g / f_s:.2f}× its training FLOPs.")
     from ..twin import twin_of
 
     for name in comp.config.twins:
@@ -67,7 +62,7 @@ def markdown_table(comp) -> str:
             _, said = twin_of(rows[name], comp.config.tasks())
             d = paired(rows, name, TWIN + name, test_points)
             lines.append(f"* {name} − {TWIN}{name} (its most common plan as a static schedule: {said}): "
-                         f"{_fmt_ci(*d, signed=True)} pts.")
+                         f"{fmt_ci(*d, signed=True)} pts.")
     for name in comp.config.flops_matched:
         for prefix, what in ((NO_GROWTH_AT, "the bare host trained longer"), (WIDE_AT, "a wider host")):
             other = prefix + name
@@ -75,7 +70,7 @@ def markdown_table(comp) -> str:
                 d = paired(rows, name, other, test_points)
                 f_g, f_o = (np.mean([r.outcome.train_flops for r in rows[x]]) for x in (name, other))
                 lines.append(f"* {name} − {other} ({what}, same training FLOPs per seed): "
-                             f"{_fmt_ci(*d, signed=True)} pts, at {f_g / f_o:.2f}× its training FLOPs.")
+                             f"{fmt_ci(*d, signed=True)} pts, at {f_g / f_o:.2f}× its training FLOPs.")
     lines += ["", *rl_table(comp)]
     named = [(name, agent) for name, agent in map(split_row, comp.config.rows) if name != agent]
     if named:
@@ -102,9 +97,14 @@ def verdict(comp) -> str:
         if other == best:
             continue
         m, lo, hi = paired(rows, best, other, test_points)
-        said = f"{other} ({_fmt_ci(m, lo, hi, signed=True)} points)"
+        said = f"{other} ({fmt_ci(m, lo, hi, signed=True)} points)"
         (beats if lo > 0 else loses if hi < 0 else level).append(said)  # nan bounds (one seed): level
     n = len({r.seed for rs in rows.values() for r in rs})
+    if n < 2:  # one seed has no interval: say the numbers, claim nothing
+        others = ", ".join(f"{o} {means[o]:.2f}%" for o in rows if o != best)
+        return (f"On this one seed, {best} has the best test accuracy ({means[best]:.2f}%)"
+                + (f"; {others}" if others else "") + ". One seed gives no interval: run several seeds before "
+                "reading a difference.")
     text = f"On these {n} seeds, {best} has the best mean test accuracy ({means[best]:.2f}%)"
     if beats:
         text += "; it beats " + _join(beats) + ", paired 95% intervals above 0"

@@ -109,3 +109,10 @@ def probability_of_improvement_ci(x, y, level: float = 0.95, seed: int = 0) -> t
     res = stats.bootstrap((x, y), stat, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=level, method="percentile",
                           paired=False, vectorized=True, random_state=seed)
     return p, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def fmt_ci(m: float, lo: float, hi: float, signed: bool = False) -> str:
+    """A mean and its 95% interval as every table writes it: ``+1.23 [+0.45, +2.01]`` for a (signed) difference,
+    ``31.62 ± 1.76`` for a level; the mean alone when there is no interval (one seed)."""
+    s = f"{m:+.2f}" if signed else f"{m:.2f}"
+    return s if math.isnan(lo) else f"{s} [{lo:+.2f}, {hi:+.2f}]" if signed else f"{s} ± {(hi - lo) / 2:.2f}"
