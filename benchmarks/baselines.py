@@ -15,66 +15,61 @@ compute-matched rows (``no-growth@flops:`` and ``wide@flops:``) for the heuristi
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lab import ledger
-from lab.compare import CompareConfig, run_comparison
-from lab.settings import SUBSET_ROOT, subset_overrides
+from lab.evaluation import Evaluation, setting
+from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 TUNED = RESULTS / "tuned/fast/best.json"
 TUNED_MIXED = RESULTS / "tuned/mixed/best.json"
 SIMIC = RESULTS / "simic"
+POLICIES = (f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",
+            f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}")
+BASE = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}")
 
 # Everything in one place. Evaluation seeds are below 900 and were never used to tune or train anything.
 PRESETS = {
-    "fast": CompareConfig(
-        "Esper-Fast-v0", {}, seeds=tuple(range(20)), workers=2, out=RESULTS / "baselines/fast",
-        rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"bc=policy:{SIMIC / 'bc.zip'}",
-              f"ppo=policy:{SIMIC / 'ppo/final.zip'}", f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"),
-        flops_matched=("heuristic", "tuned")),
+    "fast": Evaluation("baselines", "1", "fast", tuple(range(20)), (*BASE, *POLICIES), RESULTS / "baselines/fast",
+                       scratch=True, flops_matched=("heuristic", "tuned")),
     # The real-subset evaluation (SETTINGS["cifar10-subset"]). The Simic policies were trained on Esper-Fast-v0
     # and act here through the common layout.
-    "cifar-subset": CompareConfig(
-        "Esper-CIFAR10-v0", subset_overrides(),
-        seeds=(0, 1, 2, 3, 4), workers=2, out=RESULTS / "baselines/cifar-subset", scratch=False,
-        rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
-              f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",
-              f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"), flops_matched=("heuristic", "tuned")),
+    "cifar-subset": Evaluation("baselines", "1", "subset", (0, 1, 2, 3, 4),
+                               (*BASE, f"tuned-mixed=schedule:{TUNED_MIXED}", *POLICIES),
+                               RESULTS / "baselines/cifar-subset", flops_matched=("heuristic", "tuned")),
     # The held-out part of the cheap task distribution (datasets and sizes no training draw produces).
-    "mixed": CompareConfig(
-        "Esper-Mixed-v0", dict(tasks="cheap", split="heldout", data_root=SUBSET_ROOT), seeds=tuple(range(20)),
-        workers=2,
-        out=RESULTS / "baselines/mixed",
-        rows=("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
-              f"bc=policy:{SIMIC / 'bc.zip'}", f"ppo=policy:{SIMIC / 'ppo/final.zip'}",
-              f"ppo2=policy:{SIMIC / 'ppo2/final.zip'}"), flops_matched=("heuristic", "tuned-mixed")),
+    "mixed": Evaluation("baselines", "1", "mixed-heldout", tuple(range(20)),
+                        (*BASE, f"tuned-mixed=schedule:{TUNED_MIXED}", *POLICIES), RESULTS / "baselines/mixed",
+                        scratch=True, flops_matched=("heuristic", "tuned-mixed")),
 }
 
-
-LEDGER_ENVS = {"fast": "Esper-Fast-v0", "cifar-subset": "Esper-CIFAR10-v0 cifar10-subset",
-               "mixed": "Esper-Mixed-v0 cheap heldout"}
+LEDGER_ENVS = {name: setting(ev.where).ledger_env for name, ev in PRESETS.items()}
 """How each preset's evaluation is named in benchmarks/results/ledger.json."""
 
 
+@dataclass
+class Args:
+    preset: str = field(default="fast", metadata={"choices": sorted(PRESETS)})
+    """Which evaluation: fast, cifar-subset or mixed."""
+    seeds: tuple[int, ...] | None = None
+    """Override the preset's seeds (claimed as more seeds of the same attempt)."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="fast")
-    p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the preset's seeds")
-    args = p.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)  # the rows name files relative to the repository
-    cfg = PRESETS[args.preset]
-    cfg.command = " ".join(["python benchmarks/baselines.py", *sys.argv[1:]])
-    if args.seeds:
-        cfg.seeds = tuple(args.seeds)
-    ledger.claim(ledger.Claim("baselines", "1", LEDGER_ENVS[args.preset], cfg.seeds))  # a rerun, or fresh seeds
-    comp = run_comparison(cfg)
+    ev = replace(PRESETS[args.preset], seeds=tuple(args.seeds or PRESETS[args.preset].seeds),
+                 command=" ".join(["python benchmarks/baselines.py", *(sys.argv[1:] if argv is None else argv)]),
+                 allow_dirty=args.allow_dirty)
+    comp = ev.run()  # claims the seeds first: a rerun, or fresh seeds
     print(comp.table)
-    print(f"outputs in {cfg.out}")
+    print(f"outputs in {ev.out}")
 
 
 if __name__ == "__main__":

@@ -30,19 +30,19 @@ Tamiyo and its static twin (one modal plan per family).
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
+import os
 import shutil
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agents.schedule import Schedule, TaskSchedule, distinct_files, family_cases
-from esper_env.fileio import atomic_path
-from lab import ledger
 from lab.compare import CompareConfig, run_comparison
 from lab.compare.stats import fmt_ci, paired, pick, test_points
-from lab.settings import SUBSET_ROOT, subset_overrides
+from lab.evaluation import Evaluation, setting, training_overrides
+from lab.options import parse_args
+from lab.stages import run_stages
 from lab.tune import TuneConfig, tune
 from lab.twin import modal_plan, twin_schedule
 
@@ -71,12 +71,8 @@ class Target:
 
     name: str
     """Folder under benchmarks/results/ceiling/."""
-    env: str
-    """Registered env id."""
-    overrides: dict
-    """EsperConfig fields (or Esper-Mixed-v0's options) for every episode."""
-    ledger_env: str
-    """How the ledger names the env (its evaluation seeds are claimed under this name)."""
+    where: str
+    """The evaluation setting (lab.evaluation.SETTINGS); training stages play it without its held-out split."""
     tune: TuneConfig
     """One search (its seeds, trials, max seeds); run once per sampler seed."""
     plan_seeds: tuple[int, ...] = ()
@@ -86,41 +82,55 @@ class Target:
     """Fresh evaluation seeds: no earlier attempt was evaluated on them in this env (results/ledger.json)."""
     known: tuple[tuple[str, Path], ...] = ()
     """Plans (name, file) every search starts from (enqueued first) and validation compares, besides the twins."""
-    eval_overrides: dict = field(default_factory=dict)
-    """Replaced in ``overrides`` for evaluation only (the held-out split)."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (``--allow-dirty``)."""
 
     @property
     def out(self) -> Path:
         return RESULTS / "ceiling" / self.name
 
+    @property
+    def env(self) -> str:
+        return setting(self.where).env_id
 
-TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
+    @property
+    def overrides(self) -> dict:
+        """The setting's fields for training-seed stages (plans, tune, validate): its training split."""
+        return training_overrides(self.where)
+
+
+TASKS = training_overrides("mixed-heldout")
 TARGETS = {t.name: t for t in (
-    Target("fast", "Esper-Fast-v0", {}, "Esper-Fast-v0",
+    Target("fast", "fast",
            # each search: 40 trials x 5 training seeds = 200 episodes (the enqueued plans among the 40)
            TuneConfig("Esper-Fast-v0", trials=40, seeds=tuple(range(1000, 1005)), max_seeds=3, workers=2),
            plan_seeds=tuple(range(1000, 1020)), known=(("tuned", TUNED),)),
-    Target("subset", "Esper-CIFAR10-v0", subset_overrides(), "Esper-CIFAR10-v0 cifar10-subset",
+    Target("subset", "subset",
            # ~25 s an episode: each search 10 trials x 2 training seeds (what fits in a session, stated)
-           TuneConfig("Esper-CIFAR10-v0", subset_overrides(), trials=10, seeds=(1000, 1001), max_seeds=3,
+           TuneConfig("Esper-CIFAR10-v0", setting("subset").overrides, trials=10, seeds=(1000, 1001), max_seeds=3,
                       workers=2),
            plan_seeds=tuple(range(1000, 1006)), validation_seeds=tuple(range(900, 904)),
            eval_seeds=tuple(range(600, 610)), known=(("tuned", TUNED), ("fast-ceiling", FAST_CEILING))),
-    Target("mixed", "Esper-Mixed-v0", TASKS, "Esper-Mixed-v0 cheap heldout",
+    Target("mixed", "mixed-heldout",
            # per family: 12 trials x 4 training seeds of the family; for all: 12 trials x 8 training seeds
            TuneConfig("Esper-Mixed-v0", dict(TASKS), trials=12, seeds=tuple(range(1000, 1008)), max_seeds=3,
                       workers=2),
-           known=(("tuned", TUNED), ("tuned-mixed", TUNED_MIXED), ("fast-ceiling", FAST_CEILING)),
-           eval_overrides=dict(split="heldout")),
+           known=(("tuned", TUNED), ("tuned-mixed", TUNED_MIXED), ("fast-ceiling", FAST_CEILING))),
 )}
 
 
 def compare(t: Target, out: str, rows, seeds, stage: str, **kw):
-    overrides = dict(t.overrides, **(t.eval_overrides if stage == "evaluate" else {}))
-    return run_comparison(CompareConfig(t.env, overrides, rows=tuple(rows), seeds=tuple(seeds), scratch=False,
+    """A comparison on training or validation seeds (no claim: nothing is evaluated)."""
+    return run_comparison(CompareConfig(t.env, t.overrides, rows=tuple(rows), seeds=tuple(seeds), scratch=False,
                                         workers=2, out=t.out / out,
                                         command=f"python benchmarks/ceiling.py --target {t.name} --only {stage}",
                                         **kw))
+
+
+def evaluate(t: Target, rows, **kw):
+    """The evaluation on fresh seeds, claimed in the ledger before it plays."""
+    return Evaluation("ceiling", "1", t.where, t.eval_seeds, tuple(rows), t.out / "evaluate",
+                      f"python benchmarks/ceiling.py --target {t.name} --only evaluate", **kw).run()
 
 
 # ---- fast and subset -------------------------------------------------------------------------------
@@ -182,13 +192,12 @@ def stage_validate(t: Target, stages: dict) -> None:
 
 
 def stage_evaluate(t: Target, stages: dict) -> None:
-    ledger.claim(ledger.Claim("ceiling", "1", t.ledger_env, t.eval_seeds))
     rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"ceiling=schedule:{t.out / 'best.json'}",
             f"simic=policy:{LEARNED}")
     every = {k: RESULTS / v for k, v in EVERY_LEARNED.items()}
     rows += tuple(f"{k}=policy:{p}" for k, p in every.items())
-    comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate", twins=("heuristic", "simic", *every),
-                   flops_matched=("ceiling",))
+    comp = evaluate(t, rows, twins=("heuristic", "simic", *every), flops_matched=("ceiling",),
+                    allow_dirty=t.allow_dirty)
     stages["episodes:evaluate"] = sum(len(r) for r in comp.rows.values())
     print(comp.table)
 
@@ -231,11 +240,10 @@ def stage_validate_mixed(t: Target, stages: dict) -> None:
 
 
 def stage_evaluate_mixed(t: Target, stages: dict) -> None:
-    ledger.claim(ledger.Claim("ceiling", "1", t.ledger_env, t.eval_seeds))
     rows = ("no-growth", "heuristic", f"tuned=schedule:{TUNED}", f"tuned-mixed=schedule:{TUNED_MIXED}",
             f"one-for-all=schedule:{t.out / 'best-all.json'}", f"per-family=schedule:{t.out / 'per-family.json'}",
             f"simic=policy:{LEARNED}")
-    comp = compare(t, "evaluate", rows, t.eval_seeds, "evaluate", twins=("heuristic", "simic"))
+    comp = evaluate(t, rows, twins=("heuristic", "simic"), allow_dirty=t.allow_dirty)
     stages["episodes:evaluate"] = sum(len(r) for r in comp.rows.values())
     m, lo, hi = paired(comp.rows, "per-family", "one-for-all", test_points)
     stages["per-family - one-for-all"] = f"{fmt_ci(m, lo, hi, signed=True)} test points, {len(t.eval_seeds)} seeds"
@@ -249,28 +257,24 @@ STAGES = {"plans": stage_plans, "tune": stage_tune, "validate": stage_validate, 
 MIXED_STAGES = {"tune": stage_tune_mixed, "validate": stage_validate_mixed, "evaluate": stage_evaluate_mixed}
 
 
-def main(argv: list[str] | None = None) -> None:
-    import os
+@dataclass
+class Args:
+    target: tuple[str, ...] = field(default=("fast",), metadata={"choices": list(TARGETS)})
+    """Which ceilings to run."""
+    only: tuple[str, ...] = field(default=tuple(STAGES), metadata={"choices": list(STAGES)})
+    """Stages to run (mixed has no plans stage)."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", nargs="+", choices=list(TARGETS), default=["fast"])
-    p.add_argument("--only", nargs="+", choices=list(STAGES), default=list(STAGES),
-                   help="stages to run (mixed has no plans stage)")
-    args = p.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)
     for name in args.target:
-        t = TARGETS[name]
+        t = replace(TARGETS[name], allow_dirty=args.allow_dirty)
         stages_of = MIXED_STAGES if name == "mixed" else STAGES
-        t.out.mkdir(parents=True, exist_ok=True)
-        path = t.out / "stages.json"
-        stages = json.loads(path.read_text()) if path.is_file() else {}
-        for stage in (s for s in args.only if s in stages_of):
-            start = time.perf_counter()
-            stages_of[stage](t, stages)
-            stages[f"seconds:{stage}"] = round(time.perf_counter() - start)
-            with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as f:
-                json.dump(stages, f, indent=1)
-            print(f"{name} stage {stage}: {stages[f'seconds:{stage}']} s", flush=True)
+        run_stages(t.out / "stages.json", {s: functools.partial(f, t) for s, f in stages_of.items()},
+                   [s for s in args.only if s in stages_of], label=name)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,18 @@ line per candidate: no-growth test accuracy, heuristic and fixed minus no-growth
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from esper_env.config import SUBSET_SIZES
 from esper_env.fileio import atomic_path
-from lab.compare import CompareConfig, mean_ci, paired, run_comparison, test_points
+from lab.compare import mean_ci, paired, test_points
 from lab.compare.stats import fmt_ci
+from lab.evaluation import Evaluation, Setting
+from lab.options import parse_args
 from lab.settings import SUBSET_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,13 +45,15 @@ def fmt(ci) -> str:
     return fmt_ci(*ci, signed=True)
 
 
-def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int, folder: str) -> str:
+def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int, folder: str,
+          allow_dirty: bool = False) -> str:
     env_id = "Esper-CIFAR10-v0" if overrides["dataset"] == "cifar10" else "Esper-Synthetic-v0"
-    base = CompareConfig(env_id, overrides, rows=("no-growth", "heuristic", "fixed"), seeds=seeds, scratch=False,
-                         out=OUT / folder, workers=workers)
-    comp = run_comparison(base, progress=False)
-    wide = run_comparison(dataclasses.replace(base, overrides={**overrides, "width": 4.0}, rows=("no-growth",),
-                                              out=OUT / f"{folder}-wide4"), progress=False)
+    where = Setting(env_id, overrides, f"{env_id} {name}", f"cheap-family candidate {name}")
+    base = Evaluation("cheap-sweep", "1", where, seeds, ("no-growth", "heuristic", "fixed"), OUT / folder,
+                      workers=workers, allow_dirty=allow_dirty)
+    comp = base.run(progress=False)  # claims the candidate's seeds first
+    wide = dataclasses.replace(base, rows=("no-growth",), out=OUT / f"{folder}-wide4",
+                               overrides={"width": 4.0}).run(progress=False)
     rows = dict(comp.rows, wide4=wide.rows["no-growth"])
     walls = [r.wall_s for rs in comp.rows.values() for r in rs]
     return (f"| {name} | {mean_ci(test_points(r) for r in rows['no-growth'])[0]:.2f} | "
@@ -59,24 +63,32 @@ def sweep(name: str, overrides: dict, seeds: tuple[int, ...], workers: int, fold
             f"{sum(walls) / len(walls):.1f} / {max(walls):.1f} |")
 
 
+@dataclass
+class Args:
+    candidates: tuple[str, ...] = field(default=tuple(sorted(CANDIDATES)), metadata={"choices": sorted(CANDIDATES)})
+    """The candidate configs to size."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Evaluation seeds (claimed per candidate in the ledger)."""
+    workers: int = 2
+    """Worker processes."""
+    out_name: str = "sweep.md"
+    """Table file in benchmarks/results/cheap-family/ (other than sweep.md: runs go to <candidate>-<name>/)."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--candidates", nargs="+", choices=sorted(CANDIDATES), default=sorted(CANDIDATES))
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out-name", default="sweep.md", help="table file in benchmarks/results/cheap-family/ (other "
-                   "than sweep.md: each candidate's runs go to <candidate>-<name>/)")
-    args = p.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)  # results record paths relative to the repository
     head = ("| candidate | no-growth test % | heuristic − no-growth | fixed − no-growth | 4× wide − no-growth | "
             "s / episode (mean / max, 2 at once) |\n|---|---|---|---|---|---|")
     lines = [head]
     for name in args.candidates:
         folder = name + ("" if args.out_name == "sweep.md" else "-" + Path(args.out_name).stem)
-        lines.append(sweep(name, CANDIDATES[name], tuple(args.seeds), args.workers, folder))
+        lines.append(sweep(name, CANDIDATES[name], tuple(args.seeds), args.workers, folder, args.allow_dirty))
         print(lines[-1], flush=True)
     text = (f"# Cheap task family: candidates\n\nCommand: `python benchmarks/cheap_sweep.py {' '.join(sys.argv[1:])}`"
-            f"\n\nSeeds {args.seeds}; paired differences in test-accuracy points with Student-t 95% CIs.\n\n"
+            f"\n\nSeeds {list(args.seeds)}; paired differences in test-accuracy points with Student-t 95% CIs.\n\n"
             + "\n".join(lines) + "\n\nConfigs:\n\n" + "\n".join(f"* {n}: `{CANDIDATES[n]}`" for n in args.candidates)
             + "\n")
     with atomic_path(OUT / args.out_name, suffix=".md") as tmp, open(tmp, "w") as f:

@@ -12,57 +12,62 @@ scratch). ``--seeds``, ``--workers`` and ``--out`` override the preset.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agents.seeds import DEMO_SEEDS
-from lab.compare import CompareConfig, run_comparison
-from lab.settings import subset_overrides
+from lab.evaluation import Evaluation
+from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Sizes chosen so each preset fits its time on 2 CPU cores (one torch thread per worker):
-# demo <= 3 min; synthetic and cifar-subset ~10-15 min each.
-OFFLINE = dict(train_size=4000, val_size=1000, test_size=2000, max_epochs=15)
 TUNED = "schedule:benchmarks/results/tuned/fast/best.json"
 """The static schedule esper tune found for Esper-Fast-v0 (300 training episodes)."""
 LEARNED = "policy:benchmarks/results/simic2/attempt3/simic-val.zip"
 """The shipped learned Tamiyo: Simic v2's third attempt, the clone chosen on validation seeds."""
 DEMO_ROWS = ("no-growth", "heuristic", f"tuned={TUNED}", f"simic={LEARNED}")
+BUILT_IN = ("no-growth", "fixed", "heuristic", "random")
 PRESETS = {
     # Esper-Fast-v0 episodes take ~7 s on one thread: 4 rows x 10 seeds on 2 workers is ~2.5 minutes, and 10
-    # paired seeds separate every growing row from no-growth (growth is worth ~4-7 points there).
-    "demo": CompareConfig("Esper-Fast-v0", {}, rows=DEMO_ROWS, seeds=DEMO_SEEDS, scratch=False,
-                          out=Path("runs/demo"), workers=2),
-    "synthetic": CompareConfig("Esper-Synthetic-v0", OFFLINE, seeds=(0, 1, 2, 3, 4),
-                               out=Path("benchmarks/results/synthetic"), workers=2),
+    # paired seeds separate every growing row from no-growth (growth is worth ~4-7 points there). The demo writes
+    # to runs/ (not committed results), so it plays on a tree with local changes too.
+    "demo": Evaluation("demo", "1", "fast", DEMO_SEEDS, DEMO_ROWS, Path("runs/demo"), allow_dirty=True),
+    # Sizes chosen so each preset fits ~10-15 min on 2 CPU cores (one torch thread per worker).
+    "synthetic": Evaluation("compare-presets", "1", "synthetic", (0, 1, 2, 3, 4), BUILT_IN,
+                            Path("benchmarks/results/synthetic"), scratch=True),
     # The real subset (SETTINGS["cifar10-subset"]): 35 episodes fit in ~15 minutes here.
-    "cifar-subset": CompareConfig("Esper-CIFAR10-v0", subset_overrides(),
-                                  seeds=(0, 1, 2, 3, 4), out=Path("benchmarks/results/cifar-subset"), workers=2),
+    "cifar-subset": Evaluation("compare-presets", "1", "subset", (0, 1, 2, 3, 4), BUILT_IN,
+                               Path("benchmarks/results/cifar-subset"), scratch=True),
 }
 
 
+@dataclass
+class Args:
+    preset: str = field(default="demo", metadata={"choices": sorted(PRESETS)})
+    """Which evaluation to run: demo (make demo), synthetic or cifar-subset."""
+    seeds: tuple[int, ...] | None = None
+    """Play these seeds instead of the preset's (claimed in the ledger as more seeds of the same attempt)."""
+    workers: int | None = None
+    """Worker processes (the preset's: 2)."""
+    out: str | None = None
+    """Write the comparison here instead of the preset's folder."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="demo")
-    p.add_argument("--seeds", nargs="+", type=int, default=None)
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
-    cfg = PRESETS[args.preset]
-    cfg.command = " ".join(["python benchmarks/compare.py", *sys.argv[1:]])
-    if args.seeds:
-        cfg.seeds = tuple(args.seeds)
-    if args.workers:
-        cfg.workers = args.workers
-    if args.out:
-        cfg.out = Path(args.out).resolve()  # as the user meant it, before moving to the repository
+    args = parse_args(Args, argv, __doc__)
+    ev = PRESETS[args.preset]
+    ev = replace(ev, command=" ".join(["python benchmarks/compare.py", *(sys.argv[1:] if argv is None else argv)]),
+                 seeds=tuple(args.seeds or ev.seeds), workers=args.workers or ev.workers,
+                 out=Path(args.out).resolve() if args.out else ev.out,  # as the user meant it, before moving
+                 allow_dirty=ev.allow_dirty or args.allow_dirty)
     os.chdir(ROOT)
-    comp = run_comparison(cfg)
+    comp = ev.run()
     print(comp.table)
-    print(f"outputs in {cfg.out}")
+    print(f"outputs in {ev.out}")
 
 
 if __name__ == "__main__":

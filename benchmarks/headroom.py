@@ -18,7 +18,7 @@ in sample). Scores are final *validation* accuracy in points (the test split is 
   old tuned schedule, two search plans) and plans written to span the space (:data:`SPANNING`: one seed early
   or late, long isolation, two seeds late, a small blueprint). Each lever setting is a family.
 
-Writes ``benchmarks/results/simic3/headroom/<target>/`` (the comparison) and ``headroom.md`` beside them.
+Writes ``benchmarks/results/headroom/<target>/`` (the comparison) and ``headroom.md`` beside them.
 """
 
 from __future__ import annotations
@@ -32,14 +32,16 @@ from pathlib import Path
 from agents.schedule import distinct_files
 from lab.compare import CompareConfig, run_comparison
 from lab.compare.stats import fmt_ci, validation_points
+from lab.evaluation import training_overrides
 from lab.headroom import headroom
 from lab.settings import SUBSET_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 CEILING = RESULTS / "ceiling"
-OUT = RESULTS / "simic3/headroom"
-TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
+OUT = RESULTS / "headroom"
+TASKS = training_overrides("mixed-heldout")
+"""The cheap distribution's training split."""
 SEEDS = {"mixed": tuple(range(1100, 1130)), "fast": tuple(range(1100, 1116)), "levers": tuple(range(1200, 1206))}
 """Training seeds (>= 1000) that no ceiling search played."""
 FAST_SEARCH_PLANS = 5

@@ -16,23 +16,24 @@ without / with the entropy bonus, evaluation on 0-9 and a confirmation on 10-19)
 
 from __future__ import annotations
 
-import argparse
-import json
+import functools
 import os
-import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agents.simic import BCConfig, CollectConfig, PPOConfig, behaviour_clone, collect, load, train_ppo
 from agents.simic.ppo import PPORunState
-from esper_env.fileio import atomic_path
-from lab.compare import CompareConfig, paired, run_comparison, test_points
+from lab.compare import paired, test_points
+from lab.evaluation import Evaluation
+from lab.options import parse_args
 from lab.records import RunRecord
+from lab.stages import run_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path("benchmarks/results/simic")
 """Relative to the repository: main() runs from there, so the results record portable paths."""
 ENV = "Esper-Fast-v0"
+"""Training env (evaluation: the \"fast\" setting of lab.evaluation)."""
 
 # The sizes, in one place.
 COLLECT = CollectConfig(ENV, seeds=tuple(range(1000, 1700)), explore=0.2, out=OUT / "demos.npz", workers=2)
@@ -54,41 +55,49 @@ def _return(r: RunRecord) -> float:
     return r.episode_return
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", nargs="+", choices=["collect", "bc", "ppo", "compare"],
-                   default=["collect", "bc", "ppo", "compare"])
-    args = p.parse_args(argv)
-    os.chdir(ROOT)  # policy rows are named by paths relative to the repository
-    stages_file = OUT / "stages.json"
-    stages = json.loads(stages_file.read_text()) if stages_file.is_file() else {}
+def stage_collect(stages: dict) -> None:
+    if not (COLLECT.out.is_file() and set(COLLECT.seeds) <= set(load(COLLECT.out).episodes)):
+        collect(COLLECT)
 
-    def timed(name, fn):
-        t = time.perf_counter()
-        result = fn()
-        stages[name] = dict(stages.get(name, {}), wall_s=round(time.perf_counter() - t, 1))
-        with atomic_path(stages_file, suffix=".json") as tmp:
-            Path(tmp).write_text(json.dumps(stages, indent=1))
-        return result
 
-    if "collect" in args.only and not (COLLECT.out.is_file() and set(COLLECT.seeds) <= set(load(COLLECT.out).episodes)):
-        timed("collect", lambda: collect(COLLECT))
-    if "bc" in args.only and not BC.out.is_file():
-        _, held, _ = timed("bc", lambda: behaviour_clone(BC))
+def stage_bc(stages: dict) -> None:
+    if not BC.out.is_file():
+        _, held, _ = behaviour_clone(BC)
         print("\n".join(held.lines()))
-    if "ppo" in args.only:
-        for name, run in PPO_RUNS.items():
-            resume = (run.out / "checkpoint.json").is_file()
-            if not resume or PPORunState.read(run.out / "checkpoint.json").timesteps < run.timesteps:
-                timed(name, lambda run=run, resume=resume: train_ppo(run, resume=resume))
-    if "compare" in args.only:
-        rows = ("no-growth", "fixed", "heuristic", f"bc=policy:{BC.out}",
-                *(f"{name}=policy:{run.out / 'final.zip'}" for name, run in PPO_RUNS.items()))
-        cfg = CompareConfig(ENV, rows=rows, seeds=EVAL_SEEDS, out=OUT / "compare", workers=2,
-                            command="python benchmarks/simic.py --only compare")
-        comp = timed("compare", lambda: run_comparison(cfg))
-        print(comp.table)
-        report(comp, ("bc", *PPO_RUNS))
+
+
+def stage_ppo(stages: dict) -> None:
+    for run in PPO_RUNS.values():
+        resume = (run.out / "checkpoint.json").is_file()
+        if not resume or PPORunState.read(run.out / "checkpoint.json").timesteps < run.timesteps:
+            train_ppo(run, resume=resume)
+
+
+def stage_compare(stages: dict, allow_dirty: bool = False) -> None:
+    rows = ("no-growth", "fixed", "heuristic", f"bc=policy:{BC.out}",
+            *(f"{name}=policy:{run.out / 'final.zip'}" for name, run in PPO_RUNS.items()))
+    comp = Evaluation("simic", "1", "fast", EVAL_SEEDS, rows, OUT / "compare",
+                      "python benchmarks/simic.py --only compare", scratch=True, allow_dirty=allow_dirty).run()
+    print(comp.table)
+    report(comp, ("bc", *PPO_RUNS))
+
+
+STAGES = {"collect": stage_collect, "bc": stage_bc, "ppo": stage_ppo, "compare": stage_compare}
+
+
+@dataclass
+class Args:
+    only: tuple[str, ...] = field(default=tuple(STAGES), metadata={"choices": list(STAGES)})
+    """Stages to run, in order (each skips work already on disk)."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(Args, argv, __doc__)
+    os.chdir(ROOT)  # policy rows are named by paths relative to the repository
+    run_stages(OUT / "stages.json", dict(STAGES, compare=functools.partial(stage_compare,
+                                                                           allow_dirty=args.allow_dirty)), args.only)
 
 
 def report(comp, rows: tuple[str, ...]) -> None:

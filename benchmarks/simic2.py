@@ -16,12 +16,13 @@ their branching budget, policies, ``validation/``, ``fast/``, ``mixed/``, ``cifa
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
+import functools
 import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agents.schedule import Schedule, ScheduledSeed
@@ -29,16 +30,18 @@ from agents.simic import BCConfig, behaviour_clone
 from agents.simic.branch import ImproveConfig, improve, with_objective
 from esper_env.fileio import atomic_path
 from esper_env.leyline import LAYOUT_BLUEPRINTS
-from lab import ledger
 from lab.compare import CompareConfig, run_comparison
 from lab.compare.stats import fmt_ci, pick
-from lab.settings import SUBSET_ROOT, subset_overrides
+from lab.evaluation import Evaluation, setting, training_overrides
+from lab.options import parse_args
+from lab.stages import run_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
 TUNED = RESULTS / "tuned/fast/best.json"
-TASKS = dict(tasks="cheap", data_root=SUBSET_ROOT)
-REAL = subset_overrides()
+TASKS = training_overrides("mixed-heldout")
+"""The cheap task distribution's training split (labels are made on it)."""
+REAL = setting("subset").overrides
 """Esper-CIFAR10-v0 on the real subset as the project evaluates it (SETTINGS["cifar10-subset"])."""
 OUT = RESULTS / "simic2"
 """Every attempt's folder is ``OUT / attemptN``."""
@@ -65,6 +68,8 @@ class Attempt:
     validate_on_subset: bool = False
     """Also validate the accuracy clones on the real subset (seeds 900-909, beside tuned) and choose the one whose
     smaller margin over tuned (Esper-Fast-v0, subset) is largest; all accuracy clones are then evaluated there."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (``--allow-dirty``)."""
 
     @property
     def rollout(self) -> Path:
@@ -113,8 +118,8 @@ OBJECTIVES = ("val", "return")
 VALIDATION_SEEDS = tuple(range(900, 920))
 SUBSET_VALIDATION_SEEDS = tuple(range(900, 910))
 EVAL_SEEDS = tuple(range(20))
-LEDGER_ENVS = {"fast": "Esper-Fast-v0", "mixed": "Esper-Mixed-v0 cheap heldout",
-               "cifar-subset": "Esper-CIFAR10-v0 cifar10-subset"}
+LEDGER_ENVS = {"fast": setting("fast").ledger_env, "mixed": setting("mixed-heldout").ledger_env,
+               "cifar-subset": setting("subset").ledger_env}
 """How each evaluation is named in benchmarks/results/ledger.json."""
 BASE_ROWS = ("no-growth", "fixed", "heuristic", f"tuned=schedule:{TUNED}",
              f"tuned-mixed=schedule:{RESULTS / 'tuned/mixed/best.json'}", f"bc=policy:{RESULTS / 'simic/bc.zip'}")
@@ -182,27 +187,28 @@ def stage_evaluate(a: Attempt, stages: dict) -> None:
     clones = accuracy if a.clones_on_fast else ()
     subset_clones = accuracy if a.validate_on_subset else ()
     base = BASE_ROWS + ((f"tuned-rollout=schedule:{a.rollout}",) if a.rollout_schedule is not None else ())
-    configs = {
+    attempt = str(a.number)
+    run = lambda name: f"python benchmarks/simic2.py --attempt {a.number} --only evaluate  # {name}"  # noqa: E731
+    evaluations = {
         # the committed baselines' runs seed the cache: only the new rows run
-        "fast": (CompareConfig("Esper-Fast-v0", {}, rows=(*base, *simic, *clones), seeds=EVAL_SEEDS, workers=2,
-                               flops_matched=("simic",)), RESULTS / "baselines/fast/runs.jsonl"),
-        "mixed": (CompareConfig("Esper-Mixed-v0", dict(TASKS, split="heldout"), rows=(*base, *simic, *every),
-                                seeds=EVAL_SEEDS, workers=2, scratch=False), RESULTS / "baselines/mixed/runs.jsonl"),
-        "cifar-subset": (CompareConfig("Esper-CIFAR10-v0", dict(REAL), rows=(*base, *simic, *subset_clones),
-                                       seeds=a.subset_seeds, workers=2, scratch=False),
+        "fast": (Evaluation("simic2", attempt, "fast", EVAL_SEEDS, (*base, *simic, *clones), a.out / "fast",
+                            run("fast"), scratch=True, flops_matched=("simic",), allow_dirty=a.allow_dirty),
+                 RESULTS / "baselines/fast/runs.jsonl"),
+        "mixed": (Evaluation("simic2", attempt, "mixed-heldout", EVAL_SEEDS, (*base, *simic, *every), a.out / "mixed",
+                             run("mixed"), allow_dirty=a.allow_dirty), RESULTS / "baselines/mixed/runs.jsonl"),
+        "cifar-subset": (Evaluation("simic2", attempt, "subset", a.subset_seeds, (*base, *simic, *subset_clones),
+                                    a.out / "cifar-subset", run("cifar-subset"), allow_dirty=a.allow_dirty),
                          RESULTS / "baselines/cifar-subset/runs.jsonl"),
     }
-    for name, (cfg, cache) in configs.items():
-        ledger.claim(ledger.Claim("simic2", str(a.number), LEDGER_ENVS[name], cfg.seeds))  # fresh seeds, or a rerun
-        cfg.out = a.out / name
-        cfg.command = f"python benchmarks/simic2.py --attempt {a.number} --only evaluate  # {name}"
-        cfg.out.mkdir(parents=True, exist_ok=True)
+    for name, (ev, cache) in evaluations.items():
+        ev.claim()  # fresh seeds, or a rerun, before anything plays
+        ev.out.mkdir(parents=True, exist_ok=True)
         earlier_attempts = (b.out / name / "runs.jsonl" for b in ATTEMPTS.values() if b.number < a.number)
         for earlier in (cache, *earlier_attempts):  # earlier attempts' rows of the same seeds are reused too
-            if earlier.is_file() and earlier.parent != cfg.out:
-                _merge(earlier, cfg.out / "runs.jsonl")
+            if earlier.is_file() and earlier.parent != ev.out:
+                _merge(earlier, ev.out / "runs.jsonl")
         t = time.perf_counter()
-        comp = run_comparison(cfg)
+        comp = ev.run()
         stages[f"evaluate:{name}"] = round(time.perf_counter() - t)
         print(comp.table)
 
@@ -249,24 +255,22 @@ STAGES = {"improve": stage_improve, "bc": stage_bc, "validate": stage_validate, 
           "goal": stage_goal}
 
 
+@dataclass
+class Args:
+    attempt: int = field(default=max(ATTEMPTS), metadata={"choices": sorted(ATTEMPTS)})
+    """Which attempt's settings and folder (default: the latest)."""
+    only: tuple[str, ...] = field(default=tuple(STAGES), metadata={"choices": list(STAGES)})
+    """Stages to run, in order."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--attempt", type=int, choices=sorted(ATTEMPTS), default=max(ATTEMPTS),
-                   help="which attempt's settings and folder (default: the latest)")
-    p.add_argument("--only", nargs="+", choices=list(STAGES), default=list(STAGES))
-    args = p.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)  # rows name files relative to the repository: portable records
-    a = ATTEMPTS[args.attempt]
-    a.out.mkdir(parents=True, exist_ok=True)
-    path = a.out / "stages.json"
-    stages = json.loads(path.read_text()) if path.is_file() else {}
-    for name in args.only:
-        t = time.perf_counter()
-        STAGES[name](a, stages)
-        stages[name] = round(time.perf_counter() - t)
-        with atomic_path(path, suffix=".json") as tmp:
-            Path(tmp).write_text(json.dumps(stages, indent=1))
-        print(f"stage {name}: {stages[name]} s", flush=True)
+    a = dataclasses.replace(ATTEMPTS[args.attempt], allow_dirty=args.allow_dirty)
+    run_stages(a.out / "stages.json", {name: functools.partial(stage, a) for name, stage in STAGES.items()},
+               args.only, time_key="{stage}")
 
 
 if __name__ == "__main__":

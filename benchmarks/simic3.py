@@ -27,10 +27,9 @@ Outputs: ``benchmarks/results/simic3/pi-fast[-residual]/<replicate>/`` (``round<
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +40,10 @@ from agents.simic.dataset import load as load_demonstrations
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.fileio import portable
 from esper_env.leyline import LAYOUT_BLUEPRINTS
-from lab import ledger
 from lab.compare import CompareConfig, run_comparison
-from lab.compare.stats import fmt_ci, paired, pick, test_points, validation_points
-from lab.settings import SUBSET_ROOT, subset_overrides
+from lab.compare.stats import paired, pick, test_points, validation_points
+from lab.evaluation import Evaluation, GoalCheck, flops_ratio, said, setting, write_goal
+from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks/results")
@@ -143,11 +142,10 @@ def run(replicate: str, learner: str = "plain") -> str:
 
 @dataclass(frozen=True)
 class Where:
-    """One evaluation env: its fresh seeds (claimed in the ledger) and its static opponents."""
+    """One evaluation setting (lab.evaluation.SETTINGS): its fresh seeds (claimed in the ledger) and its static
+    opponents."""
 
-    env: str
-    overrides: dict
-    ledger_env: str
+    setting: str
     seeds: tuple[int, ...]
     static: Path
     """The single best static schedule (the ceiling picked on validation seeds, issue 26)."""
@@ -156,12 +154,10 @@ class Where:
 
 
 WHERE = {
-    "fast": Where("Esper-Fast-v0", {}, "Esper-Fast-v0", tuple(range(620, 640)), CEILING),
-    "mixed": Where("Esper-Mixed-v0", dict(tasks="cheap", data_root=SUBSET_ROOT, split="heldout"),
-                   "Esper-Mixed-v0 cheap heldout", tuple(range(620, 650)), RESULTS / "ceiling/mixed/best-all.json",
+    "fast": Where("fast", tuple(range(620, 640)), CEILING),
+    "mixed": Where("mixed-heldout", tuple(range(620, 650)), RESULTS / "ceiling/mixed/best-all.json",
                    RESULTS / "ceiling/mixed/per-family.json"),
-    "subset": Where("Esper-CIFAR10-v0", subset_overrides(), "Esper-CIFAR10-v0 cifar10-subset",
-                    tuple(range(610, 620)), RESULTS / "ceiling/subset/best.json"),
+    "subset": Where("subset", tuple(range(610, 620)), RESULTS / "ceiling/subset/best.json"),
 }
 """Fresh ranges from the ledger (earlier attempts used 0-19, 500-509 and 600-619 on these envs)."""
 ATTEMPT = ("simic3", "1")
@@ -174,11 +170,7 @@ def interval(comp, a: str, b: str) -> tuple[float, float, float]:
     return paired(comp.rows, a, b, test_points)
 
 
-def said(x: tuple[float, float, float]) -> str:
-    return fmt_ci(*x, signed=True)
-
-
-def evaluate(learner: str, replicates: list[str]) -> str:
+def evaluate(learner: str, replicates: list[str], allow_dirty: bool = False) -> str:
     """Pick ``simic`` among the replicates' final clones on validation seeds, then play every replicate, the
     heuristic, no-growth, the static ceiling (and the per-family oracle) and simic's static twin on fresh evaluation
     seeds of Fast, the held-out task distribution and the real subset; returns goal.md's text."""
@@ -198,22 +190,19 @@ def evaluate(learner: str, replicates: list[str]) -> str:
              "accuracy (points); FLOPs relative to the bare host (no-growth) on the same seeds.", ""]
     checks = []
     for name, w in WHERE.items():
-        ledger.claim(ledger.Claim(*ATTEMPT, w.ledger_env, w.seeds))
         rows = ["no-growth", "heuristic", f"static=schedule:{w.static}",
                 *([f"oracle=schedule:{w.oracle}"] if w.oracle else []), f"simic=policy:{policies[chosen]}",
                 *(f"replicate-{r}=policy:{p}" for r, p in policies.items() if r != chosen)]
-        comp = run_comparison(CompareConfig(w.env, w.overrides, rows=tuple(rows), seeds=w.seeds, scratch=False,
-                                            twins=("simic",), workers=2, out=out / name,
-                                            command=f"python benchmarks/simic3.py --learner {learner} --replicate "
-                                                    f"{' '.join(replicates)} --evaluate"))
-        bare = {r.seed: r.outcome.train_flops for r in comp.rows["no-growth"]}
-        flops = {row: float(np.mean([r.outcome.train_flops / bare[r.seed] for r in recs]))
-                 for row, recs in comp.rows.items()}
+        comp = Evaluation(*ATTEMPT, w.setting, w.seeds, tuple(rows), out / name,
+                          f"python benchmarks/simic3.py --learner {learner} --replicate {' '.join(replicates)} "
+                          "--evaluate", twins=("simic",), allow_dirty=allow_dirty).run()  # claims the seeds first
+        flops = {row: flops_ratio(comp.rows, row) for row in comp.rows}
         acc = {row: float(np.mean([test_points(r) for r in recs])) for row, recs in comp.rows.items()}
         statics = [row for row in comp.rows if row in ("no-growth", "static", "oracle") or row.startswith("twin:")]
         cheap = [row for row in statics if flops[row] <= flops["simic"] + 1e-9]
         matched = max(cheap, key=lambda row: acc[row])  # the best static at <= simic's FLOPs (by its test mean)
-        lines += [f"## {w.env} ({name}), evaluation seeds {w.seeds[0]}-{w.seeds[-1]} ({len(w.seeds)})", "",
+        env_id, seeds = setting(w.setting).env_id, f"{w.seeds[0]}-{w.seeds[-1]} ({len(w.seeds)})"
+        lines += [f"## {env_id} ({name}), evaluation seeds {seeds}", "",
                   "| row | test acc. % | FLOPs × bare | simic − row |", "|---|---|---|---|"]
         for row in comp.rows:
             lines.append(f"| {row} | {acc[row]:.2f} | {flops[row]:.2f}× | "
@@ -221,41 +210,41 @@ def evaluate(learner: str, replicates: list[str]) -> str:
         lines += ["", f"Equal FLOPs: the best static row at ≤ simic's FLOPs ({flops['simic']:.2f}×) is `{matched}` "
                   f"({flops[matched]:.2f}×): simic − it = {said(interval(comp, 'simic', matched))}.", ""]
         reps = ["simic", *(f"replicate-{r}" for r in replicates if r != chosen)]
-        checks.append((f"{name}: every replicate − heuristic > 0",
-                       all(interval(comp, r, "heuristic")[1] > 0 for r in reps),
-                       ", ".join(f"{r} {said(interval(comp, r, 'heuristic'))}" for r in reps)))
+        checks.append(GoalCheck(f"{name}: every replicate − heuristic > 0",
+                                all(interval(comp, r, "heuristic")[1] > 0 for r in reps),
+                                ", ".join(f"{r} {said(interval(comp, r, 'heuristic'))}" for r in reps)))
         if name == "mixed":
-            checks += [("mixed: simic − single best static > 0", interval(comp, "simic", "static")[1] > 0,
-                        said(interval(comp, "simic", "static"))),
-                       ("mixed: simic ≥ per-family oracle − 0.5", interval(comp, "simic", "oracle")[1] >= -0.5,
-                        said(interval(comp, "simic", "oracle")))]
+            checks += [GoalCheck("mixed: simic − single best static > 0", interval(comp, "simic", "static")[1] > 0,
+                                 said(interval(comp, "simic", "static"))),
+                       GoalCheck("mixed: simic ≥ per-family oracle − 0.5",
+                                 interval(comp, "simic", "oracle")[1] >= -0.5, said(interval(comp, "simic", "oracle")))]
         else:
             opponents = ["static", *(["twin:simic"] if "twin:simic" in comp.rows else [])]
             worst = min(opponents, key=lambda row: interval(comp, "simic", row)[0])
-            checks.append((f"{name}: simic − max(best static, own twin) > 0", interval(comp, "simic", worst)[1] > 0,
-                           f"vs {worst}: {said(interval(comp, 'simic', worst))}"))
-    lines += ["## Goal (issue 27): a check is met when the lower end of its 95% interval clears the bar", "",
-              "| check | met | paired 95% interval (points) |", "|---|---|---|"]
-    lines += [f"| {c} | {'yes' if ok else 'no'} | {x} |" for c, ok, x in checks]
-    verdict = "met" if all(ok for _, ok, _ in checks) else "not met"
-    lines += ["", f"**Goal {verdict}** ({sum(ok for _, ok, _ in checks)} of {len(checks)} checks).", ""]
-    text = "\n".join(lines)
-    (LEARNERS[learner] / "goal.md").write_text(text)
-    return text
+            checks.append(GoalCheck(f"{name}: simic − max(best static, own twin) > 0",
+                                    interval(comp, "simic", worst)[1] > 0,
+                                    f"vs {worst}: {said(interval(comp, 'simic', worst))}"))
+    return write_goal(LEARNERS[learner] / "goal.md", lines, checks, "Goal (issue 27)")
+
+
+@dataclass
+class Args:
+    replicate: tuple[str, ...] = field(default=("a",), metadata={"choices": list(FIRST_SEED)})
+    """Replicates of the whole pipeline to run (each its own training seeds)."""
+    learner: str = field(default="plain", metadata={"choices": list(LEARNERS)})
+    """plain clones, or clones residual to the plan."""
+    evaluate: bool = False
+    """After the replicates: pick simic on validation seeds, play everything on fresh evaluation seeds (claimed in
+    the ledger) and write goal.md."""
+    allow_dirty: bool = False
+    """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--replicate", nargs="+", choices=list(FIRST_SEED), default=["a"])
-    p.add_argument("--learner", choices=list(LEARNERS), default="plain",
-                   help="plain clones, or clones residual to the plan (default: %(default)s)")
-    p.add_argument("--evaluate", action="store_true",
-                   help="after the replicates: pick simic on validation seeds, play everything on fresh evaluation "
-                        "seeds (claimed in the ledger) and write goal.md")
-    args = p.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)
     if args.evaluate:
-        print(evaluate(args.learner, args.replicate))
+        print(evaluate(args.learner, list(args.replicate), args.allow_dirty))
         return
     LEARNERS[args.learner].mkdir(parents=True, exist_ok=True)
     parts = [run(r, args.learner) for r in args.replicate]

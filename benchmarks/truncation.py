@@ -29,8 +29,8 @@ from agents.parallel import WorkerDied, run_tasks
 from agents.simic.truncation import BranchedState, agreement, record_episode
 from esper_env import env_kwargs
 from esper_env.fileio import atomic_path
+from lab.evaluation import setting, training_overrides
 from lab.records import run_metadata
-from lab.settings import SUBSET_ROOT, subset_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/results/truncation"
@@ -50,9 +50,9 @@ class Target:
 
 TARGETS = {t.name: t for t in (
     # the cheap task distribution the learned Tamiyos are labelled on (16x16 real images, tiny hosts)
-    Target("cheap", "Esper-Mixed-v0", dict(tasks="cheap", data_root=SUBSET_ROOT), tuple(range(1300, 1312)), 1),
+    Target("cheap", "Esper-Mixed-v0", training_overrides("mixed-heldout"), tuple(range(1300, 1312)), 1),
     # the real subset as the project evaluates it (small host, 32x32, 20 epochs): every other epoch
-    Target("subset", "Esper-CIFAR10-v0", subset_overrides(), tuple(range(1300, 1304)), 2),
+    Target("subset", "Esper-CIFAR10-v0", setting("subset").overrides, tuple(range(1300, 1304)), 2),
 )}
 LABELLING = dict(rollout="heuristic", max_germinate=2, concurrent=False)
 

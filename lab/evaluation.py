@@ -64,11 +64,19 @@ SETTINGS: dict[str, Setting] = {
 """The project's evaluation settings, by name: every script that evaluates names one of these."""
 
 
-def setting(name: str) -> Setting:
+def setting(name: str | Setting) -> Setting:
+    """A setting by its name in :data:`SETTINGS` (or the setting itself, for a one-off study's own)."""
+    if isinstance(name, Setting):
+        return name
     try:
         return SETTINGS[name]
     except KeyError:
         raise ValueError(f"unknown evaluation setting {name!r}; choose one of {', '.join(SETTINGS)}") from None
+
+
+def training_overrides(name: str | Setting) -> dict:
+    """A setting's overrides for work on training and validation seeds: its training split (``split`` dropped)."""
+    return {k: v for k, v in setting(name).overrides.items() if k != "split"}
 
 
 @dataclass(frozen=True)
@@ -128,8 +136,8 @@ class Evaluation:
     """The experiment (``simic3``, ``ceiling``, ``demo``...)."""
     attempt: str
     """Which attempt of it: a new attempt needs fresh seeds."""
-    where: str
-    """The setting's name in :data:`SETTINGS`."""
+    where: str | Setting
+    """The setting's name in :data:`SETTINGS` (or a one-off study's own :class:`Setting`)."""
     seeds: tuple[int, ...]
     """Evaluation seeds (below 900)."""
     rows: tuple[str, ...]
@@ -168,7 +176,8 @@ class Evaluation:
         """Claim, play, record; returns the :class:`~lab.compare.Comparison`."""
         dirty = self.claim(ledger_path)
         comp = run_comparison(self.config(), progress=progress)
-        record = dict(experiment=self.experiment, attempt=self.attempt, where=self.where,
+        record = dict(experiment=self.experiment, attempt=self.attempt,
+                      where=self.where if isinstance(self.where, str) else None,
                       ledger_env=setting(self.where).ledger_env, seeds=list(self.seeds), rows=list(self.rows),
                       commit=git_commit(), diff_sha256=dirty,
                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))

@@ -17,7 +17,7 @@ from pathlib import Path
 from agents.seeds import EVALUATION
 from esper_env.fileio import atomic_path
 
-LEDGER = Path("benchmarks/results/ledger.json")
+LEDGER = Path(__file__).resolve().parents[1] / "benchmarks/results/ledger.json"
 """The project's ledger, relative to the repository."""
 
 

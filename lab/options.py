@@ -108,3 +108,15 @@ def env_overrides(args: argparse.Namespace) -> dict:
     if getattr(args, "data_root", None):
         out["data_root"] = args.data_root
     return out
+
+
+def parse_args(cls: type, argv: list[str] | None = None, description: str | None = None):
+    """A benchmark script's ``Args`` dataclass from its command line: every field an option (its docstring the
+    help, its default the default), CleanRL style; ``choices`` in a field's metadata restrict it."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_options(parser, cls, tuple(f.name for f in dataclasses.fields(cls)))
+    for action in parser._actions:
+        f = next((f for f in dataclasses.fields(cls) if f.name == action.dest), None)
+        if f is not None and "choices" in f.metadata:
+            action.choices = f.metadata["choices"]
+    return config_from(parser.parse_args(argv), cls)

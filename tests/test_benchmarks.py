@@ -15,19 +15,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
-SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py"))
+PATHS = {p.stem: p for p in sorted([*BENCHMARKS.glob("*.py"), *(BENCHMARKS / "perf").glob("*.py")])}
+"""Every script: one per question in benchmarks/, the speed probes in benchmarks/perf/."""
+SCRIPTS = sorted(PATHS)
 
 
 def load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))  # scripts import their siblings (throughput -> data_throughput)
+    folder = str(PATHS[name].parent)
+    sys.path.insert(0, folder)  # scripts import their siblings (throughput -> data_throughput)
     try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", PATHS[name])
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # as an import would: dataclasses look their module up there
         spec.loader.exec_module(module)
         return module
     finally:
-        sys.path.remove(str(BENCHMARKS))
+        sys.path.remove(folder)
 
 
 def test_simic2_attempts_name_files_that_are_committed():
@@ -43,7 +46,10 @@ def test_simic2_attempts_name_files_that_are_committed():
 
 
 def test_the_scripts_are_all_here():
-    assert {"compare", "isolation", "synthetic_difficulty", "performance", "simic", "reproduce"} <= set(SCRIPTS)
+    assert {"compare", "isolation", "synthetic_difficulty", "simic", "reproduce"} <= {p.stem for p in
+                                                                                     BENCHMARKS.glob("*.py")}
+    assert {"performance", "throughput", "data_throughput", "snapshot", "branching", "task_costs"} == {
+        p.stem for p in (BENCHMARKS / "perf").glob("*.py")}  # the speed probes, apart from the questions
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -123,9 +129,10 @@ def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_pa
     controllers = [row.split("=", 1)[-1] for row in demo.rows]
     assert controllers[:2] == ["no-growth", "heuristic"]
     assert any(c.startswith("policy:") for c in controllers) and any(c.startswith("schedule:") for c in controllers)
-    demo.out = tmp_path / "demo"
-    demo.check()  # every file exists, loads as data and fits the env
-    assert len(demo.seeds) >= 10 and max(demo.seeds) < 900
+    cfg = demo.config()
+    cfg.out = tmp_path / "demo"
+    cfg.check()  # every file exists, loads as data and fits the env
+    assert len(demo.seeds) >= 10 and max(demo.seeds) < 900 and cfg.env_id == "Esper-Fast-v0"
 
 
 def test_experiment_scripts_name_their_evaluations_in_the_ledger():
@@ -138,3 +145,40 @@ def test_experiment_scripts_name_their_evaluations_in_the_ledger():
     assert {("simic2", str(n), env) for n in simic2.ATTEMPTS for env in simic2.LEDGER_ENVS.values()} <= claims
     assert set(baselines.LEDGER_ENVS) == set(baselines.PRESETS)
     assert {("baselines", "1", env) for env in baselines.LEDGER_ENVS.values()} <= claims
+
+
+def evaluation_folders():
+    """(script, setting, committed folder) for every evaluation a script declares whose results are committed."""
+    compare, baselines, simic2 = load("compare"), load("baselines"), load("simic2")
+    simic3, ceiling = load("simic3"), load("ceiling")
+    out = [("compare", ev.where, "demo" if name == "demo" else str(ev.out).removeprefix("benchmarks/results/"))
+           for name, ev in compare.PRESETS.items()]
+    out += [("baselines", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
+            for ev in baselines.PRESETS.values()]
+    out += [("simic3", w.setting, f"simic3/pi-fast-residual/evaluate/{name}") for name, w in simic3.WHERE.items()]
+    out += [("ceiling", t.where, f"ceiling/{t.name}/evaluate") for t in ceiling.TARGETS.values()]
+    named = {"fast": "fast", "mixed": "mixed-heldout", "cifar-subset": "subset"}
+    out += [("simic2", named[name], f"simic2/attempt3/{name}") for name in simic2.LEDGER_ENVS]
+    return out
+
+
+@pytest.mark.parametrize("script, where, folder", evaluation_folders())
+def test_the_evaluation_registry_replays_the_committed_settings(script, where, folder, monkeypatch):
+    """Moving the scripts' settings into lab.evaluation.SETTINGS changed no run: the built-in rows of every committed
+    evaluation plan to exactly the cache keys they were recorded under (the key holds the env id, every config field
+    that matters, the controller and the seed)."""
+    import dataclasses
+    import json
+
+    from lab.compare import plan
+    from lab.evaluation import Evaluation
+
+    monkeypatch.chdir(ROOT)
+    records = [json.loads(line) for line in (BENCHMARKS / "results" / folder / "runs.jsonl").read_text().splitlines()]
+    recorded = {(r["row"], r["seed"]): r for r in records if r["row"] in ("no-growth", "heuristic")}
+    seeds = tuple(sorted({seed for _, seed in recorded}))
+    assert seeds, folder
+    specs = plan(Evaluation("x", "1", where, seeds, ("no-growth", "heuristic"), Path("unused")).config())
+    for spec in specs:
+        r = recorded[(spec.row, spec.seed)]
+        assert dataclasses.replace(spec, precision=r.get("precision")).key == r["key"], (script, folder, spec.row)
