@@ -33,6 +33,9 @@ class Claim:
     """Where: an env id, with a setting or split where it matters (``Esper-CIFAR10-v0 cifar10-subset``)."""
     seeds: tuple[int, ...]
     """The evaluation seeds it used."""
+    note: str = ""
+    """Why a claim is unusual: ``backfilled ...`` for evaluations made without a claim and recorded later (which
+    :func:`claim` would have refused where they reuse seeds; they are written as they happened)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
@@ -44,12 +47,17 @@ class Claim:
     def to_json(self) -> dict:
         d = asdict(self)
         d["seeds"] = _ranges(self.seeds)
+        if not self.note:
+            del d["note"]
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> Claim:
         return cls(d["experiment"], str(d["attempt"]), d["env"],
-                   tuple(s for lo, hi in d["seeds"] for s in range(lo, hi + 1)))
+                   tuple(s for lo, hi in d["seeds"] for s in range(lo, hi + 1)), d.get("note", ""))
+
+    def covers(self, seeds) -> bool:
+        return set(seeds) <= set(self.seeds)
 
 
 def _ranges(seeds: tuple[int, ...]) -> list[list[int]]:
@@ -88,7 +96,10 @@ def claim(new: Claim, path: str | os.PathLike = LEDGER) -> None:
                              f"{new.env}, which {old.experiment} attempt {old.attempt} already was: choose fresh "
                              f"evaluation seeds (used so far on {new.env}: {_said(used(new.env, claims))})")
     merged = Claim(new.experiment, new.attempt, new.env, tuple(sorted({*new.seeds, *(s for c in mine
-                                                                                   for s in c.seeds)})))
+                                                                                   for s in c.seeds)})),
+                   new.note or next((c.note for c in mine if c.note), ""))
+    if mine == [merged]:
+        return  # a rerun on claimed seeds: the ledger stays as it is (not even rewritten)
     rest = [c for c in claims if c not in mine]
     write(rest + [merged], path)
 

@@ -59,7 +59,16 @@ class RunRecord:
     isa: str | None = None
     """The CPU instruction-set level its kernels used (:func:`isa_level`); None in older records."""
     commit: str | None = None
-    """The git commit of the code that ran it ("unknown" outside a checkout); None in older records."""
+    """The git commit of the code that ran it ("unknown" outside a checkout; ``+dirty`` when tracked files differed
+    from it); None in older records."""
+    provenance: str | None = None
+    """None when commit, precision and isa were recorded by the run itself; else how they were obtained later, e.g.
+    ``backfilled 2026-12-06: commit derived (...); precision and isa unrecorded`` (tools/backfill_provenance.py)."""
+
+    @property
+    def commit_derived(self) -> bool:
+        """Its commit was derived from the repository's history, not recorded by the run."""
+        return bool(self.provenance) and "commit derived" in self.provenance
 
     @property
     def test_accuracy(self) -> float:

@@ -133,7 +133,8 @@ def provenance(runs) -> str:
         raise ValueError(f"these runs were made in different precisions ({_said(precisions, 'unknown')}); "
                          "a comparison pairs runs of one precision only: rerun it (the cache keys differ)")
     commits = {None if not r.commit else r.commit if r.commit == "unknown" else
-               r.commit[:12] + ("+dirty" if r.commit.endswith("+dirty") else "") for r in runs}
+               r.commit[:12] + ("+dirty" if r.commit.endswith("+dirty") else "")
+               + (" (derived: the commit that added the result)" if r.commit_derived else "") for r in runs}
     return (f"Trained in {_said(precisions, 'an unrecorded precision')} on "
             f"{_said({r.isa for r in runs}, 'unrecorded')} kernels, "
             f"code at commit {_said(commits, 'unrecorded')}.")
