@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from esper_env.fileio import atomic_path
-from esper_env.leyline import LAYOUT_BLUEPRINTS, Command, SeedStage, TaskContext, TrainingReport
+from esper_env.leyline import LAYOUT_BLUEPRINTS, SLOT_POSITIONS, Command, SeedStage, TaskContext, TrainingReport
 
 FORMAT, VERSION = "esper-schedule", 1
 TASK_FORMAT = "esper-task-schedule"
@@ -112,6 +112,16 @@ class Schedule:
             return cls.from_json(_read(path))
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+
+    def extended(self, at: float = 0.99) -> Schedule:
+        """This plan plus an ADVANCE rule after one TRAINING epoch for every other (slot rank, blueprint): on the
+        plan's own states it plays exactly as the plan; a branch (or a controller's deviation) that grows some
+        other seed has it finished rather than left in TRAINING, since a schedule only advances the seeds it
+        names. The extra entries germinate at ``at`` (0.99: an epoch no budget under 50 epochs reaches)."""
+        named = {(s.slot, s.blueprint) for s in self.seeds}
+        extra = tuple(ScheduledSeed(at, r, b, 1) for r in range(SLOT_POSITIONS) for b in LAYOUT_BLUEPRINTS
+                      if (r, b) not in named)
+        return Schedule(self.seeds + extra)
 
     def command_at(self, report: TrainingReport) -> Command | None:
         """The schedule's command at ``report`` (None: nothing scheduled now)."""

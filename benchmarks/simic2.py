@@ -25,11 +25,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agents.schedule import Schedule, ScheduledSeed
+from agents.schedule import Schedule
 from agents.simic import BCConfig, behaviour_clone
 from agents.simic.branch import ImproveConfig, improve, with_objective
 from esper_env.fileio import atomic_path
-from esper_env.leyline import LAYOUT_BLUEPRINTS
 from lab.compare import CompareConfig, run_comparison
 from lab.compare.stats import fmt_ci, pick
 from lab.evaluation import Evaluation, setting, training_overrides
@@ -76,17 +75,6 @@ class Attempt:
         return self.out / "rollout.json"
 
 
-def _tuned_plus() -> Schedule:
-    """The tuned Fast schedule, plus an ADVANCE rule for every other (slot rank, blueprint) after one TRAINING
-    epoch: on tuned's own states it plays exactly as tuned; a branch that grows some other seed is finished
-    rather than left in TRAINING (a schedule only advances the seeds it names). The extra entries germinate at
-    ``at=0.99``, an epoch no budget of under 50 epochs reaches."""
-    tuned = Schedule.load(TUNED).seeds
-    named = {(s.slot, s.blueprint) for s in tuned}
-    extra = tuple(ScheduledSeed(0.99, r, b, 1) for r in range(3) for b in LAYOUT_BLUEPRINTS if (r, b) not in named)
-    return Schedule(tuned + extra)
-
-
 ATTEMPTS = {a.number: a for a in (
     # 1: the heuristic plays the episodes and every branch; no concurrent growth.
     Attempt(1, OUT / "attempt1",
@@ -98,7 +86,7 @@ ATTEMPTS = {a.number: a for a in (
     Attempt(2, OUT / "attempt2",
             ImproveConfig("Esper-Mixed-v0", dict(TASKS), seeds=tuple(range(1100, 1132)), objective="val",
                           behaviour="teacher", max_germinate=2, concurrent=True, stride=2, margin=0.0, workers=2),
-            rollout_schedule=_tuned_plus(), clones_on_fast=True),
+            rollout_schedule=Schedule.load(TUNED).extended(), clones_on_fast=True),
     # 3: attempt 2's labels plus the same improved teacher on the real subset itself (training seeds), so that
     # the clone sees the states of the 32x32 small host and 20-epoch budget it is evaluated on.
     Attempt(3, OUT / "attempt3",

@@ -34,12 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.schedule import Schedule, ScheduledSeed
+from agents.schedule import Schedule
 from agents.simic.bc import behaviour_clone
 from agents.simic.dataset import load as load_demonstrations
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.fileio import portable
-from esper_env.leyline import LAYOUT_BLUEPRINTS
 from lab.compare import CompareConfig, run_comparison
 from lab.compare.stats import paired, pick, test_points, validation_points
 from lab.evaluation import Evaluation, GoalCheck, flops_ratio, said, setting, write_goal
@@ -62,11 +61,7 @@ VALIDATION_SEEDS = tuple(range(900, 920))
 
 def ceiling_plus() -> Path:
     """The Fast ceiling plan with ADVANCE rules for every other (slot rank, blueprint), written once."""
-    path = OUT / "ceiling-plus.json"
-    plan = Schedule.load(CEILING).seeds
-    named = {(s.slot, s.blueprint) for s in plan}
-    extra = tuple(ScheduledSeed(0.99, r, b, 1) for r in range(3) for b in LAYOUT_BLUEPRINTS if (r, b) not in named)
-    return Schedule(plan + extra).save(path)
+    return Schedule.load(CEILING).extended().save(OUT / "ceiling-plus.json")
 
 
 def bonus_policy(folder: Path, bonus: float) -> Path:

@@ -116,6 +116,7 @@ def test_data_imports_nothing_from_the_project():
     ("agents", ("lab", "benchmarks",                              # controllers and learners know no experiment
                 "esper_env.kasmina", "esper_env.env", "esper_env.training")),  # ... and read reports only
     ("lab", ("benchmarks",)),                                     # benchmarks are leaves
+    ("esper_env/kasmina", ("esper_env.env", "esper_env.reporting", "esper_env.variants")),  # the model knows no env
 ])
 def test_arrows(folder, forbidden):
     assert offenders(folder, forbidden) == []

@@ -1,6 +1,5 @@
 """Simic v2: branching from snapshots, the improved teacher, and its pipeline."""
 
-import time
 
 import gymnasium as gym
 import numpy as np
@@ -61,8 +60,8 @@ def test_bad_improve_settings_are_refused():
         ImproveConfig(env_id="Esper-Tiny-v0", rollout="random").check()
 
 
+@pytest.mark.slow
 def test_collect_branch_train_save_load_compare_end_to_end(tmp_path):
-    start = time.perf_counter()
     data, policy = tmp_path / "improved.npz", tmp_path / "simic.zip"
     assert main(["improve", "--env", "Esper-Tiny-v0", "--seeds", "1000", "1001", "--stride", "2", "--out", str(data),
                  *SET, "--quiet"]) == 0
@@ -79,7 +78,6 @@ def test_collect_branch_train_save_load_compare_end_to_end(tmp_path):
     budget = demos.meta["budget"]
     assert set(budget) == {"1000", "1001"} and all(b["epochs"] > 0 for b in budget.values())
     assert np.isin(demos.arrays()["teacher"], np.flatnonzero(demos.arrays()["mask"].any(0))).all()
-    assert time.perf_counter() - start < 60
     # the same branches labelled both objectives; either file trains
     from agents.simic.branch import with_objective
     other = load(with_objective(data, "return", tmp_path / "improved-return.npz"))
@@ -101,6 +99,7 @@ def test_concurrent_candidates_offer_a_second_seed_while_one_grows():
     assert not [a for a in candidates(report, mask, 0, 2, codec) if codec.decode(a).op == ly.Op.GERMINATE]
 
 
+@pytest.mark.slow
 def test_the_teacher_can_play_its_own_labels_with_a_schedule_rollout(tmp_path):
     from agents.schedule import Schedule, ScheduledSeed
     from agents.simic.branch import improve
@@ -133,7 +132,7 @@ def test_a_truncated_branch_is_the_prefix_of_the_full_one_and_agreement_counts_l
     timings = {}
     full = branch(env, snap, cands, HeuristicTamiyo, timings=timings)
     cut = branch(env, snap, cands, HeuristicTamiyo, horizon=3)
-    assert timings["restore_s"] > 0 and timings["play_s"] > timings["restore_s"]
+    assert set(timings) >= {"restore_s", "play_s"} and timings["play_s"] > 0  # both parts timed (how fast: benchmarks)
     for f, c in zip(full, cut):
         assert f.epochs == SMALL["max_epochs"] - 2 and c.epochs == 3 and len(f.val_curve) == f.epochs
         assert f.truncated(3) == c  # the same floats: a cut rollout is the full one's prefix
@@ -199,3 +198,19 @@ def test_bad_iterate_settings_are_refused_before_any_work(tmp_path):
         IterateConfig("Esper-Tiny-v0", start=f"policy:{tmp_path / 'missing.zip'}", out=tmp_path).check()
     assert not list(tmp_path.iterdir())  # nothing written
     assert main(["iterate", "--env", "Esper-Tiny-v0", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.slow
+def test_esper_iterate_on_the_command_line_runs_a_round_and_says_what_it_made(tmp_path, capsys):
+    """The success path of `esper iterate` as a user types it: one round labelled, cloned, summarised."""
+    import json
+
+    out = tmp_path / "pi"
+    assert main(["iterate", "--env", "Esper-Tiny-v0", "--rounds", "1", "--episodes", "2", "--stride", "3",
+                 "--bc-epochs", "3", "--out", str(out), "--quiet", *SET, "--set", "max_epochs=6"]) == 0
+    said = capsys.readouterr().out
+    summary = json.loads((out / "iterate.json").read_text())
+    r0 = summary["rounds"]["0"]
+    assert f"round 0: {r0['behaviour']} played 2 episodes (seeds 1000-1001)" in said
+    assert f"summary: {out}/iterate.json" in said and (out / "round0" / "policy.zip").is_file()
+    assert r0["branch_epochs"] > 0 and 0.0 <= r0["held_out_agreement"] <= 1.0

@@ -202,6 +202,7 @@ def test_every_record_says_which_commit_precision_and_kernels_made_it(two_worker
     assert f"Trained in {records[0].precision}" in comp.table  # the printed table says it too
 
 
+@pytest.mark.slow
 def test_a_cached_run_of_another_precision_is_run_again_not_paired(tmp_path, monkeypatch):
     import importlib
 

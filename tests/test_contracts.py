@@ -50,6 +50,7 @@ def test_no_observation_entry_is_constant_over_random_legal_episodes(random_epis
     assert obs.min() >= -1 and obs.max() <= 1
 
 
+@pytest.mark.slow
 def test_observed_stages_agree_with_the_masks(random_episodes):
     env, episodes = random_episodes
     codec = env.unwrapped.codec
@@ -85,6 +86,7 @@ def test_germinated_can_be_culled_and_culled_slot_shows_its_embargo():
     assert [e.label for e in info["final"].history] == ["germinate", "cull", "dormant"]
 
 
+@pytest.mark.slow
 def test_heuristic_decides_from_one_step_alone():
     """A fresh heuristic given only a step's (observation, info) picks what the one that played chose."""
     env = gym.make("Esper-Tiny-v0", **SMALL)
@@ -99,6 +101,7 @@ def test_heuristic_decides_from_one_step_alone():
 
 # ---- snapshots -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_snapshot_restore_is_bit_identical(tmp_path):
     kw = dict(SMALL, max_epochs=9, blend_epochs=3)
     env = gym.make("Esper-Tiny-v0", **kw)

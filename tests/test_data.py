@@ -127,8 +127,11 @@ def test_crop_flip_shapes_and_ranges():
     x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
     out = random_crop_flip(x, g)
     assert out.shape == x.shape and out.dtype == torch.uint8
-    assert out.min() >= 0 and out.max() <= 255
     assert not torch.equal(out, x)  # 16 images: some crop or flip happened
+    padded = torch.nn.functional.pad(x.float(), (4,) * 4, mode="reflect").to(torch.uint8)
+    for i in range(len(x)):  # every output is one crop of its reflect-padded input, flipped or not
+        crops = [padded[i, :, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+        assert any(torch.equal(out[i], c) or torch.equal(out[i], c.flip(-1)) for c in crops), i
 
 
 def test_crop_flip_is_a_shifted_window():

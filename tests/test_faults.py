@@ -23,6 +23,11 @@ def test_a_compare_worker_that_dies_is_reported_and_the_rest_completes(tmp_path,
     assert [r.seed for r in comp.rows["no-growth"]] == [0, 1] and [r.seed for r in comp.rows["random"]] == [0]
     assert "Failed runs" in (tmp_path / "table.md").read_text()
     assert len(list((tmp_path / "runs").glob("*.json"))) == 3
+    from lab.cli import main
+    args = ["compare", "--env", "Esper-Tiny-v0", "--agents", "no-growth", "random", "--seeds", "0", "1",
+            "--no-scratch", "--workers", "2", "--out", str(tmp_path), "--quiet",
+            *(x for k, v in SMALL.items() for x in ("--set", f"{k}={v}"))]
+    assert main(args) == 1  # the command line says a run failed (README: exit code 1), the rest is on disk
     monkeypatch.delenv(CRASH_VAR)
     comp = run_comparison(cfg, progress=False)  # the rerun does only the missing run
     assert not comp.failed and [r.seed for r in comp.rows["random"]] == [0, 1]

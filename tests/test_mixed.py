@@ -158,6 +158,7 @@ def test_a_policy_saved_on_tiny_acts_on_the_mixed_env(tmp_path):
         assert 0 <= info["final"].test_accuracy <= 1
 
 
+@pytest.mark.slow
 def test_compare_and_collect_on_the_mixed_env_play_each_seeds_task(tmp_path):
     import json
 

@@ -67,6 +67,7 @@ def test_bad_residual_settings_are_refused(no_growth_labels, tmp_path):
         BCConfig(data=no_growth_labels, out=tmp_path / "x.zip", residual=plan, residual_bonus=0.0).check()
 
 
+@pytest.mark.slow
 def test_residual_policy_iteration_plays_the_plan_then_its_residual_clone(tmp_path):
     from agents.simic.dataset import load
     from agents.simic.iterate import IterateConfig, iterate

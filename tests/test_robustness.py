@@ -19,6 +19,7 @@ def env():
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(seed=st.integers(0, 2**16), actions=st.lists(st.integers(0, 21), min_size=6, max_size=6))
 def test_random_command_sequences_keep_the_env_consistent(env, seed, actions):
     u = env.unwrapped

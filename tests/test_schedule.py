@@ -47,6 +47,7 @@ def test_bad_schedule_files_are_one_clear_line(bad, words, tmp_path, capsys):
     assert err.startswith("esper: error:") and "\n" not in err and words in err
 
 
+@pytest.mark.slow
 def test_tune_resumes_without_redoing_a_finished_trial(tmp_path):
     cfg = TuneConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=4), trials=1, seeds=(1000,), out=tmp_path / "t")
     best1, score1 = tune(cfg, progress=False)  # then "interrupted": a second call continues the same study
@@ -70,6 +71,7 @@ def test_tuning_refuses_evaluation_seeds(tmp_path):
         TuneConfig("Esper-Tiny-v0", trials=1, seeds=(3,), out=tmp_path / "t").check()
 
 
+@pytest.mark.slow
 def test_a_schedule_is_a_compare_row_with_its_scratch_row(tmp_path):
     from lab.compare import CompareConfig, run_comparison
 
@@ -99,6 +101,7 @@ def test_a_germination_waits_for_its_slot_and_a_fossilized_slot_stays_taken():
     assert sched.command_at(at(6, SeedStage.FOSSILIZED)) is None
 
 
+@pytest.mark.slow
 def test_tuning_tries_the_enqueued_plans_first(tmp_path):
     known = Schedule((ScheduledSeed(0.25, 1, "norm", 9), ScheduledSeed(0.5, 0, "depthwise", 2)))
     path = known.save(tmp_path / "known.json")
@@ -159,3 +162,16 @@ def test_searches_sharing_a_cache_play_a_plan_they_both_try_once(tmp_path):
         tune(replace(base, seed=seed, out=tmp_path / f"t{seed}"), progress=False)
     assert len(list((tmp_path / "cache" / "runs").iterdir())) == 1  # the enqueued plan ran once, for both
     assert not (tmp_path / "t1" / "runs").exists()
+
+
+def test_extending_a_plan_adds_an_advance_rule_for_every_other_seed_and_made_the_committed_rollout_plans():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks/results"
+    for plan, committed in (("ceiling/fast/best.json", "simic3/pi-fast/ceiling-plus.json"),
+                            ("tuned/fast/best.json", "simic2/attempt2/rollout.json")):
+        base = Schedule.load(root / plan)
+        ext = base.extended()
+        assert ext.seeds[:len(base.seeds)] == base.seeds and len(ext.seeds) == 3 * 5  # every (rank, blueprint) once
+        assert all(s.at == 0.99 and s.train_epochs == 1 for s in ext.seeds[len(base.seeds):])
+        assert ext.to_json() == Schedule.load(root / committed).to_json()  # what simic2 / simic3 rolled out
