@@ -23,10 +23,9 @@ Writes ``benchmarks/results/headroom/<target>/`` (the comparison) and ``headroom
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agents.schedule import distinct_files
@@ -34,6 +33,7 @@ from lab.compare import CompareConfig, run_comparison
 from lab.compare.stats import fmt_ci, validation_points
 from lab.evaluation import training_overrides
 from lab.headroom import headroom
+from lab.options import parse_args
 from lab.settings import SUBSET_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,10 +152,14 @@ def measure(target: str) -> str:
             f"{fmt_ci(*s, signed=True)} |\n\nMean final validation accuracy per candidate: {means}.\n")
 
 
+@dataclass
+class Args:
+    target: tuple[str, ...] = field(default=("mixed", "fast"), metadata={"choices": ("mixed", "fast", "levers")})
+    """Which headroom to measure: the cheap distribution, Fast, or one lever at a time."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", nargs="+", choices=("mixed", "fast", "levers"), default=["mixed", "fast"])
-    args = p.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
     for target in args.target:

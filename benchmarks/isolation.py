@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ from esper_env.data import DeviceLoader, load_splits
 from esper_env.kasmina import MorphogeneticModel, host_widths
 from esper_env.leyline import Command
 from esper_env.training import autocast, cosine_lr, evaluate, resolve_precision, train_epoch
+from lab.options import parse_args
 
 
 def shadow_epoch(model, loader, precision) -> float:
@@ -38,20 +39,30 @@ def shadow_epoch(model, loader, precision) -> float:
     return total / n
 
 
+@dataclass
+class Args:
+    blueprints: tuple[str, ...] = ("conv_residual", "depthwise", "lowrank", "attention", "norm")
+    """Blueprints to grow, one run each."""
+    slot: int = 1
+    """The slot (after host block 0, 1 or 2)."""
+    host_epochs: int = 6
+    """Host-only epochs before germination."""
+    seed_epochs: int = 4
+    """Isolation epochs (>= 2: a seed is GERMINATED for its first epoch, and only a TRAINING seed is blended)."""
+    blend_epochs: int = 2
+    """Blending epochs."""
+    train_size: int = PRESETS["synthetic"].train_size
+    """Training images (default: Esper-Synthetic-v0's)."""
+    val_size: int = PRESETS["synthetic"].val_size
+    """Validation images (default: Esper-Synthetic-v0's)."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--blueprints", nargs="+", default=["conv_residual", "depthwise", "lowrank", "attention", "norm"])
-    ap.add_argument("--slot", type=int, default=1)
-    ap.add_argument("--host-epochs", type=int, default=6, help="host-only epochs before germination")
-    ap.add_argument("--seed-epochs", type=int, default=4, help="isolation epochs")
-    ap.add_argument("--blend-epochs", type=int, default=2)
+    args = parse_args(Args, argv, __doc__)
     cfg = PRESETS["synthetic"]  # Esper-Synthetic-v0's data, host and learning rate
-    ap.add_argument("--train-size", type=int, default=cfg.train_size, help="training images (default: the env's)")
-    ap.add_argument("--val-size", type=int, default=cfg.val_size, help="validation images (default: the env's)")
-    args = ap.parse_args(argv)
     if args.seed_epochs < 2:
-        ap.error("--seed-epochs must be >= 2: a seed is GERMINATED for its first epoch, and only a TRAINING seed "
-                 "can be blended in")
+        raise SystemExit("isolation.py: error: --seed-epochs must be >= 2: a seed is GERMINATED for its first "
+                         "epoch, and only a TRAINING seed can be blended in")
     sp = load_splits("synthetic", train_size=args.train_size, val_size=args.val_size, test_size=cfg.test_size)
     precision = resolve_precision("auto", torch.device("cpu"))
     val = DeviceLoader(sp.val_x, sp.val_y, 500, train=False)

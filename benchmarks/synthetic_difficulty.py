@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from esper_env.config import PRESETS
 from esper_env.data import DeviceLoader, load_splits
 from esper_env.kasmina import MorphogeneticModel, host_widths
 from esper_env.training import cosine_lr, evaluate, resolve_precision, train_epoch
+from lab.options import parse_args
 
 
 def logistic_regression(sp, epochs: int = 200) -> float:
@@ -56,16 +57,25 @@ def train_host(sp, width: float, epochs: int, seed: int, cfg: dict) -> float:
     return evaluate(model, test, precision).accuracy
 
 
+@dataclass
+class Args:
+    seeds: tuple[int, ...] = (0, 1)
+    """Training seeds of the hosts."""
+    epochs: int = PRESETS["synthetic"].max_epochs
+    """Epochs (default: Esper-Synthetic-v0's)."""
+    host: str = PRESETS["synthetic"].host
+    """Host preset (default: the env's)."""
+    train_size: int = PRESETS["synthetic"].train_size
+    """Training images."""
+    test_size: int = PRESETS["synthetic"].test_size
+    """Test images."""
+    widths: tuple[float, ...] = (1.0, 4.0)
+    """Width multipliers to train."""
+
+
 def main(argv: list[str] | None = None) -> None:
     cfg = PRESETS["synthetic"].to_dict()  # Esper-Synthetic-v0's sizes, host, epochs and learning rate
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--epochs", type=int, default=cfg["max_epochs"])
-    ap.add_argument("--host", default=cfg["host"], help="host preset (default: the env's)")
-    ap.add_argument("--train-size", type=int, default=cfg["train_size"])
-    ap.add_argument("--test-size", type=int, default=cfg["test_size"])
-    ap.add_argument("--widths", type=float, nargs="+", default=[1.0, 4.0], help="width multipliers to train")
-    args = ap.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     cfg.update(host=args.host, train_size=args.train_size, test_size=args.test_size)
     sp = load_splits("synthetic", train_size=cfg["train_size"], val_size=cfg["val_size"],
                      test_size=cfg["test_size"])

@@ -18,10 +18,9 @@ rerun continues; ``table.md`` is written from all of them. Training seeds only (
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from agents.simic.truncation import BranchedState, agreement, record_episode
 from esper_env import env_kwargs
 from esper_env.fileio import atomic_path
 from lab.evaluation import setting, training_overrides
+from lab.options import parse_args
 from lab.records import run_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,12 +107,18 @@ def table(t: Target) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Args:
+    target: tuple[str, ...] = field(default=tuple(TARGETS), metadata={"choices": list(TARGETS)})
+    """Which label sets to branch (cheap distribution, real subset)."""
+    workers: int = 2
+    """Worker processes."""
+    table_only: bool = False
+    """Only write table.md from the saved states."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", nargs="+", choices=list(TARGETS), default=list(TARGETS))
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--table-only", action="store_true", help="only write table.md from the saved states")
-    args = p.parse_args(argv)
+    args = parse_args(Args, argv, __doc__)
     for name in args.target:
         if not args.table_only:
             run(TARGETS[name], args.workers)
