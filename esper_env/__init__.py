@@ -1,7 +1,8 @@
 """Esper: morphogenetic neural-network training as a Gymnasium environment.
 
 Importing this package registers the environment ids (``Esper-CIFAR10-v0``, ``Esper-Synthetic-v0``,
-``Esper-Fast-v0``, ``Esper-Tiny-v0`` and ``Esper-Mixed-v0``, which draws a task per episode);
+``Esper-Fast-v0``, ``Esper-Tiny-v0``, ``Esper-Mixed-v0``, which draws a task per episode, and the hidden-event ids
+``Esper-Stream-v0`` and ``Esper-Faulty-v0``, which draw theirs from an event family);
 ``gym.make("esper_env:Esper-CIFAR10-v0")`` imports it for you. Every id has the same spaces (the common layout).
 """
 
@@ -9,10 +10,21 @@ import gymnasium as gym
 
 from ._version import __version__
 
-ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0", "Esper-Mixed-v0")
+ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0", "Esper-Mixed-v0",
+           "Esper-Stream-v0", "Esper-Faulty-v0")
 
 MIXED_ID = "Esper-Mixed-v0"
-"""The id whose config is drawn per seed (:class:`esper_env.mixed.MixedEsperEnv`)."""
+"""The id whose config is drawn per seed from any task distribution (:class:`esper_env.mixed.MixedEsperEnv`)."""
+
+DRAWN_IDS = {MIXED_ID: "synthetic", "Esper-Stream-v0": "stream", "Esper-Faulty-v0": "faulty"}
+"""Ids whose task is drawn per seed, and the task distribution each draws from by default (``tasks=`` changes
+it): Esper-Stream-v0 (new classes arrive at a hidden epoch) and Esper-Faulty-v0 (seeds fail with a hidden
+probability) are Esper-Mixed-v0 on their event family."""
+
+
+def is_drawn(env_id: str) -> bool:
+    """Whether ``env_id`` draws its task per seed (a MixedEsperEnv)."""
+    return env_id in DRAWN_IDS
 
 
 PRESET_OF = {"Esper-CIFAR10-v0": "cifar10", "Esper-Synthetic-v0": "synthetic", "Esper-Fast-v0": "fast",
@@ -33,10 +45,10 @@ def config_for(env_id: str, seed: int = 0, **overrides):
     distribution, as in ``gym.make``)."""
     from .config import make_config
 
-    if check_env_id(env_id) == MIXED_ID:
+    if is_drawn(check_env_id(env_id)):
         from .tasks import task_distribution
 
-        tasks = task_distribution(overrides.pop("tasks", "synthetic"), overrides.pop("data_root", None))
+        tasks = task_distribution(overrides.pop("tasks", DRAWN_IDS[env_id]), overrides.pop("data_root", None))
         return tasks.draw(seed, overrides.pop("split", "train"), **overrides)
     return make_config(PRESET_OF[env_id], **overrides)
 
@@ -46,8 +58,8 @@ def env_kwargs(env_id: str, **overrides) -> dict:
     ``{"config": <the config as a dict>}`` for a fixed id; for ``Esper-Mixed-v0``, which draws a task per seed,
     the overrides themselves (``tasks`` must then be a distribution's name)."""
     config = config_for(env_id, **overrides)
-    if env_id == MIXED_ID:
-        if not isinstance(overrides.get("tasks", "synthetic"), str):
+    if is_drawn(env_id):
+        if not isinstance(overrides.get("tasks", DRAWN_IDS[env_id]), str):
             raise ValueError("give the task distribution by name (tasks=...) so that it can be recorded")
         return dict(overrides)
     return {"config": config.to_dict()}
@@ -57,8 +69,10 @@ def _register() -> None:
     for env_id in PRESET_OF:
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point="esper_env.env:EsperEnv", kwargs={"config": PRESET_OF[env_id]})
-    if MIXED_ID not in gym.registry:
-        gym.register(id=MIXED_ID, entry_point="esper_env.mixed:MixedEsperEnv")
+    for env_id, tasks in DRAWN_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="esper_env.mixed:MixedEsperEnv",
+                         kwargs={} if env_id == MIXED_ID else {"tasks": tasks})
 
 
 _register()
@@ -67,5 +81,5 @@ from .config import ConfigError, EsperConfig  # noqa: E402
 from .env import EsperEnv  # noqa: E402
 from .snapshot import EnvSnapshot, load_snapshot, save_snapshot  # noqa: E402
 
-__all__ = ["ENV_IDS", "MIXED_ID", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv", "__version__",
-           "check_env_id", "config_for", "env_kwargs", "load_snapshot", "save_snapshot"]
+__all__ = ["DRAWN_IDS", "ENV_IDS", "MIXED_ID", "PRESET_OF", "ConfigError", "EnvSnapshot", "EsperConfig", "EsperEnv",
+           "__version__", "check_env_id", "config_for", "env_kwargs", "is_drawn", "load_snapshot", "save_snapshot"]

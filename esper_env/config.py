@@ -106,6 +106,18 @@ class EsperConfig:
     """"fp32", "bf16" (autocast), or "auto" (bf16 where the hardware has fast bfloat16)."""
     threads: int = 0
     """Torch CPU threads of the env's process (set when the env is built); 0 = 1 in a worker process, else torch's."""
+    event: str = "none"
+    """A hidden event of the episode (esper_env.variants; a task family draws it per seed, the report never names
+    it): "none"; "faulty_seeds" (a germinated seed fails with probability fault_p: it never learns); "new_classes"
+    (only the first first_classes classes are in the stream until epoch event_epoch, then all of them)."""
+    event_epoch: int = 0
+    """The epoch (0-based, the first one trained with the change) at which a new_classes event happens."""
+    fault_p: float = 0.0
+    """faulty_seeds: the probability that a germination fails, independently for each germination."""
+    first_classes: int = 10
+    """new_classes: the classes (labels 0..first_classes-1) in the stream before event_epoch."""
+    replay: float = 1.0
+    """new_classes: the fraction of the first classes' training images that stays in the stream after event_epoch."""
 
     def __post_init__(self) -> None:
         for name in ("slots", "blueprints"):  # lists (from JSON or --set) become tuples
@@ -282,7 +294,24 @@ def _check_device(c: EsperConfig) -> None:
             _fail("device", d, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
-_CHECKS = (_check_names, _check_sizes, _check_training, _check_reward, _check_architecture, _check_device)
+EVENTS = ("none", "faulty_seeds", "new_classes")
+"""The hidden events an episode may have (esper_env.variants.VARIANTS)."""
+CLASSES = 10
+"""Classes of every dataset (CIFAR-10 and the procedural one)."""
+
+
+def _check_event(c: EsperConfig) -> None:
+    _choice(c, "event", EVENTS)
+    _int(c, "event_epoch", 0)  # past the budget: the event does not happen in this episode
+    _real(c, "fault_p", 0, 1)
+    _int(c, "first_classes", 1)
+    if c.first_classes > CLASSES:
+        _fail("first_classes", c.first_classes, f"an integer in 1..{CLASSES}")
+    _real(c, "replay", 0, 1)
+
+
+_CHECKS = (_check_names, _check_sizes, _check_training, _check_reward, _check_architecture, _check_device,
+           _check_event)
 
 
 def _physical_memory() -> int | None:

@@ -33,7 +33,7 @@ from .training import (
     set_threads,
     train_epoch,
 )
-from .variants import EpisodeLoaders, EpisodeVariant
+from .variants import VARIANTS, EpisodeLoaders, EpisodeVariant
 
 __all__ = ["RESET_OPTIONS", "EnvSnapshot", "EsperEnv", "load_snapshot", "save_snapshot", "train_without_reports"]
 
@@ -257,9 +257,9 @@ class EsperEnv(gym.Env):
         return ly.report_to_vector(self.report), self._info()
 
     def make_variant(self, seed: int) -> EpisodeVariant:
-        """The episode-variant hook: this episode's :class:`~esper_env.variants.EpisodeVariant`, a pure function of
-        the config and ``seed`` (built at reset and again at restore)."""
-        return self.variant_class(self.config, seed)
+        """The episode-variant hook: ``variant_class``, else the config's ``event`` (at reset and at restore)."""
+        cls = self.variant_class if self.variant_class is not EpisodeVariant else VARIANTS[self.config.event]
+        return cls(self.config, seed)
 
     # ---- internals -------------------------------------------------------------------------------
     def _build(self, split_seed: int, init_seed: int, fossilized: dict[int, str]) -> None:
@@ -288,10 +288,10 @@ class EsperEnv(gym.Env):
         st.record_command(command, slot.stage, blueprint)
 
     def _train_one_epoch(self):
-        """The learning rates, the model's automatic moves around the epoch, one training epoch (FLOPs
-        counted, timed); returns (host learning rate, training stats)."""
-        c, lr = self.config, self._host_lr()
-        set_learning_rates(self.model, lr, c.seed_lr, c.lr_schedule, self.epoch, c.max_epochs, self.state.germinated_at)
+        """Learning rates, the model's automatic moves, one training epoch (FLOPs counted, timed); (host lr, stats)."""
+        c, lr, st = self.config, self._host_lr(), self.state
+        set_learning_rates(self.model, lr, c.seed_lr, c.lr_schedule, self.epoch, c.max_epochs, st.germinated_at,
+                           self.variant.seed_lr_scale)
         self.state.log_automatic(self.model, "start_epoch")
         loader = self.variant.train_loader(self.epoch, self._loaders)
         self.state.flops.train += flops.training(self.model) * loader.samples_per_epoch

@@ -13,6 +13,14 @@ Built-in distributions (:data:`TASK_DISTRIBUTIONS`, by name):
 * ``"cheap"`` -- the synthetic families plus ``cifar16``: the real CIFAR-10 subset at 16x16 on a tiny or small
   host, where networks actually learn (no-growth ~53% test accuracy, a 4x wider host ~+8.5 points:
   ``benchmarks/results/cheap-family``). Needs the subset at ``data_root``.
+
+Families with a hidden event (``EsperConfig.event``, played by :mod:`esper_env.variants`; the event's epoch or
+probability is drawn per seed and never reported):
+
+* ``"stream"`` (``Esper-Stream-v0``) -- new classes arrive at a hidden epoch, Fast's cost;
+* ``"faulty"`` (``Esper-Faulty-v0``) -- seeds fail with a hidden probability, Fast's cost;
+* ``"stream-real"`` -- new classes arrive on the real CIFAR-10 subset (needs ``data_root``);
+* ``"events"`` -- the synthetic families, ``fast-stream`` and ``fast-faulty`` together (one policy for all).
 """
 
 from __future__ import annotations
@@ -66,6 +74,20 @@ class TaskFamily:
     """[low, high): synthetic datasets of held-out draws."""
     weight: float = 1.0
     """Relative probability of drawing this family."""
+    event: str = "none"
+    """The hidden event every task of the family has (``EsperConfig.event``; drawn below, never in the report)."""
+    event_epochs: tuple[int, ...] = (0,)
+    """new_classes: the epochs the new classes may arrive at (training draws)."""
+    heldout_event_epochs: tuple[int, ...] = ()
+    """new_classes: arrival epochs of held-out draws (never drawn for training); empty = as in training."""
+    fault_ps: tuple[float, ...] = (0.0,)
+    """faulty_seeds: failure probabilities (training draws)."""
+    heldout_fault_ps: tuple[float, ...] = ()
+    """faulty_seeds: failure probabilities of held-out draws; empty = as in training."""
+    first_classes: tuple[int, ...] = (10,)
+    """new_classes: classes in the stream before the event."""
+    replays: tuple[float, ...] = (1.0,)
+    """new_classes: the fraction of the first classes' images kept after the event."""
 
     def draw(self, rng: np.random.Generator, split: str) -> EsperConfig:
         pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
@@ -81,6 +103,12 @@ class TaskFamily:
         seed = int(rng.integers(low, high))
         if self.base.dataset == "synthetic":
             fields["synthetic_seed"] = seed
+        if self.event != "none":  # drawn after every other field: families without an event draw as they did
+            fields.update(event=self.event,
+                          event_epoch=pick(self.heldout_event_epochs if heldout and self.heldout_event_epochs
+                                           else self.event_epochs),
+                          fault_p=pick(self.heldout_fault_ps if heldout and self.heldout_fault_ps else self.fault_ps),
+                          first_classes=pick(self.first_classes), replay=pick(self.replays))
         return self.base.replace(**fields)
 
     def check(self) -> None:
@@ -97,9 +125,20 @@ class TaskFamily:
             raise ConfigError(f"task family {self.name!r}: training and held-out synthetic seeds overlap")
         if set(self.train_sizes) & set(self.heldout_train_sizes):
             raise ConfigError(f"task family {self.name!r}: a held-out training size is also drawn for training")
+        for train, held, what in ((self.event_epochs, self.heldout_event_epochs, "event epoch"),
+                                  (self.fault_ps, self.heldout_fault_ps, "failure probability")):
+            if set(train) & set(held):
+                raise ConfigError(f"task family {self.name!r}: a held-out {what} is also drawn for training")
         choices = {"host": self.hosts, "width": self.widths, "train_size": self.train_sizes + self.heldout_train_sizes,
                    "max_epochs": self.max_epochs, "lr": self.lrs, "blend_epochs": self.blend_epochs,
-                   "slots": self.slot_sets, "image_size": self.image_sizes, "blueprints": self.blueprint_sets}
+                   "slots": self.slot_sets, "image_size": self.image_sizes, "blueprints": self.blueprint_sets,
+                   "event": (self.event,), "fault_p": self.fault_ps + self.heldout_fault_ps,
+                   "first_classes": self.first_classes, "replay": self.replays}
+        if self.event != "none":
+            epochs = self.event_epochs + self.heldout_event_epochs
+            if max(epochs) > min(self.max_epochs):
+                raise ConfigError(f"task family {self.name!r}: event epochs {epochs} must fit every budget "
+                                  f"{self.max_epochs}")
         try:
             for field, values in choices.items():
                 for v in values:
@@ -172,6 +211,32 @@ def cifar16_family(data_root: str | None) -> TaskFamily:
                       blend_epochs=(2, 3), slot_sets=SLOT_SETS, image_sizes=(16,), weight=2.0)
 
 
+def stream_family(name: str = "fast-stream", base: EsperConfig | None = None, **kw) -> TaskFamily:
+    """New classes arrive: Fast's task (tiny host, 32 px procedural images, 16 epochs) learns classes 0-4 until a
+    hidden epoch (4, 6, 8 or 10; held out: 5, 7, 9), then all ten, keeping half of the first classes' images."""
+    base = base or make_config("fast")
+    return TaskFamily(name, base, max_epochs=(base.max_epochs,), train_sizes=(base.train_size,),
+                      event="new_classes", event_epochs=(4, 6, 8, 10), heldout_event_epochs=(5, 7, 9),
+                      first_classes=(5,), replays=(0.5,), **kw)
+
+
+def faulty_family(name: str = "fast-faulty", base: EsperConfig | None = None, **kw) -> TaskFamily:
+    """Seeds that can fail: Fast's task where each germination fails (never learns) with a hidden probability
+    (0.25, 0.5 or 0.75; held out: 0.4, 0.6)."""
+    base = base or make_config("fast")
+    return TaskFamily(name, base, max_epochs=(base.max_epochs,), train_sizes=(base.train_size,),
+                      event="faulty_seeds", fault_ps=(0.25, 0.5, 0.75), heldout_fault_ps=(0.4, 0.6), **kw)
+
+
+def subset_stream_family(data_root: str | None) -> TaskFamily:
+    """New classes arrive on real images: the CIFAR-10 subset evaluation (small host, 20 epochs); the first five
+    classes until a hidden epoch (5, 8, 11 or 14; held out: 6, 10, 13), then all ten with half of the first ones."""
+    base = make_config("cifar10", data_root=data_root, **SUBSET_SIZES, host="small", max_epochs=20)
+    return TaskFamily("subset-stream", base, max_epochs=(20,), train_sizes=(SUBSET_SIZES["train_size"],),
+                      event="new_classes", event_epochs=(5, 8, 11, 14), heldout_event_epochs=(6, 10, 13),
+                      first_classes=(5,), replays=(0.5,))
+
+
 def task_distribution(name: str | TaskDistribution, data_root: str | None = None) -> TaskDistribution:
     """A built-in distribution by name (:data:`TASK_DISTRIBUTIONS`); a :class:`TaskDistribution` as it is."""
     if isinstance(name, TaskDistribution):
@@ -180,9 +245,17 @@ def task_distribution(name: str | TaskDistribution, data_root: str | None = None
         return TaskDistribution(synthetic_families())
     if name == "cheap":
         return TaskDistribution((*synthetic_families(), cifar16_family(data_root)))
+    if name == "stream":
+        return TaskDistribution((stream_family(),))
+    if name == "faulty":
+        return TaskDistribution((faulty_family(),))
+    if name == "stream-real":
+        return TaskDistribution((subset_stream_family(data_root),))
+    if name == "events":
+        return TaskDistribution((*synthetic_families(), stream_family(), faulty_family()))
     raise ConfigError(f"unknown task distribution {name!r}; choose one of {', '.join(TASK_DISTRIBUTIONS)}, "
                       "or pass a TaskDistribution")
 
 
-TASK_DISTRIBUTIONS = ("synthetic", "cheap")
+TASK_DISTRIBUTIONS = ("synthetic", "cheap", "stream", "faulty", "stream-real", "events")
 """Names :func:`task_distribution` (and ``gym.make("Esper-Mixed-v0", tasks=...)``) accept."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -64,15 +65,20 @@ def cosine_lr(base: float, epoch: int, total: int, floor: float = 0.0) -> float:
 
 
 def set_learning_rates(model: MorphogeneticModel, host_lr: float, seed_lr: float, schedule: str, epoch: int,
-                       max_epochs: int, germinated_at: dict[int, int]) -> None:
+                       max_epochs: int, germinated_at: dict[int, int],
+                       seed_scale: Callable[[int, int], float] | None = None) -> None:
     """The host group at ``host_lr``; each live seed's group on its own schedule from its germination epoch
-    (``germinated_at``) to the end of the budget: cosine, or ``seed_lr`` throughout when ``schedule`` is constant."""
+    (``germinated_at``) to the end of the budget: cosine, or ``seed_lr`` throughout when ``schedule`` is constant;
+    times ``seed_scale(slot, germinated_at)`` when given (an episode variant's seeds that fail)."""
     for group in model.optimizer.param_groups:
         if group["name"] == "host":
             group["lr"] = host_lr
         else:
-            start = germinated_at[int(group["name"][4:])]
+            slot = int(group["name"][4:])
+            start = germinated_at[slot]
             group["lr"] = seed_lr if schedule == "constant" else cosine_lr(seed_lr, epoch - start, max_epochs - start)
+            if seed_scale is not None:
+                group["lr"] *= seed_scale(slot, start)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 if TYPE_CHECKING:
@@ -80,6 +81,78 @@ class EpisodeVariant:
         reset)."""
         return loaders.val
 
+    def seed_lr_scale(self, slot: int, germinated_at: int) -> float:
+        """A factor on the learning rate of the seed germinated in model slot ``slot`` at epoch ``germinated_at``,
+        every epoch of its life (1.0: as configured). A pure function of its arguments and the variant's seed,
+        so a restored episode gets the same factors."""
+        return 1.0
+
     def germinated(self, slot: SeedSlot, epoch: int) -> None:
         """Called right after a seed is germinated in ``slot`` (a model slot; ``epoch`` = epochs trained so
         far). A variant may change the new seed's module here, e.g. its initial scale."""
+
+
+_SALT = 0xE5E7
+"""Mixed into a variant's draws, so that they and the episode's other randomness are independent streams."""
+
+
+class FaultySeeds(EpisodeVariant):
+    """Seeds that can fail (``event="faulty_seeds"``): each germination fails with probability ``fault_p``,
+    independently, and a failed seed never learns (its learning rate is 0 for its whole life). Blended in, its
+    untrained branch adds noise to the host's features; its potential shows that from its first TRAINING epoch.
+    Culling it and germinating again is the remedy (a fresh germination draws again)."""
+
+    name = "faulty_seeds"
+
+    def failed(self, slot: int, germinated_at: int) -> bool:
+        """Whether the seed germinated in model slot ``slot`` at epoch ``germinated_at`` fails (a pure function)."""
+        u = np.random.default_rng([self.seed, int(slot), int(germinated_at), _SALT]).random()
+        return bool(u < self.config.fault_p)
+
+    def seed_lr_scale(self, slot: int, germinated_at: int) -> float:
+        return 0.0 if self.failed(slot, germinated_at) else 1.0
+
+
+class NewClasses(EpisodeVariant):
+    """New classes arrive (``event="new_classes"``, class-incremental): until epoch ``event_epoch`` the training
+    stream holds only the images of classes ``0..first_classes-1``; from then on it holds every class, the first
+    classes with the first ``replay`` fraction of their images. Validation follows the stream (the classes trained
+    on so far: what a user could measure); the test set covers every class."""
+
+    name = "new_classes"
+
+    def __init__(self, config: EsperConfig, seed: int):
+        super().__init__(config, seed)
+        self._cache: dict[str, DeviceLoader] = {}
+
+    def _old(self, loader: DeviceLoader) -> torch.Tensor:
+        return loader.labels < self.config.first_classes
+
+    def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        if epoch < self.config.event_epoch:
+            key, mask = "before", lambda: self._old(loaders.train)
+        else:
+            def mask():
+                old = self._old(loaders.train)
+                kept = torch.cumsum(old.long(), 0) <= round(self.config.replay * int(old.sum()))
+                return ~old | (old & kept)
+            key = "after"
+        if key not in self._cache:
+            self._cache[key] = loaders.train_subset(mask())
+        return self._cache[key]
+
+    def val_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        if epoch > self.config.event_epoch:  # the report after an epoch trained on every class
+            return loaders.val
+        if "val" not in self._cache:
+            from .data import DeviceLoader
+
+            v, old = loaders.val, self._old(loaders.val)
+            self._cache["val"] = DeviceLoader(v.images[old], v.labels[old], v.batch_size, train=False,
+                                              device=v.device, channels_last=v.channels_last, pad=v.pad)
+        return self._cache["val"]
+
+
+VARIANTS: dict[str, type[EpisodeVariant]] = {"none": EpisodeVariant, "faulty_seeds": FaultySeeds,
+                                             "new_classes": NewClasses}
+"""The variant of each ``EsperConfig.event``."""

@@ -249,9 +249,9 @@ def cmd_twin(args: argparse.Namespace) -> int:
     mine = [r for r in records if r.row == args.row]
     if not mine:
         raise ValueError(f"--row {args.row}: no such row in {args.runs}; its rows: {', '.join(rows)}")
-    mixed = any(r.env_id == esper_env.MIXED_ID for r in mine)
+    mixed = any(esper_env.is_drawn(r.env_id) for r in mine)
     if mixed and not args.tasks:
-        raise ValueError(f"--row {args.row}: its episodes are of {esper_env.MIXED_ID}; give --tasks NAME, the task "
+        raise ValueError(f"--row {args.row}: its episodes draw a task per seed; give --tasks NAME, the task "
                          f"distribution they were drawn from ({', '.join(TASK_DISTRIBUTIONS)})")
     if mixed:
         schedule, said = twin_of(mine, task_distribution(args.tasks))

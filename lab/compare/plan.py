@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agents.parallel import check_executor
 from agents.registry import KINDS, ControllerSpec, split_name
-from esper_env import MIXED_ID
+from esper_env import DRAWN_IDS, is_drawn
 from esper_env.config import EsperConfig
 from esper_env.fileio import check_output_dir
 
@@ -30,7 +30,7 @@ LOCATION = ("data_root",)
 """Config fields that say where data lies, not what it is: they enter the cache key as None, so a cache (and a
 committed result) stays valid when the same data sits at another path on another machine."""
 
-ADDED_LATER = {"image_size": 32}
+ADDED_LATER = {"image_size": 32, "event": "none", "event_epoch": 0, "fault_p": 0.0, "first_classes": 10, "replay": 1.0}
 """Config fields added after results were first recorded, with the value every earlier run had: they enter the
 cache key only when a run sets another value, so earlier records keep their keys."""
 
@@ -145,12 +145,12 @@ class CompareConfig:
         return esper_env.config_for(self.env_id, seed, **self.overrides)
 
     def tasks(self):
-        """The task distribution of an ``Esper-Mixed-v0`` comparison (None on a fixed env id)."""
-        if self.env_id != MIXED_ID:
+        """The task distribution of a comparison on an id that draws its task per seed (None on a fixed id)."""
+        if not is_drawn(self.env_id):
             return None
         from esper_env.tasks import task_distribution
 
-        return task_distribution(self.overrides.get("tasks", "synthetic"), self.overrides.get("data_root"))
+        return task_distribution(self.overrides.get("tasks", DRAWN_IDS[self.env_id]), self.overrides.get("data_root"))
 
     def check(self) -> None:
         """Refuse, before any run starts, what cannot be compared (one clear error each)."""

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from agents.registry import ControllerSpec
-from esper_env import MIXED_ID
+from esper_env import is_drawn
 from esper_env.fileio import atomic_path
 
 from .plan import NO_GROWTH_AT, SCRATCH, TWIN, WIDE_AT, split_row
@@ -193,7 +193,7 @@ def write_outputs(comp) -> None:
     versions = sorted({r.version for r in runs})
     header = (f"# Comparison on {cfg.env_id}\n\n"
               + (f"Command: `{cfg.command}`\n\n" if cfg.command else "")
-              + (f"Config: `{json.dumps(cfg.env_config().to_dict())}`\n\n" if cfg.env_id != MIXED_ID else
+              + (f"Config: `{json.dumps(cfg.env_config().to_dict())}`\n\n" if not is_drawn(cfg.env_id) else
                  f"Config: a task drawn per seed (`{json.dumps(cfg.overrides)}`; each run's config is in "
                  "runs.jsonl)\n\n")
               + f"Seeds {list(cfg.seeds)}; {len(runs)} runs, one torch thread each, made {dates[0]} to {dates[-1]} on "
