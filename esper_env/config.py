@@ -108,8 +108,8 @@ class EsperConfig:
     """Torch CPU threads of the env's process (set when the env is built); 0 = 1 in a worker process, else torch's."""
     event: str = "none"
     """A hidden event of the episode (esper_env.variants; a task family draws it per seed, the report never names
-    it): "none"; "faulty_seeds" (a germinated seed fails with probability fault_p: it never learns); "new_classes"
-    (only the first first_classes classes are in the stream until epoch event_epoch, then all of them)."""
+    it): "none"; "faulty_seeds" (a germinated seed fails with probability fault_p: it trains at 30x its learning
+    rate); "new_classes" (only the first first_classes classes are in the stream until event_epoch, then all)."""
     event_epoch: int = 0
     """The epoch (0-based, the first one trained with the change) at which a new_classes event happens."""
     fault_p: float = 0.0

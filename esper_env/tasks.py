@@ -221,7 +221,7 @@ def stream_family(name: str = "fast-stream", base: EsperConfig | None = None, **
 
 
 def faulty_family(name: str = "fast-faulty", base: EsperConfig | None = None, **kw) -> TaskFamily:
-    """Seeds that can fail: Fast's task where each germination fails (never learns) with a hidden probability
+    """Seeds that can fail: Fast's task where each germination fails (its training diverges) with a hidden probability
     (0.25, 0.5 or 0.75; held out: 0.4, 0.6)."""
     base = base or make_config("fast")
     return TaskFamily(name, base, max_epochs=(base.max_epochs,), train_sizes=(base.train_size,),
