@@ -209,7 +209,7 @@ class EsperEnv(gym.Env):
         nan = (float("nan"), 0.0)
         train_n, val_n = (nan, nan) if nonfinite else ((stats.loss, stats.accuracy), (val.loss, val.accuracy))
         gain = self.state.record_epoch(*val_n, c.plateau_window, c.plateau_threshold)
-        numbers = EpochNumbers(*train_n, *val_n, gain, prev.train_accuracy, lr)
+        numbers = EpochNumbers(*train_n, *val_n, gain, prev.train_accuracy, lr, stats.isolated)
         terms = {"val_accuracy_delta": 0.0 if nonfinite else gain, "rent": rent(self.model, c),
                  "illegal_penalty": 0.0 if legal else c.illegal_penalty,
                  "nonfinite_penalty": c.nonfinite_penalty if nonfinite else 0.0}

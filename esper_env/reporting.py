@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import leyline as ly
 from .config import EsperConfig
@@ -29,6 +29,8 @@ class EpochNumbers:
     delta_val_accuracy: float
     prev_train_accuracy: float
     lr: float
+    isolated: dict[int, float] = field(default_factory=dict)
+    """Model slot index -> its isolated seed's mean shadow-pass loss over the epoch (EpochStats.isolated)."""
 
 
 def bare_host_epoch_flops(config: EsperConfig) -> float:
@@ -103,7 +105,8 @@ def build_report(model: MorphogeneticModel, state: EpisodeState, config: EsperCo
         index=config.slots[slot.index],  # the model numbers only its slots; reports number positions
         stage=slot.stage, blueprint=slot.blueprint, alpha=slot.alpha,
         epochs_in_stage=slot.epochs_in_stage, seed_params=slot.param_count, embargo_left=slot.embargo_left,
-        blend_complete=slot.blend_complete, contribution=contribution, potential=potential)
+        blend_complete=slot.blend_complete, contribution=contribution, potential=potential,
+        isolated_loss=n.isolated.get(slot.index, 0.0))
         for slot, (contribution, potential) in zip(model.slots, measures))
     return ly.TrainingReport(
         epoch=state.epoch, max_epochs=config.max_epochs, train_loss=n.train_loss, train_accuracy=n.train_accuracy,

@@ -6,7 +6,7 @@ import math
 import multiprocessing
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +86,8 @@ class EpochStats:
     loss: float
     accuracy: float
     finite: bool = True
+    isolated: dict[int, float] = field(default_factory=dict)
+    """Model slot index -> the mean shadow-pass loss of its isolated (GERMINATED or TRAINING) seed."""
 
 
 def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str = "fp32") -> EpochStats:
@@ -102,11 +104,16 @@ def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str 
     finite = torch.ones((), device=device, dtype=torch.bool)
     seen = 0
     steps = len(loader)
+    isolated = [s.index for s in model.slots if s.isolated]  # the shadow passes' order: slots in block order
+    shadow_total = torch.zeros(len(isolated), device=device)
     for x, y in loader:
         with autocast(device, precision):
             logits, shadows = model.forward_train(x)
             host_loss = F.cross_entropy(logits.float(), y)
-            loss = host_loss + sum((F.cross_entropy(s.float(), y) for s in shadows), torch.zeros((), device=device))
+            shadow_losses = [F.cross_entropy(s.float(), y) for s in shadows]
+            loss = host_loss + sum(shadow_losses, torch.zeros((), device=device))
+        if shadow_losses:
+            shadow_total += torch.stack(shadow_losses).detach() * len(y)
         finite &= torch.isfinite(loss)
         model.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -117,7 +124,8 @@ def train_epoch(model: MorphogeneticModel, loader: DeviceLoader, precision: str 
         seen += len(y)
     if not finite.item():
         return EpochStats(float("nan"), 0.0, finite=False)
-    return EpochStats(total_loss.item() / seen, correct.item() / seen)
+    return EpochStats(total_loss.item() / seen, correct.item() / seen,
+                      isolated=dict(zip(isolated, (shadow_total / seen).tolist())))
 
 
 @contextmanager

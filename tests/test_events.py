@@ -137,3 +137,19 @@ def test_event_settings_are_checked_and_families_too():
         dataclasses.replace(stream_family(), event_epochs=(40,)).check()
     faulty_family().check()
     assert {"Esper-Stream-v0", "Esper-Faulty-v0"} <= set(esper_env.ENV_IDS)
+
+
+def test_the_report_measures_an_isolated_seeds_own_loss():
+    env = EsperEnv("fast", **SMALL)
+    slot = env.config.slots[0]
+    _, info = env.reset(seed=4)
+    assert all(s.isolated_loss == 0.0 for s in info["report"].slots)  # nothing isolated yet
+    _, _, _, _, info = env.step(LAYOUT_CODEC.encode(Command.germinate(slot, "conv_residual")))
+    losses = []
+    for _ in range(3):
+        s = next(s for s in info["report"].slots if s.index == slot)
+        losses.append(s.isolated_loss)
+        _, _, _, _, info = env.step(0)
+    assert all(0 < x < 10 for x in losses) and losses[-1] < losses[0]  # a sound seed alone learns
+    other = next(s for s in info["report"].slots if s.index != slot)
+    assert other.isolated_loss == 0.0  # a DORMANT slot has none

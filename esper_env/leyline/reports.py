@@ -36,6 +36,11 @@ class SlotReport:
     """val accuracy with the seed at alpha 1 minus without it (the signal while TRAINING, alpha 0).
     Both counterfactuals normalise with batch statistics on every side: the host's running statistics
     have not seen a seed that is not yet blended in."""
+    isolated_loss: float = 0.0
+    """GERMINATED or TRAINING: the mean training cross-entropy of the seed's own shadow pass over the epoch just
+    trained (the host with the seed at alpha 1, only the seed learning) -- how well the seed alone is learning,
+    comparable with the report's train_loss; 0 in other stages. In the structured report only (not yet in the
+    observation vector: a policy file records its observation version)."""
 
     @property
     def state(self) -> SlotState:
