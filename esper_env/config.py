@@ -108,7 +108,7 @@ class EsperConfig:
     """Torch CPU threads of the env's process (set when the env is built); 0 = 1 in a worker process, else torch's."""
     event: str = "none"
     """A hidden event of the episode (esper_env.variants; a task family draws it per seed, the report never names
-    it): "none"; "faulty_seeds" (a germinated seed fails with probability fault_p: it trains at 30x its learning
+    it): "none"; "faulty_seeds" (a germinated seed fails with probability fault_p: it trains at 1000x its learning
     rate); "new_classes" (only the first first_classes classes are in the stream until event_epoch, then all)."""
     event_epoch: int = 0
     """The epoch (0-based, the first one trained with the change) at which a new_classes event happens."""
