@@ -21,6 +21,7 @@ _WHERE = {
                      "read_policy_schema", "save_policy"), "policy_file"),
     **dict.fromkeys(("FixedSchedule", "FixedScheduleConfig", "NoGrowth", "RandomLegal", "ScheduleAgent"), "baselines"),
     **dict.fromkeys(("HeuristicTamiyo", "TamiyoConfig"), "tamiyo"),
+    **dict.fromkeys(("ReactiveConfig", "ReactiveTamiyo"), "reactive"),
     **dict.fromkeys(("AGENTS", "ControllerSpec", "make_agent"), "registry"),
 }
 

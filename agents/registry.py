@@ -25,9 +25,11 @@ from esper_env.leyline import ObservationSchema
 from .base import Agent
 from .baselines import FixedSchedule, NoGrowth, RandomLegal
 from .policy import PolicyAgent
+from .reactive import ReactiveTamiyo
 from .tamiyo import HeuristicTamiyo
 
-AGENTS = {"heuristic": HeuristicTamiyo, "no-growth": NoGrowth, "fixed": FixedSchedule, "random": RandomLegal}
+AGENTS = {"heuristic": HeuristicTamiyo, "reactive": ReactiveTamiyo, "no-growth": NoGrowth, "fixed": FixedSchedule,
+          "random": RandomLegal}
 """Built-in controllers by name (``esper run --agent NAME``)."""
 
 RULES = tuple(a for a in AGENTS if a != "random")

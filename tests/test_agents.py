@@ -152,7 +152,7 @@ def test_fixed_schedule_and_random_legal():
 
 
 def test_make_agent():
-    assert set(AGENTS) == {"heuristic", "no-growth", "fixed", "random"}
+    assert set(AGENTS) == {"heuristic", "reactive", "no-growth", "fixed", "random"}
     assert isinstance(make_agent("heuristic"), HeuristicTamiyo)
     with pytest.raises(ValueError, match="unknown controller"):
         make_agent("genius")

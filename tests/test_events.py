@@ -153,3 +153,21 @@ def test_the_report_measures_an_isolated_seeds_own_loss():
     assert all(0 < x < 10 for x in losses) and losses[-1] < losses[0]  # a sound seed alone learns
     other = next(s for s in info["report"].slots if s.index != slot)
     assert other.isolated_loss == 0.0  # a DORMANT slot has none
+
+
+@pytest.mark.slow
+def test_the_reactive_heuristic_culls_a_failing_seed_at_its_first_report_and_grows_again():
+    """On Fast a failed seed after the last block shows at its first report (its own loss far above the host's);
+    the reactive heuristic culls it at that decision, and grows again when the embargo ends."""
+    from agents import ReactiveTamiyo, run_episode
+
+    env = EsperEnv("fast", event="faulty_seeds", fault_p=1.0)
+    record = run_episode(env, ReactiveTamiyo(), seed=6)
+    commands = [s.command for s in record.steps]
+    assert commands[0] == "GERMINATE(slot=2, conv_residual)" and commands[1] == "CULL(slot=2)"  # 1 epoch later
+    assert "diverged" in record.steps[1].reason
+    assert sum(c.startswith("GERMINATE") for c in commands) >= 2  # it grows again
+
+    sound = run_episode(EsperEnv("fast", event="faulty_seeds", fault_p=0.0), ReactiveTamiyo(), seed=6)
+    kept = [s.command for s in sound.steps]
+    assert not any(c.startswith("CULL") for c in kept) and sound.outcome.seeds_fossilized == 2  # the plan

@@ -19,7 +19,7 @@ from ..records import RunRecord
 
 SCRATCH = "scratch:"
 TWIN = "twin:"
-BUILTIN_GROWING = ("fixed", "heuristic", "random")
+BUILTIN_GROWING = ("fixed", "heuristic", "random", "reactive")
 DEFAULT_ROWS = ("no-growth", "fixed", "heuristic", "random")
 DEFAULT_SEEDS = (0, 1, 2)
 """Evaluation seeds. Learned policies train on seeds from 1000 up (agents/seeds.py), so these never overlap."""
