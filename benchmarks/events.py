@@ -1,0 +1,223 @@
+"""Headroom before any learner on the hidden-event families (issue 35): how much could a perfect report-reader
+gain over the best plan written in advance?
+
+On training seeds only (nothing here is an evaluation), for each event strength, every row plays every seed:
+
+* static plans (the candidates for "best static"): no growth, the Fast ceiling plan (two conv_residual seeds, at
+  epochs 0 and 3: the best plan three searches found on stationary Fast), one conv_residual grown at once;
+* the hand-written ``heuristic`` and the ``reactive`` heuristic (agents/reactive.py);
+* the **reveal oracle**: the ceiling plan, plus culling every seed that failed, acting only once the failure
+  shows in the report (its first report, one epoch after germination) plus one epoch of detection delay -- what a
+  perfect report-reader could do; the plan then grows the seed again as scheduled;
+* ``reveal-0``: the same without the delay (for the clairvoyant bound).
+
+Read as (i) the best single static plan, cross-fitted (picked on half the seeds, scored on the others, both
+ways); (ii) the per-family static oracle (one family here: the same as (i)); (iii) the reveal oracle; (iv) the
+clairvoyant per-episode oracle (per seed, the best of the static plans and reveal-0: in sample). Paired 95%
+intervals of (iii) - (i), on final test accuracy and on the env's return (validation accuracy gained net of the
+compute rent, x100), the latter at several rent coefficients (recomputed from each episode's rent, exactly).
+
+    python benchmarks/events.py                              # faulty seeds at p = 0.25, 0.5, 0.75
+    python benchmarks/events.py --seeds 1000 1001 --fault-ps 0.5 --out runs/events-smoke
+
+Writes ``<out>/faulty.md`` (the tables), ``<out>/runs.jsonl`` (one line per episode, resumable: a rerun plays only
+what is missing) and ``<out>/headroom.png`` (headroom against the failure probability).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agents import RuleAgent
+from agents.parallel import run_tasks
+from agents.schedule import Schedule, ScheduledSeed
+from esper_env.fileio import atomic_path, save_figure
+from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage
+from lab.compare.stats import fmt_ci, mean_ci
+from lab.options import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+CEILING = "benchmarks/results/ceiling/fast/best.json"
+"""The best plan written in advance on stationary Fast (issue 26)."""
+ONE_EARLY = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),))
+"""One conv_residual after the last block at once."""
+STATIC = ("no-growth", "ceiling", "one-early")
+ROWS = (*STATIC, "heuristic", "reactive", "reveal", "reveal-0")
+
+
+@dataclass
+class Args:
+    fault_ps: tuple[float, ...] = (0.25, 0.5, 0.75)
+    """Failure probabilities: the event's strength (a curve, not one chosen point)."""
+    seeds: tuple[int, ...] = tuple(range(1000, 1020))
+    """Training seeds (>= 1000; never evaluation seeds)."""
+    rent_coefs: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1)
+    """Rent coefficients the return is read at (0.02: the env's default)."""
+    workers: int = 2
+    """Worker processes, one torch thread each."""
+    out: str = "benchmarks/results/events"
+    """Output folder."""
+
+
+class RevealOracle(RuleAgent):
+    """A plan that culls every failed seed once its failure shows (privileged: it is told which seeds failed)."""
+
+    name = "reveal"
+
+    def __init__(self, plan: Schedule, failed, delay: int):
+        super().__init__()
+        self.plan, self.failed, self.delay, self.born = plan, failed, delay, {}
+
+    def decide(self, report):
+        for s in report.slots:
+            born = self.born.get(s.index)
+            if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING) and born is not None \
+                    and self.failed(s.index, born) and report.epoch - born >= 1 + self.delay:
+                return Command.cull(s.index), "failed (known to the oracle), shown in the report"
+        command = self.plan.command_at(report)
+        return (command, "the plan") if command is not None else (Command.wait(), "the plan")
+
+    def act(self, observation, info):
+        action = super().act(observation, info)
+        command = LAYOUT_CODEC.decode(action)
+        if command.op == Op.GERMINATE:
+            self.born[command.slot] = info["report"].epoch
+        return action
+
+
+def play(task: tuple[float, int, str]) -> dict:
+    """One episode of ``row`` on seed ``seed`` of Fast with failure probability ``p`` (one torch thread)."""
+    import torch
+
+    from agents import make_agent
+    from agents.baselines import ScheduleAgent
+    from esper_env.env import EsperEnv
+
+    torch.set_num_threads(1)
+    p, seed, row = task
+    env = EsperEnv("fast", event="faulty_seeds", fault_p=p, threads=1)
+    ceiling = Schedule.load(ROOT / CEILING)
+    agent = {"ceiling": lambda: ScheduleAgent(ceiling), "one-early": lambda: ScheduleAgent(ONE_EARLY),
+             "reveal": lambda: RevealOracle(ceiling, lambda pos, g: env.variant.failed(
+                 env.config.slots.index(pos), g), 1),
+             "reveal-0": lambda: RevealOracle(ceiling, lambda pos, g: env.variant.failed(
+                 env.config.slots.index(pos), g), 0)}.get(row, lambda: make_agent(row))()
+    obs, info = env.reset(seed=seed)
+    agent.reset(seed)
+    val0, rent, illegal, done, commands = info["report"].val_accuracy, 0.0, 0.0, False, []
+    while not done:
+        action = agent.act(obs, info)
+        obs, _, done, _, info = env.step(action)
+        rent += info["reward_terms"]["rent"]
+        illegal += info["reward_terms"]["illegal_penalty"]
+        commands.append(info["command"])
+    o = info["final"]
+    return dict(p=p, seed=seed, row=row, test=100 * o.test_accuracy, val_gain=o.val_accuracy - val0,
+                rent_units=rent / env.config.rent_coef, illegal=illegal, culled=o.seeds_culled,
+                fossilized=o.seeds_fossilized, commands=commands)
+
+
+def ret(r: dict, coef: float) -> float:
+    """The env's return at rent coefficient ``coef``, x100 (validation points gained net of rent)."""
+    return 100 * (r["val_gain"] - coef * r["rent_units"] - r["illegal"])
+
+
+def cross_fitted_best(runs: dict, seeds: list[int], score) -> list[float]:
+    """Per seed, the score of the static plan picked on the *other* half of the seeds (even / odd)."""
+    out = []
+    for s in seeds:
+        others = [t for t in seeds if t % 2 != s % 2]
+        best = max(STATIC, key=lambda row: np.mean([score(runs[row, t]) for t in others]))
+        out.append(score(runs[best, s]))
+    return out
+
+
+def table(runs: dict, p: float, seeds: list[int], coefs) -> tuple[list[str], dict]:
+    sub = {(r["row"], r["seed"]): r for r in runs.values() if r["p"] == p}
+    lines = [f"## p = {p:g} ({len(seeds)} training seeds {seeds[0]}-{seeds[-1]})", "",
+             "| row | test acc. % | return x100 (rent 0.02) | culled | kept |", "|---|---|---|---|---|"]
+    for row in ROWS:
+        rs = [sub[row, s] for s in seeds]
+        lines.append(f"| {row} | {np.mean([r['test'] for r in rs]):.2f} | {np.mean([ret(r, 0.02) for r in rs]):.2f} "
+                     f"| {np.mean([r['culled'] for r in rs]):.2f} | {np.mean([r['fossilized'] for r in rs]):.2f} |")
+    lines += ["", "| objective | (i) best static, cross-fitted | (iii) reveal oracle | (iv) clairvoyant (in sample) "
+              "| (iii) - (i), paired 95% | reactive - (i) | heuristic - (i) |", "|---|---|---|---|---|---|---|"]
+    objectives = [("test accuracy", lambda r: r["test"])] + [(f"return, rent {c:g}", lambda r, c=c: ret(r, c))
+                                                             for c in coefs]
+    summary = {}
+    for name, score in objectives:
+        static = cross_fitted_best(sub, seeds, score)
+        reveal = [score(sub["reveal", s]) for s in seeds]
+        clair = [max(score(sub[row, s]) for row in (*STATIC, "reveal-0")) for s in seeds]
+        d = mean_ci(np.subtract(reveal, static))
+        dr = mean_ci(np.subtract([score(sub["reactive", s]) for s in seeds], static))
+        dh = mean_ci(np.subtract([score(sub["heuristic", s]) for s in seeds], static))
+        lines.append(f"| {name} | {np.mean(static):.2f} | {np.mean(reveal):.2f} | {np.mean(clair):.2f} | "
+                     f"{fmt_ci(*d, signed=True)} | {fmt_ci(*dr, signed=True)} | {fmt_ci(*dh, signed=True)} |")
+        summary[name] = d
+    return lines + [""], summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(Args, argv, __doc__)
+    os.chdir(ROOT)
+    if min(args.seeds) < 1000:
+        raise SystemExit("events.py: error: headroom is measured on training seeds (>= 1000) only")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "runs.jsonl"
+    runs = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            runs[r["p"], r["seed"], r["row"]] = r
+    todo = [(p, s, row) for p in args.fault_ps for s in args.seeds for row in ROWS if (p, s, row) not in runs]
+    print(f"{len(todo)} episodes to play ({len(runs)} on disk)", flush=True)
+    with open(path, "a") as f:
+        for n, (task, result) in enumerate(run_tasks(play, todo, args.workers), 1):
+            runs[task] = result
+            f.write(json.dumps(result) + "\n")
+            f.flush()
+            if n % 20 == 0:
+                print(f"{n} of {len(todo)}", flush=True)
+    lines = ["# Headroom on the faulty-seeds family (Fast's task, training seeds)", "",
+             f"Command: `python benchmarks/events.py {' '.join(sys.argv[1:] if argv is None else argv)}`. "
+             "Test accuracy in points; return x100 = validation points gained net of rent. (i) is cross-fitted, "
+             "(iv) in sample. A failed seed trains at 1000x its learning rate (esper_env/variants.py).", ""]
+    heads = {}
+    seeds = list(args.seeds)
+    for p in args.fault_ps:
+        part, summary = table(runs, p, seeds, args.rent_coefs)
+        lines += part
+        heads[p] = summary
+    with atomic_path(out / "faulty.md", suffix=".md") as tmp:
+        Path(tmp).write_text("\n".join(lines))
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ps = list(args.fault_ps)
+    for name in ("test accuracy", "return, rent 0.02"):
+        m = [heads[p][name][0] for p in ps]
+        lo = [heads[p][name][0] - heads[p][name][1] for p in ps]
+        hi = [heads[p][name][2] - heads[p][name][0] for p in ps]
+        ax.errorbar(ps, m, yerr=[lo, hi], capsize=3, marker="o", label=name)
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.axhline(2, color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("failure probability p")
+    ax.set_ylabel("reveal oracle - best static (points)")
+    ax.set_title("Faulty seeds: headroom for a report-reader")
+    ax.legend()
+    save_figure(fig, out / "headroom.png")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
