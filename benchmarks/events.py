@@ -1,27 +1,32 @@
 """Headroom before any learner on the hidden-event families (issue 35): how much could a perfect report-reader
 gain over the best plan written in advance?
 
-On training seeds only (nothing here is an evaluation), for each event strength, every row plays every seed:
+On training seeds only (nothing here is an evaluation), for each event strength (a curve, not one chosen point),
+every row plays every seed of Fast's task with the event:
 
 * static plans (the candidates for "best static"): no growth, the Fast ceiling plan (two conv_residual seeds, at
   epochs 0 and 3: the best plan three searches found on stationary Fast), one conv_residual grown at once;
 * the hand-written ``heuristic`` and the ``reactive`` heuristic (agents/reactive.py);
-* the **reveal oracle**: the ceiling plan, plus culling every seed that failed, acting only once the failure
-  shows in the report (its first report, one epoch after germination) plus one epoch of detection delay -- what a
-  perfect report-reader could do; the plan then grows the seed again as scheduled;
-* ``reveal-0``: the same without the delay (for the clairvoyant bound).
+* the **reveal oracle**, which knows the event but acts only once it shows in the report, plus one epoch of
+  detection delay -- what a perfect report-reader could do:
+  - faulty seeds (strength: the failure probability p): the ceiling plan, culling every seed that failed at its
+    first report + 1 epoch (``reveal``; ``reveal-0`` without the delay); the plan then grows the seed again;
+  - new classes (strength: the arrival epoch tau; the validation accuracy drops in the report after epoch tau+1):
+    plans that grow after detection, at tau+2 -- one seed early and one then (``reveal-1``), or both then
+    (``reveal-2``); the oracle is the better of them and the ceiling plan, picked cross-fitted.
 
 Read as (i) the best single static plan, cross-fitted (picked on half the seeds, scored on the others, both
-ways); (ii) the per-family static oracle (one family here: the same as (i)); (iii) the reveal oracle; (iv) the
-clairvoyant per-episode oracle (per seed, the best of the static plans and reveal-0: in sample). Paired 95%
+ways); (ii) the per-family static oracle (one family, one strength: the same as (i)); (iii) the reveal oracle;
+(iv) the clairvoyant per-episode oracle (per seed, the best of the static and reveal rows: in sample). Paired 95%
 intervals of (iii) - (i), on final test accuracy and on the env's return (validation accuracy gained net of the
 compute rent, x100), the latter at several rent coefficients (recomputed from each episode's rent, exactly).
 
-    python benchmarks/events.py                              # faulty seeds at p = 0.25, 0.5, 0.75
-    python benchmarks/events.py --seeds 1000 1001 --fault-ps 0.5 --out runs/events-smoke
+    python benchmarks/events.py --family faulty               # p = 0.25, 0.5, 0.75
+    python benchmarks/events.py --family stream               # tau = 4, 8, 11
+    python benchmarks/events.py --family faulty --seeds 1000 1001 --strengths 0.5 --out runs/events-smoke
 
-Writes ``<out>/faulty.md`` (the tables), ``<out>/runs.jsonl`` (one line per episode, resumable: a rerun plays only
-what is missing) and ``<out>/headroom.png`` (headroom against the failure probability).
+Writes ``<out>/<family>.md`` (the tables), ``<out>/<family>-runs.jsonl`` (one line per episode, resumable: a rerun
+plays only what is missing) and ``<out>/<family>-headroom.png`` (headroom against the event's strength).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +53,22 @@ CEILING = "benchmarks/results/ceiling/fast/best.json"
 ONE_EARLY = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),))
 """One conv_residual after the last block at once."""
 STATIC = ("no-growth", "ceiling", "one-early")
-ROWS = (*STATIC, "heuristic", "reactive", "reveal", "reveal-0")
+FAMILIES = {
+    "faulty": dict(rows=(*STATIC, "heuristic", "reactive", "reveal", "reveal-0"), reveal=("reveal",),
+                   clairvoyant=(*STATIC, "reveal-0"), strengths=(0.25, 0.5, 0.75), strength="failure probability p"),
+    "stream": dict(rows=(*STATIC, "heuristic", "reactive", "reveal-1", "reveal-2"),
+                   reveal=("ceiling", "reveal-1", "reveal-2"), clairvoyant=(*STATIC, "reveal-1", "reveal-2"),
+                   strengths=(4, 8, 11), strength="arrival epoch tau"),
+}
+"""Per family: its rows, the plans the reveal oracle chooses among, the clairvoyant's, the strengths measured."""
 
 
 @dataclass
 class Args:
-    fault_ps: tuple[float, ...] = (0.25, 0.5, 0.75)
-    """Failure probabilities: the event's strength (a curve, not one chosen point)."""
+    family: str = field(default="faulty", metadata={"choices": list(FAMILIES)})
+    """Which event: faulty seeds or new classes."""
+    strengths: tuple[float, ...] | None = None
+    """The event's strengths (faulty: failure probabilities; stream: arrival epochs); default: the family's."""
     seeds: tuple[int, ...] = tuple(range(1000, 1020))
     """Training seeds (>= 1000; never evaluation seeds)."""
     rent_coefs: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1)
@@ -91,23 +105,38 @@ class RevealOracle(RuleAgent):
         return action
 
 
-def play(task: tuple[float, int, str]) -> dict:
-    """One episode of ``row`` on seed ``seed`` of Fast with failure probability ``p`` (one torch thread)."""
+def env_for(family: str, strength: float):
+    from esper_env.env import EsperEnv
+
+    if family == "faulty":
+        return EsperEnv("fast", event="faulty_seeds", fault_p=strength, threads=1)
+    return EsperEnv("fast", event="new_classes", event_epoch=int(strength), first_classes=5, replay=0.5, threads=1)
+
+
+def after_detection(tau: int, both: bool) -> Schedule:
+    """New classes: grow at tau+2, when the drop has shown (report after tau+1) plus one epoch of delay."""
+    late = (tau + 2) / 16
+    first = ScheduledSeed(late if both else 0.0, 1, "conv_residual", 1)
+    return Schedule((first, ScheduledSeed(late, 0, "conv_residual", 1)))
+
+
+def play(task: tuple[str, float, int, str]) -> dict:
+    """One episode of ``row`` on seed ``seed`` of Fast with the family's event at ``strength`` (one torch thread)."""
     import torch
 
     from agents import make_agent
     from agents.baselines import ScheduleAgent
-    from esper_env.env import EsperEnv
 
     torch.set_num_threads(1)
-    p, seed, row = task
-    env = EsperEnv("fast", event="faulty_seeds", fault_p=p, threads=1)
+    family, strength, seed, row = task
+    env = env_for(family, strength)
     ceiling = Schedule.load(ROOT / CEILING)
+    failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)  # noqa: E731 (the oracle's privilege)
     agent = {"ceiling": lambda: ScheduleAgent(ceiling), "one-early": lambda: ScheduleAgent(ONE_EARLY),
-             "reveal": lambda: RevealOracle(ceiling, lambda pos, g: env.variant.failed(
-                 env.config.slots.index(pos), g), 1),
-             "reveal-0": lambda: RevealOracle(ceiling, lambda pos, g: env.variant.failed(
-                 env.config.slots.index(pos), g), 0)}.get(row, lambda: make_agent(row))()
+             "reveal": lambda: RevealOracle(ceiling, failed, 1), "reveal-0": lambda: RevealOracle(ceiling, failed, 0),
+             "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), both=False)),
+             "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), both=True)),
+             }.get(row, lambda: make_agent(row))()
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
     val0, rent, illegal, done, commands = info["report"].val_accuracy, 0.0, 0.0, False, []
@@ -118,9 +147,9 @@ def play(task: tuple[float, int, str]) -> dict:
         illegal += info["reward_terms"]["illegal_penalty"]
         commands.append(info["command"])
     o = info["final"]
-    return dict(p=p, seed=seed, row=row, test=100 * o.test_accuracy, val_gain=o.val_accuracy - val0,
-                rent_units=rent / env.config.rent_coef, illegal=illegal, culled=o.seeds_culled,
-                fossilized=o.seeds_fossilized, commands=commands)
+    return dict(family=family, strength=strength, seed=seed, row=row, test=100 * o.test_accuracy,
+                val_gain=o.val_accuracy - val0, rent_units=rent / env.config.rent_coef, illegal=illegal,
+                culled=o.seeds_culled, fossilized=o.seeds_fossilized, commands=commands)
 
 
 def ret(r: dict, coef: float) -> float:
@@ -128,21 +157,22 @@ def ret(r: dict, coef: float) -> float:
     return 100 * (r["val_gain"] - coef * r["rent_units"] - r["illegal"])
 
 
-def cross_fitted_best(runs: dict, seeds: list[int], score) -> list[float]:
-    """Per seed, the score of the static plan picked on the *other* half of the seeds (even / odd)."""
+def cross_fitted(sub: dict, seeds: list[int], rows, score) -> list[float]:
+    """Per seed, the score of the row among ``rows`` picked on the *other* half of the seeds (even / odd)."""
     out = []
     for s in seeds:
         others = [t for t in seeds if t % 2 != s % 2]
-        best = max(STATIC, key=lambda row: np.mean([score(runs[row, t]) for t in others]))
-        out.append(score(runs[best, s]))
+        best = max(rows, key=lambda row: np.mean([score(sub[row, t]) for t in others]))
+        out.append(score(sub[best, s]))
     return out
 
 
-def table(runs: dict, p: float, seeds: list[int], coefs) -> tuple[list[str], dict]:
-    sub = {(r["row"], r["seed"]): r for r in runs.values() if r["p"] == p}
-    lines = [f"## p = {p:g} ({len(seeds)} training seeds {seeds[0]}-{seeds[-1]})", "",
+def table(family: str, runs: dict, strength: float, seeds: list[int], coefs) -> tuple[list[str], dict]:
+    f = FAMILIES[family]
+    sub = {(r["row"], r["seed"]): r for r in runs.values() if r["strength"] == strength}
+    lines = [f"## {f['strength']} = {strength:g} ({len(seeds)} training seeds {seeds[0]}-{seeds[-1]})", "",
              "| row | test acc. % | return x100 (rent 0.02) | culled | kept |", "|---|---|---|---|---|"]
-    for row in ROWS:
+    for row in f["rows"]:
         rs = [sub[row, s] for s in seeds]
         lines.append(f"| {row} | {np.mean([r['test'] for r in rs]):.2f} | {np.mean([ret(r, 0.02) for r in rs]):.2f} "
                      f"| {np.mean([r['culled'] for r in rs]):.2f} | {np.mean([r['fossilized'] for r in rs]):.2f} |")
@@ -152,9 +182,9 @@ def table(runs: dict, p: float, seeds: list[int], coefs) -> tuple[list[str], dic
                                                              for c in coefs]
     summary = {}
     for name, score in objectives:
-        static = cross_fitted_best(sub, seeds, score)
-        reveal = [score(sub["reveal", s]) for s in seeds]
-        clair = [max(score(sub[row, s]) for row in (*STATIC, "reveal-0")) for s in seeds]
+        static = cross_fitted(sub, seeds, STATIC, score)
+        reveal = cross_fitted(sub, seeds, f["reveal"], score)
+        clair = [max(score(sub[row, s]) for row in f["clairvoyant"]) for s in seeds]
         d = mean_ci(np.subtract(reveal, static))
         dr = mean_ci(np.subtract([score(sub["reactive", s]) for s in seeds], static))
         dh = mean_ci(np.subtract([score(sub["heuristic", s]) for s in seeds], static))
@@ -169,53 +199,55 @@ def main(argv: list[str] | None = None) -> None:
     os.chdir(ROOT)
     if min(args.seeds) < 1000:
         raise SystemExit("events.py: error: headroom is measured on training seeds (>= 1000) only")
+    family, f = args.family, FAMILIES[args.family]
+    strengths = tuple(args.strengths or f["strengths"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "runs.jsonl"
+    path = out / f"{family}-runs.jsonl"
     runs = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             r = json.loads(line)
-            runs[r["p"], r["seed"], r["row"]] = r
-    todo = [(p, s, row) for p in args.fault_ps for s in args.seeds for row in ROWS if (p, s, row) not in runs]
+            runs[r["strength"], r["seed"], r["row"]] = r
+    todo = [(family, x, s, row) for x in strengths for s in args.seeds for row in f["rows"]
+            if (x, s, row) not in runs]
     print(f"{len(todo)} episodes to play ({len(runs)} on disk)", flush=True)
-    with open(path, "a") as f:
+    with open(path, "a") as fh:
         for n, (task, result) in enumerate(run_tasks(play, todo, args.workers), 1):
-            runs[task] = result
-            f.write(json.dumps(result) + "\n")
-            f.flush()
+            runs[task[1:]] = result
+            fh.write(json.dumps(result) + "\n")
+            fh.flush()
             if n % 20 == 0:
                 print(f"{n} of {len(todo)}", flush=True)
-    lines = ["# Headroom on the faulty-seeds family (Fast's task, training seeds)", "",
+    lines = [f"# Headroom on the {family} family (Fast's task, training seeds)", "",
              f"Command: `python benchmarks/events.py {' '.join(sys.argv[1:] if argv is None else argv)}`. "
-             "Test accuracy in points; return x100 = validation points gained net of rent. (i) is cross-fitted, "
-             "(iv) in sample. A failed seed trains at 1000x its learning rate (esper_env/variants.py).", ""]
+             "Test accuracy in points; return x100 = validation points gained net of rent. (i) and (iii) are "
+             "cross-fitted, (iv) in sample. The event: esper_env/variants.py.", ""]
     heads = {}
     seeds = list(args.seeds)
-    for p in args.fault_ps:
-        part, summary = table(runs, p, seeds, args.rent_coefs)
+    for x in strengths:
+        part, summary = table(family, runs, x, seeds, args.rent_coefs)
         lines += part
-        heads[p] = summary
-    with atomic_path(out / "faulty.md", suffix=".md") as tmp:
+        heads[x] = summary
+    with atomic_path(out / f"{family}.md", suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines))
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ps = list(args.fault_ps)
     for name in ("test accuracy", "return, rent 0.02"):
-        m = [heads[p][name][0] for p in ps]
-        lo = [heads[p][name][0] - heads[p][name][1] for p in ps]
-        hi = [heads[p][name][2] - heads[p][name][0] for p in ps]
-        ax.errorbar(ps, m, yerr=[lo, hi], capsize=3, marker="o", label=name)
+        m = [heads[x][name][0] for x in strengths]
+        lo = [heads[x][name][0] - heads[x][name][1] for x in strengths]
+        hi = [heads[x][name][2] - heads[x][name][0] for x in strengths]
+        ax.errorbar(strengths, m, yerr=[lo, hi], capsize=3, marker="o", label=name)
     ax.axhline(0, color="gray", lw=0.8)
     ax.axhline(2, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel("failure probability p")
+    ax.set_xlabel(f["strength"])
     ax.set_ylabel("reveal oracle - best static (points)")
-    ax.set_title("Faulty seeds: headroom for a report-reader")
+    ax.set_title(f"{family}: headroom for a report-reader (paired 95%)")
     ax.legend()
-    save_figure(fig, out / "headroom.png")
+    save_figure(fig, out / f"{family}-headroom.png")
     print("\n".join(lines))
 
 
