@@ -45,6 +45,7 @@ from agents.schedule import Schedule, ScheduledSeed
 from esper_env.fileio import atomic_path, save_figure
 from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage
 from lab.compare.stats import fmt_ci, mean_ci
+from lab.headroom import cross_fitted, reveal_headroom
 from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,16 +158,6 @@ def ret(r: dict, coef: float) -> float:
     return 100 * (r["val_gain"] - coef * r["rent_units"] - r["illegal"])
 
 
-def cross_fitted(sub: dict, seeds: list[int], rows, score) -> list[float]:
-    """Per seed, the score of the row among ``rows`` picked on the *other* half of the seeds (even / odd)."""
-    out = []
-    for s in seeds:
-        others = [t for t in seeds if t % 2 != s % 2]
-        best = max(rows, key=lambda row: np.mean([score(sub[row, t]) for t in others]))
-        out.append(score(sub[best, s]))
-    return out
-
-
 def table(family: str, runs: dict, strength: float, seeds: list[int], coefs) -> tuple[list[str], dict]:
     f = FAMILIES[family]
     sub = {(r["row"], r["seed"]): r for r in runs.values() if r["strength"] == strength}
@@ -182,15 +173,15 @@ def table(family: str, runs: dict, strength: float, seeds: list[int], coefs) -> 
                                                              for c in coefs]
     summary = {}
     for name, score in objectives:
-        static = cross_fitted(sub, seeds, STATIC, score)
-        reveal = cross_fitted(sub, seeds, f["reveal"], score)
+        table_of = lambda rows, score=score: {row: {s: score(sub[row, s]) for s in seeds} for row in rows}  # noqa: E731
+        h = reveal_headroom(table_of(STATIC), table_of(f["reveal"]))
+        static = cross_fitted(table_of(STATIC), seeds)
         clair = [max(score(sub[row, s]) for row in f["clairvoyant"]) for s in seeds]
-        d = mean_ci(np.subtract(reveal, static))
-        dr = mean_ci(np.subtract([score(sub["reactive", s]) for s in seeds], static))
-        dh = mean_ci(np.subtract([score(sub["heuristic", s]) for s in seeds], static))
-        lines.append(f"| {name} | {np.mean(static):.2f} | {np.mean(reveal):.2f} | {np.mean(clair):.2f} | "
-                     f"{fmt_ci(*d, signed=True)} | {fmt_ci(*dr, signed=True)} | {fmt_ci(*dh, signed=True)} |")
-        summary[name] = d
+        dr = mean_ci([score(sub["reactive", s]) - static[s] for s in seeds])
+        dh = mean_ci([score(sub["heuristic", s]) - static[s] for s in seeds])
+        lines.append(f"| {name} | {h.static_mean:.2f} | {h.reveal_mean:.2f} | {np.mean(clair):.2f} | "
+                     f"{fmt_ci(*h.gain, signed=True)} | {fmt_ci(*dr, signed=True)} | {fmt_ci(*dh, signed=True)} |")
+        summary[name] = h.gain
     return lines + [""], summary
 
 

@@ -93,3 +93,42 @@ def headroom(scores: Scores, family_of: Callable[[int], str]) -> Headroom:
                     oracle_mean=float(np.mean(list(oracle_x.values()))), value_of_task=mean_ci(diffs),
                     per_seed_best=mean_ci(spread), seeds=len(seeds),
                     families={f: sum(1 for s in seeds if fam[s] == f) for f in families})
+
+
+@dataclass(frozen=True)
+class RevealHeadroom:
+    """Headroom for a report-reader on a family with a hidden event (issue 35), in the table's units."""
+
+    static: str
+    """The best static plan on every seed (the plan one would ship)."""
+    static_mean: float
+    """(i) the best single static plan, cross-fitted (picked on the other fold)."""
+    reveal_mean: float
+    """(iii) the reveal oracle: the best of the plans that act on the event once it shows, cross-fitted."""
+    clairvoyant_mean: float
+    """(iv) per seed, the best of every static and reveal plan (in sample: an upper bound)."""
+    gain: tuple[float, float, float]
+    """(iii) - (i), paired over seeds: (mean, low, high) of the 95% interval."""
+    seeds: int
+
+
+def cross_fitted(scores: Scores, seeds: list[int]) -> dict[int, float]:
+    """Per seed, the score of the candidate picked on the other fold (seeds alternate between two folds)."""
+    fold = {s: i % 2 for i, s in enumerate(seeds)}
+    out = {}
+    for k in (0, 1):
+        pick = best(scores, [s for s in seeds if fold[s] != k])
+        out.update({s: scores[pick][s] for s in seeds if fold[s] == k})
+    return out
+
+
+def reveal_headroom(static: Scores, reveal: Scores) -> RevealHeadroom:
+    """(i), (iii), (iv) and (iii) - (i) from the scores of the static candidates and of the reveal oracle's
+    candidate plans (each may include static plans: the oracle may choose not to react), on the same seeds."""
+    seeds = _check({**static, **reveal})
+    one, react = cross_fitted(static, seeds), cross_fitted(reveal, seeds)
+    every = {**static, **reveal}
+    return RevealHeadroom(static=best(static, seeds), static_mean=float(np.mean(list(one.values()))),
+                          reveal_mean=float(np.mean(list(react.values()))),
+                          clairvoyant_mean=float(np.mean([max(every[n][s] for n in every) for s in seeds])),
+                          gain=mean_ci([react[s] - one[s] for s in seeds]), seeds=len(seeds))

@@ -34,3 +34,28 @@ def test_picks_are_cross_fitted_so_noise_is_not_counted_as_headroom():
 def test_a_table_with_missing_seeds_is_refused():
     with pytest.raises(ValueError, match="same seeds"):
         headroom({"x": {0: 1, 1: 1, 2: 1, 3: 1}, "y": {0: 1, 1: 1, 2: 1}}, FAMILY)
+
+
+def test_the_reveal_headroom_is_what_reacting_adds_over_the_best_static_plan_cross_fitted():
+    from lab.headroom import reveal_headroom
+
+    seeds = range(1000, 1008)
+    failed = {1001, 1004}  # one seed in each fold (the folds alternate over the sorted seeds)
+    static = {"early": {s: 10.0 if s in failed else 30.0 for s in seeds},  # a failure ruins the plan
+              "none": {s: 25.0 for s in seeds}}
+    reveal = {"early": static["early"], "cull": {s: 28.0 if s in failed else 30.0 for s in seeds}}
+    h = reveal_headroom(static, reveal)
+    assert h.static == "early" and h.static_mean == 25.0  # (30 * 6 + 10 * 2) / 8: each fold picks early
+    assert h.reveal_mean == 29.5 and h.clairvoyant_mean == 29.5
+    assert h.gain[0] == 4.5 and h.gain[1] < 4.5 < h.gain[2] and h.seeds == 8
+
+
+def test_reveal_headroom_counts_no_gain_where_reacting_does_not_help():
+    from lab.headroom import reveal_headroom
+
+    seeds = range(1000, 1008)
+    noise = {s: (s * 7919) % 5 - 2.0 for s in seeds}  # the same plan, different seeds: no signal
+    static = {"plan": {s: 30 + noise[s] for s in seeds}}
+    reveal = {"react": {s: 30 + noise[(s + 1) if s + 1 in noise else 1000] for s in seeds}, "plan": static["plan"]}
+    h = reveal_headroom(static, reveal)
+    assert h.gain[1] < 0 < h.gain[2] or h.gain[0] == 0  # nothing to find, and the interval says so
