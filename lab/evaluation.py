@@ -60,6 +60,10 @@ SETTINGS: dict[str, Setting] = {
                              "the held-out part of the cheap task distribution (tasks no training draw produces)"),
     "synthetic": Setting("Esper-Synthetic-v0", OFFLINE, "Esper-Synthetic-v0",
                          "the offline procedural env at 4k/1k/2k images, 15 epochs"),
+    "faulty": Setting("Esper-Faulty-v0", {}, "Esper-Faulty-v0",
+                      "seeds that can fail, the failure probability drawn per seed (0.25, 0.5, 0.75)"),
+    "stream": Setting("Esper-Stream-v0", {}, "Esper-Stream-v0",
+                      "new classes arrive at a hidden epoch drawn per seed (4, 6, 8, 10)"),
 }
 """The project's evaluation settings, by name: every script that evaluates names one of these."""
 
