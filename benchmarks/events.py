@@ -159,9 +159,12 @@ def play(task: tuple[str, float, int, str]) -> dict:
         illegal += info["reward_terms"]["illegal_penalty"]
         commands.append(info["command"])
     o = info["final"]
+    from agents.provenance import git_commit, isa_level
+
     return dict(family=family, strength=strength, seed=seed, row=row, test=100 * o.test_accuracy,
                 val_gain=o.val_accuracy - val0, rent_units=rent / env.config.rent_coef, illegal=illegal,
-                culled=o.seeds_culled, fossilized=o.seeds_fossilized, commands=commands)
+                culled=o.seeds_culled, fossilized=o.seeds_fossilized, commands=commands, precision=env.precision,
+                isa=isa_level(), commit=git_commit())
 
 
 def ret(r: dict, coef: float) -> float:
