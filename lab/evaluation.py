@@ -92,13 +92,14 @@ class GoalCheck:
     said: str
 
 
-def goal_lines(checks: Sequence[GoalCheck], title: str = "Goal") -> list[str]:
-    """A markdown goal table and its verdict ("met" only when every check is)."""
+def goal_lines(checks: Sequence[GoalCheck], title: str = "Goal", verdict_of: str = "Goal") -> list[str]:
+    """A markdown goal table and its verdict ("met" only when every check is); ``verdict_of`` names what the verdict
+    is about (an issue's whole goal, or only the checks listed)."""
     lines = [f"## {title}: a check is met when the lower end of its 95% interval clears the bar", "",
              "| check | met | paired 95% interval (points) |", "|---|---|---|"]
     lines += [f"| {c.name} | {'yes' if c.met else 'no'} | {c.said} |" for c in checks]
     verdict = "met" if checks and all(c.met for c in checks) else "not met"
-    return lines + ["", f"**Goal {verdict}** ({sum(c.met for c in checks)} of {len(checks)} checks).", ""]
+    return lines + ["", f"**{verdict_of} {verdict}** ({sum(c.met for c in checks)} of {len(checks)} checks).", ""]
 
 
 def said(x: tuple[float, float, float]) -> str:
@@ -190,9 +191,10 @@ class Evaluation:
         return comp
 
 
-def write_goal(path: str | Path, header: Sequence[str], checks: Sequence[GoalCheck], title: str = "Goal") -> str:
+def write_goal(path: str | Path, header: Sequence[str], checks: Sequence[GoalCheck], title: str = "Goal",
+               verdict_of: str = "Goal") -> str:
     """``goal.md``: the header lines, then the goal table; written atomically; returns the text."""
-    text = "\n".join([*header, *goal_lines(checks, title)])
+    text = "\n".join([*header, *goal_lines(checks, title, verdict_of)])
     with atomic_path(path, suffix=".md") as tmp:
         Path(tmp).write_text(text)
     return text
