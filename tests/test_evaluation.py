@@ -27,6 +27,7 @@ def test_the_registry_names_every_ledger_setting_scripts_used():
         "heldout"
 
 
+@pytest.mark.slow
 def test_an_evaluation_claims_its_seeds_then_plays_and_records(tmp_path, tiny):
     book = tmp_path / "ledger.json"
     ev = Evaluation("exp", "1", "tiny", (0, 1), ("no-growth", "heuristic"), tmp_path / "cmp")

@@ -179,6 +179,7 @@ def test_compare_and_collect_on_the_mixed_env_play_each_seeds_task(tmp_path):
     assert demos.meta["config"] is None and demos.env_kwargs["max_epochs"] == 3 and len(demos.episodes) == 2
 
 
+@pytest.mark.slow
 def test_run_compare_and_collect_accept_a_policy_made_on_another_id(tmp_path):
     """The committed bc policy was trained on Esper-Fast-v0 (and converted to the common layout)."""
     from pathlib import Path

@@ -154,6 +154,7 @@ def test_a_task_schedule_plays_each_family_its_own_schedule(tmp_path):
         load_any(tmp_path / "bad.json")
 
 
+@pytest.mark.slow
 def test_searches_sharing_a_cache_play_a_plan_they_both_try_once(tmp_path):
     known = Schedule((ScheduledSeed(0.25, 1, "norm", 1),)).save(tmp_path / "known.json")
     base = TuneConfig("Esper-Tiny-v0", dict(SMALL, max_epochs=4), trials=1, seeds=(1000,), enqueue=(str(known),),

@@ -66,6 +66,7 @@ def test_each_label_is_what_a_fresh_heuristic_decides_at_that_state(demos_file):
     assert len(ep.action) == SMALL["max_epochs"]
 
 
+@pytest.mark.slow
 def test_collection_does_not_depend_on_workers_or_interruption(demos_file, tmp_path):
     full = load(demos_file).arrays()
     out = tmp_path / "d.npz"
