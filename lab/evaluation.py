@@ -30,7 +30,7 @@ from esper_env.fileio import atomic_path
 
 from . import ledger
 from .compare import CompareConfig, run_comparison
-from .compare.stats import fmt_ci
+from .compare.stats import flops_ratio, fmt_ci  # noqa: F401  (flops_ratio: re-exported, the one definition)
 from .settings import SUBSET_ROOT, subset_overrides
 
 
@@ -105,14 +105,6 @@ def goal_lines(checks: Sequence[GoalCheck], title: str = "Goal", verdict_of: str
 def said(x: tuple[float, float, float]) -> str:
     """A paired difference as goal tables write it."""
     return fmt_ci(*x, signed=True)
-
-
-def flops_ratio(rows: dict, row: str, base: str = "no-growth") -> float:
-    """"FLOPs × bare host": ``row``'s mean training FLOPs over ``base``'s on the same seeds (a ratio of means; the
-    one definition every table uses)."""
-    seeds = {r.seed for r in rows[base]} & {r.seed for r in rows[row]}
-    mean = lambda name: sum(r.outcome.train_flops for r in rows[name] if r.seed in seeds) / len(seeds)  # noqa: E731
-    return mean(row) / mean(base)
 
 
 def diff_hash() -> str:

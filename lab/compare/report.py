@@ -12,7 +12,7 @@ from esper_env import is_drawn
 from esper_env.fileio import atomic_path
 
 from .plan import NO_GROWTH_AT, SCRATCH, TWIN, WIDE_AT, split_row
-from .stats import fmt_ci, iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
+from .stats import flops_ratio, fmt_ci, iqm_ci, mean_ci, paired, probability_of_improvement_ci, test_points
 
 
 def markdown_table(comp) -> str:
@@ -30,7 +30,7 @@ def markdown_table(comp) -> str:
         d_base = paired(rows, name, base_row, test_points) if name != base_row else None
         d_heur = paired(rows, name, heur_row, test_points) if name != heur_row else None
         flops = np.mean([x.train_flops for x in o])
-        rel = f" ({flops / base_flops:.2f}×)" if base_flops else ""
+        rel = f" ({flops_ratio(rows, name, base_row):.2f}×)" if base_flops else ""  # the one definition
         lines.append(
             f"| {name} | {fmt_ci(*mean_ci(test_points(r) for r in rs))} | "
             f"{fmt_ci(*d_base, signed=True) if d_base else '—'} | "

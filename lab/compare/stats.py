@@ -116,3 +116,11 @@ def fmt_ci(m: float, lo: float, hi: float, signed: bool = False) -> str:
     ``31.62 ± 1.76`` for a level; the mean alone when there is no interval (one seed)."""
     s = f"{m:+.2f}" if signed else f"{m:.2f}"
     return s if math.isnan(lo) else f"{s} [{lo:+.2f}, {hi:+.2f}]" if signed else f"{s} ± {(hi - lo) / 2:.2f}"
+
+
+def flops_ratio(rows: dict, row: str, base: str = "no-growth") -> float:
+    """"FLOPs × bare host": ``row``'s mean training FLOPs over ``base``'s on the same seeds (a ratio of means; the
+    one definition every table uses)."""
+    seeds = {r.seed for r in rows[base]} & {r.seed for r in rows[row]}
+    mean = lambda name: sum(r.outcome.train_flops for r in rows[name] if r.seed in seeds) / len(seeds)  # noqa: E731
+    return mean(row) / mean(base)
