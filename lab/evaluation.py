@@ -62,6 +62,8 @@ SETTINGS: dict[str, Setting] = {
                          "the offline procedural env at 4k/1k/2k images, 15 epochs"),
     "faulty": Setting("Esper-Faulty-v0", {}, "Esper-Faulty-v0",
                       "seeds that can fail, the failure probability drawn per seed (0.25, 0.5, 0.75)"),
+    "faulty-heldout": Setting("Esper-Faulty-v0", {"split": "heldout"}, "Esper-Faulty-v0 heldout",
+                              "seeds that can fail, held-out failure probabilities (0.4, 0.6)"),
     "stream": Setting("Esper-Stream-v0", {}, "Esper-Stream-v0",
                       "new classes arrive at a hidden epoch drawn per seed (4, 6, 8, 10)"),
 }
