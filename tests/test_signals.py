@@ -20,16 +20,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = ["--set", "train_size=64", "--set", "val_size=32", "--set", "test_size=32", "--set", "host=tiny"]
 
 
+def _default_sigint() -> None:
+    """In the child, before Python starts: SIGINT back to its default. A suite started in the background of a
+    non-interactive shell inherits SIGINT *ignored*, and Python then installs no KeyboardInterrupt handler; a
+    user's Ctrl-C in a terminal always finds the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "lab.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def interrupted_at(point: str, *args: str, sig: int = signal.SIGTERM) -> str:
     """Run the command, which interrupts itself with ``sig`` at ``point``; its stderr (exit 130, one line)."""
     env = dict(os.environ, ESPER_INJECT_INTERRUPT=f"{point}@{signal.Signals(sig).name}")
     res = subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, env=env)
+                         timeout=300, env=env, preexec_fn=_default_sigint)
     assert res.returncode == 130, res.stderr
     assert "interrupted" in res.stderr and "Traceback" not in res.stderr, res.stderr
     return res.stderr
