@@ -54,10 +54,14 @@ from lab.headroom import cross_fitted, reveal_headroom
 from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
-CEILING = "benchmarks/results/ceiling/fast/best.json"
-"""The best plan written in advance on stationary Fast (issue 26)."""
+CEILINGS = {"fast": "benchmarks/results/ceiling/fast/best.json",
+            "subset": "benchmarks/results/ceiling/subset/best.json"}
+"""The best plan written in advance on each stationary task (issue 26): two conv_residual seeds at epochs 0 and 3
+(Fast); one conv_residual after the last block at epoch 1, 4 TRAINING epochs (the real subset)."""
+CEILING = CEILINGS["fast"]
 ONE_EARLY = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),))
-"""One conv_residual after the last block at once."""
+"""One conv_residual after the last block at once (Fast's slots 1-2: rank 1; the subset's 0-2: rank 2)."""
+ONE_EARLY_SUBSET = Schedule((ScheduledSeed(0.0, 2, "conv_residual", 1),))
 STATIC = ("no-growth", "ceiling", "one-early")
 FAMILIES = {
     "faulty": dict(rows=(*STATIC, "heuristic", "reactive", "reveal", "reveal-0"), reveal=("reveal",),
@@ -73,6 +77,9 @@ FAMILIES = {
 class Args:
     family: str = field(default="faulty", metadata={"choices": list(FAMILIES)})
     """Which event: faulty seeds or new classes."""
+    task: str = field(default="fast", metadata={"choices": list(CEILINGS)})
+    """The task the event happens on: Fast's (procedural, tiny host) or the real CIFAR-10 subset's (small host, 20
+    epochs, ~25 s an episode; faulty seeds only)."""
     strengths: tuple[float, ...] | None = None
     """The event's strengths (faulty: failure probabilities; stream: arrival epochs); default: the family's."""
     seeds: tuple[int, ...] = tuple(range(1000, 1020))
@@ -117,9 +124,17 @@ class RevealOracle(RuleAgent):
         return action
 
 
-def env_for(family: str, strength: float):
+def env_for(family: str, strength: float, task: str = "fast"):
     from esper_env.env import EsperEnv
 
+    if task == "subset":
+        from esper_env.config import SETTINGS
+        from lab.settings import SUBSET_ROOT
+
+        if family != "faulty":
+            raise SystemExit("events.py: error: --task subset measures the faulty family only (so far)")
+        return EsperEnv("cifar10", **SETTINGS["cifar10-subset"], data_root=str(ROOT / SUBSET_ROOT),
+                        event="faulty_seeds", fault_p=strength, threads=1)
     if family == "faulty":
         return EsperEnv("fast", event="faulty_seeds", fault_p=strength, threads=1)
     return EsperEnv("fast", event="new_classes", event_epoch=int(strength), first_classes=5, replay=0.5, threads=1)
@@ -132,19 +147,21 @@ def after_detection(tau: int, both: bool) -> Schedule:
     return Schedule((first, ScheduledSeed(late, 0, "conv_residual", 1)))
 
 
-def play(task: tuple[str, float, int, str]) -> dict:
-    """One episode of ``row`` on seed ``seed`` of Fast with the family's event at ``strength`` (one torch thread)."""
+def play(job: tuple) -> dict:
+    """One episode of ``row`` on seed ``seed`` of the task with the family's event at ``strength`` (one thread)."""
     import torch
 
     from agents import make_agent
     from agents.baselines import ScheduleAgent
 
     torch.set_num_threads(1)
-    family, strength, seed, row = task
-    env = env_for(family, strength)
-    ceiling = Schedule.load(ROOT / CEILING)
+    family, strength, seed, row, *rest = job
+    task = rest[0] if rest else "fast"
+    env = env_for(family, strength, task)
+    ceiling = Schedule.load(ROOT / CEILINGS[task])
+    one_early = ONE_EARLY_SUBSET if task == "subset" else ONE_EARLY
     failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)  # noqa: E731 (the oracle's privilege)
-    agent = {"ceiling": lambda: ScheduleAgent(ceiling), "one-early": lambda: ScheduleAgent(ONE_EARLY),
+    agent = {"ceiling": lambda: ScheduleAgent(ceiling), "one-early": lambda: ScheduleAgent(one_early),
              "reveal": lambda: RevealOracle(ceiling, failed, 1), "reveal-0": lambda: RevealOracle(ceiling, failed, 0),
              "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), both=False)),
              "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), both=True)),
@@ -161,7 +178,7 @@ def play(task: tuple[str, float, int, str]) -> dict:
     o = info["final"]
     from agents.provenance import git_commit, isa_level
 
-    return dict(family=family, strength=strength, seed=seed, row=row, test=100 * o.test_accuracy,
+    return dict(family=family, task=task, strength=strength, seed=seed, row=row, test=100 * o.test_accuracy,
                 val_gain=o.val_accuracy - val0, rent_units=rent / env.config.rent_coef, illegal=illegal,
                 culled=o.seeds_culled, fossilized=o.seeds_fossilized, commands=commands, precision=env.precision,
                 isa=isa_level(), commit=git_commit())
@@ -252,23 +269,25 @@ def main(argv: list[str] | None = None) -> None:
     strengths = tuple(args.strengths or f["strengths"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{family}-runs.jsonl"
+    name = family if args.task == "fast" else f"{family}-{args.task}"
+    path = out / f"{name}-runs.jsonl"
     runs = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             r = json.loads(line)
             runs[r["strength"], r["seed"], r["row"]] = r
-    todo = [(family, x, s, row) for x in strengths for s in args.seeds for row in f["rows"]
+    todo = [(family, x, s, row, args.task) for x in strengths for s in args.seeds for row in f["rows"]
             if (x, s, row) not in runs]
     print(f"{len(todo)} episodes to play ({len(runs)} on disk)", flush=True)
     with open(path, "a") as fh:
         for n, (task, result) in enumerate(run_tasks(play, todo, args.workers), 1):
-            runs[task[1:]] = result
+            runs[task[1:4]] = result
             fh.write(json.dumps(result) + "\n")
             fh.flush()
             if n % 20 == 0:
                 print(f"{n} of {len(todo)}", flush=True)
-    lines = [f"# Headroom on the {family} family (Fast's task, training seeds)", "",
+    lines = [f"# Headroom on the {family} family ({'Fast' if args.task == 'fast' else 'the real subset'}'s task, "
+             "training seeds)", "",
              f"Command: `python benchmarks/events.py {' '.join(sys.argv[1:] if argv is None else argv)}`. "
              "Test accuracy in points; return x100 = validation points gained net of rent. (i) and (iii) are "
              "cross-fitted, (iv) in sample. The event: esper_env/variants.py.", ""]
@@ -278,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         part, summary = table(family, runs, x, seeds, args.rent_coefs)
         lines += part
         heads[x] = summary
-    with atomic_path(out / f"{family}.md", suffix=".md") as tmp:
+    with atomic_path(out / f"{name}.md", suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines))
     import matplotlib
     matplotlib.use("Agg")
@@ -296,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     ax.set_ylabel("reveal oracle - best static (points)")
     ax.set_title(f"{family}: headroom for a report-reader (paired 95%)")
     ax.legend()
-    save_figure(fig, out / f"{family}-headroom.png")
+    save_figure(fig, out / f"{name}-headroom.png")
     print("\n".join(lines))
 
 
