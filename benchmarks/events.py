@@ -304,11 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name in ("test accuracy", "return, rent 0.02"):
-        m = [heads[x][name][0] for x in strengths]
-        lo = [heads[x][name][0] - heads[x][name][1] for x in strengths]
-        hi = [heads[x][name][2] - heads[x][name][0] for x in strengths]
-        ax.errorbar(strengths, m, yerr=[lo, hi], capsize=3, marker="o", label=name)
+    for objective in ("test accuracy", "return, rent 0.02"):
+        m = [heads[x][objective][0] for x in strengths]
+        lo = [heads[x][objective][0] - heads[x][objective][1] for x in strengths]
+        hi = [heads[x][objective][2] - heads[x][objective][0] for x in strengths]
+        ax.errorbar(strengths, m, yerr=[lo, hi], capsize=3, marker="o", label=objective)
     ax.axhline(0, color="gray", lw=0.8)
     ax.axhline(2, color="gray", lw=0.8, ls="--")
     ax.set_xlabel(f["strength"])
