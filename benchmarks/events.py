@@ -44,21 +44,16 @@ from pathlib import Path
 
 import numpy as np
 
-from agents import RuleAgent
 from agents.parallel import run_tasks
 from agents.schedule import Schedule, ScheduledSeed
 from esper_env.fileio import atomic_path, save_figure
-from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage
+from lab import oracles
 from lab.compare.stats import fmt_ci, mean_ci
 from lab.headroom import cross_fitted, reveal_headroom
 from lab.options import parse_args
+from lab.oracles import CEILINGS, RevealOracle
 
 ROOT = Path(__file__).resolve().parents[1]
-CEILINGS = {"fast": "benchmarks/results/ceiling/fast/best.json",
-            "subset": "benchmarks/results/ceiling/subset/best.json"}
-"""The best plan written in advance on each stationary task (issue 26): two conv_residual seeds at epochs 0 and 3
-(Fast); one conv_residual after the last block at epoch 1, 4 TRAINING epochs (the real subset)."""
-CEILING = CEILINGS["fast"]
 ONE_EARLY = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),))
 """One conv_residual after the last block at once (Fast's slots 1-2: rank 1; the subset's 0-2: rank 2)."""
 ONE_EARLY_SUBSET = Schedule((ScheduledSeed(0.0, 2, "conv_residual", 1),))
@@ -92,36 +87,10 @@ class Args:
     """Output folder."""
     evaluate: bool = False
     """Instead: pick the best static plan on validation seeds, then evaluate on fresh seeds (claimed)."""
-    eval_seeds: tuple[int, ...] = tuple(range(650, 670))
-    """Fresh evaluation seeds of the family's id (no attempt was evaluated on Esper-Faulty-v0 before)."""
+    eval_seeds: tuple[int, ...] | None = None
+    """Fresh evaluation seeds (default: the family's in EVALUATIONS, claimed in the ledger as events attempt 2)."""
     allow_dirty: bool = False
     """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
-
-
-class RevealOracle(RuleAgent):
-    """A plan that culls every failed seed once its failure shows (privileged: it is told which seeds failed)."""
-
-    name = "reveal"
-
-    def __init__(self, plan: Schedule, failed, delay: int):
-        super().__init__()
-        self.plan, self.failed, self.delay, self.born = plan, failed, delay, {}
-
-    def decide(self, report):
-        for s in report.slots:
-            born = self.born.get(s.index)
-            if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING) and born is not None \
-                    and self.failed(s.index, born) and report.epoch - born >= 1 + self.delay:
-                return Command.cull(s.index), "failed (known to the oracle), shown in the report"
-        command = self.plan.command_at(report)
-        return (command, "the plan") if command is not None else (Command.wait(), "the plan")
-
-    def act(self, observation, info):
-        action = super().act(observation, info)
-        command = LAYOUT_CODEC.decode(action)
-        if command.op == Op.GERMINATE:
-            self.born[command.slot] = info["report"].epoch
-        return action
 
 
 def env_for(family: str, strength: float, task: str = "fast"):
@@ -142,9 +111,7 @@ def env_for(family: str, strength: float, task: str = "fast"):
 
 def after_detection(tau: int, both: bool) -> Schedule:
     """New classes: grow at tau+2, when the drop has shown (report after tau+1) plus one epoch of delay."""
-    late = (tau + 2) / 16
-    first = ScheduledSeed(late if both else 0.0, 1, "conv_residual", 1)
-    return Schedule((first, ScheduledSeed(late, 0, "conv_residual", 1)))
+    return oracles.after_detection(tau, 16, both)
 
 
 def play(job: tuple) -> dict:
@@ -216,45 +183,101 @@ def table(family: str, runs: dict, strength: float, seeds: list[int], coefs) -> 
     return lines + [""], summary
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One family's evaluation on fresh seeds: where, on which seeds, its static candidates and reveal oracles."""
+
+    where: str
+    """The evaluation setting (lab.evaluation.SETTINGS) of the family's training split."""
+    heldout: str | None
+    """The setting of its held-out split (None: not evaluated there)."""
+    seeds: tuple[int, ...]
+    """Fresh evaluation seeds (claimed in the ledger as events attempt 2)."""
+    validation: tuple[int, ...]
+    """Validation seeds the best static plan and the reveal oracle's plan are picked on."""
+    reveals: tuple[str, ...]
+    """The reveal oracle's candidates, as compare rows (privileged: lab/oracles.py)."""
+    flops_matched: bool = False
+    """Add the bare host (and a wider one) at the FLOPs of the best static plan and of the reactive heuristic."""
+
+
+EVALUATIONS = {
+    ("faulty", "fast"): Plan("faulty", "faulty-heldout", tuple(range(670, 690)), tuple(range(900, 920)),
+                             ("reveal=py:lab.oracles:FaultyRevealFast",)),
+    ("faulty", "subset"): Plan("faulty-real", None, tuple(range(690, 700)), tuple(range(900, 910)),
+                               ("reveal=py:lab.oracles:FaultyRevealSubset",)),
+    ("stream", "fast"): Plan("stream", "stream-heldout", tuple(range(700, 720)), tuple(range(900, 920)),
+                             ("reveal-1=py:lab.oracles:AfterEventReveal",
+                              "reveal-2=py:lab.oracles:AfterEventRevealBoth"), flops_matched=True),
+}
+"""The families evaluated on fresh seeds (attempt 1 of the faulty family, seeds 650-669, played no reveal or scratch
+rows: benchmarks/results/events/faulty-evaluate)."""
+
+
 def evaluate(args: Args) -> str:
-    """Pick the best static plan on validation seeds, then evaluate it beside the heuristics on fresh seeds."""
+    """Pick the best static plan (and the reveal oracle's plan) on validation seeds, then play no-growth, the
+    heuristic, the reactive heuristic, that plan, the reveal oracle and each growing row's scratch twin on fresh
+    seeds (claimed)."""
     from lab.compare import CompareConfig, paired, run_comparison, test_points
     from lab.compare.stats import pick
     from lab.evaluation import Evaluation, GoalCheck, flops_ratio, said, setting, write_goal
 
-    where = args.family
+    if (args.family, args.task) not in EVALUATIONS:
+        raise SystemExit(f"events.py: error: no evaluation planned for --family {args.family} --task {args.task}; "
+                         f"planned: {', '.join(f'{f}/{t}' for f, t in EVALUATIONS)}")
+    plan = EVALUATIONS[args.family, args.task]
+    seeds = tuple(args.eval_seeds or plan.seeds)
     out = Path(args.out)
-    one_early = ONE_EARLY.save(out / "one-early.json")
-    statics = {"no-growth": "no-growth", "ceiling": f"ceiling=schedule:{CEILING}",
+    one_early = (ONE_EARLY_SUBSET if args.task == "subset" else ONE_EARLY).save(out / f"one-early-{args.task}.json")
+    statics = {"no-growth": "no-growth", "ceiling": f"ceiling=schedule:{CEILINGS[args.task]}",
                "one-early": f"one-early=schedule:{one_early}"}
-    val = run_comparison(CompareConfig(setting(where).env_id, {}, rows=tuple(statics.values()),
-                                       seeds=tuple(range(900, 920)), scratch=False, workers=args.workers,
-                                       out=out / f"{where}-validation",
-                                       command=f"python benchmarks/events.py --family {where} --evaluate"))
+    reveals = {r.split("=", 1)[0]: r for r in plan.reveals}
+    command = f"python benchmarks/events.py --family {args.family} --task {args.task} --evaluate"
+    s = setting(plan.where)
+    val = run_comparison(CompareConfig(s.env_id, {k: v for k, v in s.overrides.items() if k != "split"},
+                                       rows=(*statics.values(), *reveals.values()), seeds=plan.validation,
+                                       scratch=False, workers=args.workers, out=out / f"{plan.where}-validation",
+                                       command=command))
     best, means = pick(val.rows, list(statics))
+    oracle, oracle_means = pick(val.rows, list(reveals))
+    static_row = "best-static" if best != "no-growth" else "no-growth"
+    listed = lambda m: ", ".join(f"{k} {v:.2f}" for k, v in m.items())  # noqa: E731
     rows = ("no-growth", "heuristic", "reactive") + ((statics[best].replace(best, "best-static", 1),)
                                                      if best != "no-growth" else ())
-    static_row = "best-static" if best != "no-growth" else "no-growth"
-    command = f"python benchmarks/events.py --family {where} --evaluate"
-    header = [f"# {setting(where).env_id}: the reactive heuristic against the best plan written in advance", "",
-              f"Command: `{command}`. The best static plan, picked on validation seeds 900-919 by mean validation "
-              f"accuracy: `{best}` ({', '.join(f'{k} {v:.2f}' for k, v in means.items())}). Fresh evaluation "
-              f"seeds {args.eval_seeds[0]}-{args.eval_seeds[-1]} (claimed in the ledger as events attempt 1) of the "
-              "family's training split and of its held-out split (event strengths no training draw produces); "
-              "test accuracy in points, paired 95% intervals.", ""]
+    rows += (reveals[oracle].replace(oracle, "reveal", 1) if oracle != "reveal" else reveals[oracle],)
+    header = [f"# {s.env_id} ({plan.where}): the reactive heuristic and the reveal oracle against the best plan "
+              "written in advance", "",
+              f"Command: `{command}`. Picked on validation seeds {plan.validation[0]}-{plan.validation[-1]} by mean "
+              f"validation accuracy: the best static plan `{best}` ({listed(means)}); the reveal oracle's plan "
+              f"`{oracle}` ({listed(oracle_means)})."
+              f" Fresh evaluation seeds {seeds[0]}-{seeds[-1]}, claimed in the ledger as events attempt 2. The reveal "
+              "oracle is privileged (told the hidden event, acting once it shows in the report + 1 epoch: "
+              "lab/oracles.py): a bound, not a controller. `scratch:ROW` trains ROW's final architecture from the "
+              "start. Test accuracy in points; return = the env's (validation points gained net of rent, x100, at "
+              "its default rent coefficient 0.02, fixed before the measurement); paired 95% intervals.", ""]
     checks = []
-    for split in ("", "-heldout"):
-        comp = Evaluation("events", "1", where + split, tuple(args.eval_seeds), rows, out / f"{where}{split}-evaluate",
-                          command, workers=args.workers, allow_dirty=args.allow_dirty).run()
-        for row in ("reactive", "heuristic"):
-            d = paired(comp.rows, row, static_row, test_points)
-            checks.append(GoalCheck(f"{split.strip('-') or 'training split'}: {row} − best static > 0", d[1] > 0,
-                                    said(d)))
-        header += [f"## {setting(where + split).doc}", "", "| row | test acc. % | FLOPs × bare |", "|---|---|---|",
-                   *(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | {flops_ratio(comp.rows, row):.2f}× |"
-                     for row, rs in comp.rows.items()), ""]
-    return write_goal(out / f"{where}-goal.md", header, checks, "Checks (part of issue 35's goal: the reactive "
-                      "heuristic above the best static plan on fresh seeds)", verdict_of="These checks")
+    for where in (plan.where, plan.heldout):
+        if where is None:
+            continue
+        matched = (static_row, "reactive") if plan.flops_matched else ()
+        comp = Evaluation("events", "2", where, seeds, rows, out / f"{where}-evaluate-2", command, scratch=True,
+                          flops_matched=matched, workers=args.workers, allow_dirty=args.allow_dirty).run()
+        name = "training split" if where == plan.where else "held-out split"
+        d = paired(comp.rows, "reveal", static_row, test_points)
+        checks.append(GoalCheck(f"{name}: reveal oracle − best static ≥ +2.0", d[0] >= 2.0 and d[1] > 0, said(d)))
+        d = paired(comp.rows, "reactive", static_row, test_points)
+        checks.append(GoalCheck(f"{name}: reactive − best static > 0", d[1] > 0, said(d)))
+        ret = lambda r: 100 * r.episode_return  # noqa: E731
+        header += [f"## {setting(where).doc}", "",
+                   "| row | test acc. % | − best static (test, paired) | return | − best static (return, paired) "
+                   "| FLOPs × bare |", "|---|---|---|---|---|---|",
+                   *(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | "
+                     f"{said(paired(comp.rows, row, static_row, test_points))} | "
+                     f"{np.mean([ret(r) for r in rs]):.2f} | {said(paired(comp.rows, row, static_row, ret))} | "
+                     f"{flops_ratio(comp.rows, row):.2f}× |" for row, rs in comp.rows.items()), ""]
+    return write_goal(out / f"{plan.where}-goal-2.md", header, checks, "Checks (issue 35's goal on this family: the "
+                      "reveal oracle ≥ +2.0 points above the best static plan, and the reactive heuristic above it, "
+                      "on fresh seeds)", verdict_of="These checks")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,7 @@ probability is drawn per seed and never reported):
 * ``"stream"`` (``Esper-Stream-v0``) -- new classes arrive at a hidden epoch, Fast's cost;
 * ``"faulty"`` (``Esper-Faulty-v0``) -- seeds fail with a hidden probability, Fast's cost;
 * ``"stream-real"`` -- new classes arrive on the real CIFAR-10 subset (needs ``data_root``);
+* ``"faulty-real"`` -- seeds fail with a hidden probability on the real CIFAR-10 subset (needs ``data_root``);
 * ``"events"`` -- the synthetic families, ``fast-stream`` and ``fast-faulty`` together (one policy for all).
 """
 
@@ -228,13 +229,26 @@ def faulty_family(name: str = "fast-faulty", base: EsperConfig | None = None, **
                       event="faulty_seeds", fault_ps=(0.25, 0.5, 0.75), heldout_fault_ps=(0.4, 0.6), **kw)
 
 
+def _as_base(base: EsperConfig) -> dict:
+    """A family's drawn host fields fixed to its base config's (a family of one setting plus its event)."""
+    return dict(hosts=(base.host,), widths=(base.width,), lrs=(base.lr,), blend_epochs=(base.blend_epochs,),
+                slot_sets=(base.slots,), image_sizes=(base.image_size,))
+
+
 def subset_stream_family(data_root: str | None) -> TaskFamily:
     """New classes arrive on real images: the CIFAR-10 subset evaluation (small host, 20 epochs); the first five
     classes until a hidden epoch (5, 8, 11 or 14; held out: 6, 10, 13), then all ten with half of the first ones."""
     base = make_config("cifar10", data_root=data_root, **SUBSET_SIZES, host="small", max_epochs=20)
     return TaskFamily("subset-stream", base, max_epochs=(20,), train_sizes=(SUBSET_SIZES["train_size"],),
                       event="new_classes", event_epochs=(5, 8, 11, 14), heldout_event_epochs=(6, 10, 13),
-                      first_classes=(5,), replays=(0.5,))
+                      first_classes=(5,), replays=(0.5,), **_as_base(base))
+
+
+def subset_faulty_family(data_root: str | None) -> TaskFamily:
+    """Seeds that can fail on real images: the CIFAR-10 subset evaluation (small host, 20 epochs), each germination
+    failing with a hidden probability (0.25, 0.5 or 0.75; held out: 0.4, 0.6)."""
+    base = make_config("cifar10", data_root=data_root, **SUBSET_SIZES, host="small", max_epochs=20)
+    return faulty_family("subset-faulty", base, **_as_base(base))
 
 
 def task_distribution(name: str | TaskDistribution, data_root: str | None = None) -> TaskDistribution:
@@ -251,11 +265,13 @@ def task_distribution(name: str | TaskDistribution, data_root: str | None = None
         return TaskDistribution((faulty_family(),))
     if name == "stream-real":
         return TaskDistribution((subset_stream_family(data_root),))
+    if name == "faulty-real":
+        return TaskDistribution((subset_faulty_family(data_root),))
     if name == "events":
         return TaskDistribution((*synthetic_families(), stream_family(), faulty_family()))
     raise ConfigError(f"unknown task distribution {name!r}; choose one of {', '.join(TASK_DISTRIBUTIONS)}, "
                       "or pass a TaskDistribution")
 
 
-TASK_DISTRIBUTIONS = ("synthetic", "cheap", "stream", "faulty", "stream-real", "events")
+TASK_DISTRIBUTIONS = ("synthetic", "cheap", "stream", "faulty", "stream-real", "faulty-real", "events")
 """Names :func:`task_distribution` (and ``gym.make("Esper-Mixed-v0", tasks=...)``) accept."""

@@ -66,6 +66,12 @@ SETTINGS: dict[str, Setting] = {
                               "seeds that can fail, held-out failure probabilities (0.4, 0.6)"),
     "stream": Setting("Esper-Stream-v0", {}, "Esper-Stream-v0",
                       "new classes arrive at a hidden epoch drawn per seed (4, 6, 8, 10)"),
+    "stream-heldout": Setting("Esper-Stream-v0", {"split": "heldout"}, "Esper-Stream-v0 heldout",
+                              "new classes arrive at held-out epochs (5, 7, 9)"),
+    "faulty-real": Setting("Esper-Mixed-v0", dict(tasks="faulty-real", data_root=SUBSET_ROOT),
+                           "Esper-Mixed-v0 faulty-real",
+                           "seeds that can fail on the real CIFAR-10 subset (small host, 20 epochs), the failure "
+                           "probability drawn per seed (0.25, 0.5, 0.75)"),
 }
 """The project's evaluation settings, by name: every script that evaluates names one of these."""
 

@@ -90,7 +90,9 @@ def verdict(comp) -> str:
     row (scratch and compute-matched rows aside), each difference paired by seed with its 95% interval, and
     whether that interval excludes 0."""
     rows = {n: rs for n, rs in comp.rows.items() if not n.startswith((SCRATCH, NO_GROWTH_AT, WIDE_AT))}
-    means = {n: float(np.mean([test_points(r) for r in rs])) for n, rs in rows.items()}
+    means = {n: float(np.mean([test_points(r) for r in rs])) for n, rs in rows.items() if rs}
+    if not means:
+        return "No run finished, so there is no verdict (see the failures above)."
     best = max(means, key=means.get)
     beats, level, loses = [], [], []
     for other in rows:

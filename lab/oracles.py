@@ -1,0 +1,130 @@
+"""Privileged oracles: plans told the episode's hidden event, to bound what a perfect report-reader could gain.
+
+An oracle is not a controller: it reads the env it plays (its :class:`~esper_env.variants.EpisodeVariant`, its
+drawn task), which no controller may. It acts only once the event has shown in the training report, plus
+:attr:`RevealOracle.delay` epochs of detection delay -- the *reveal oracle* of issue 35's headroom: what the best
+plan could do if it were told the event at the moment a perfect reader of the report could have noticed it.
+
+``esper compare`` plays one as a row (``reveal=py:lab.oracles:FaultyRevealFast``): the runner calls
+:meth:`RevealOracle.bind` with the env before the episode starts (the only agents it does so for are those with a
+``bind`` method); tables name such rows ``reveal``, and their numbers are bounds, never a controller's result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import RuleAgent
+from agents.schedule import Schedule, ScheduledSeed
+from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage, TrainingReport
+
+ROOT = Path(__file__).resolve().parents[1]
+CEILINGS = {"fast": "benchmarks/results/ceiling/fast/best.json",
+            "subset": "benchmarks/results/ceiling/subset/best.json"}
+"""The best plan written in advance on each stationary task (issue 26): two conv_residual seeds at epochs 0 and 3
+(Fast); one conv_residual after the last block at epoch 1, 4 TRAINING epochs (the real subset)."""
+
+LIVE = (SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING)
+
+
+class RevealOracle(RuleAgent):
+    """A plan, plus: cull every seed that failed once its failure shows (its first report) + ``delay`` epochs.
+
+    ``plan``: the plan it follows otherwise (the plan grows again after a cull, as schedules do); ``failed``:
+    ``(slot position, germination epoch) -> bool``, the oracle's privilege (set by :meth:`bind` when None)."""
+
+    name = "reveal"
+    delay = 1
+    """Epochs between the failure showing in the report and the oracle acting on it."""
+
+    def __init__(self, plan: Schedule, failed=None, delay: int | None = None):
+        super().__init__()
+        self.plan, self.failed, self.born = plan, failed, {}
+        if delay is not None:
+            self.delay = delay
+
+    def bind(self, env) -> None:
+        """Be told the env's hidden event: which germinations fail (read from its variant at each question)."""
+        self.failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.born = {}
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        if self.failed is None:
+            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first (esper "
+                               "compare does so for agents with a bind method)")
+        for s in report.slots:
+            born = self.born.get(s.index)
+            if s.stage in LIVE and born is not None and self.failed(s.index, born) \
+                    and report.epoch - born >= 1 + self.delay:
+                return Command.cull(s.index), "failed (known to the oracle), shown in the report"
+        command = self.plan.command_at(report)
+        return (command, "the plan") if command is not None else (Command.wait(), "the plan")
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        action = super().act(observation, info)
+        command = LAYOUT_CODEC.decode(action)
+        if command.op == Op.GERMINATE:
+            self.born[command.slot] = info["report"].epoch
+        return action
+
+
+class FaultyRevealFast(RevealOracle):
+    """The reveal oracle of the faulty family on Fast's task: Fast's ceiling plan, culling failed seeds."""
+
+    def __init__(self):
+        super().__init__(Schedule.load(ROOT / CEILINGS["fast"]))
+
+
+class FaultyRevealSubset(RevealOracle):
+    """The reveal oracle of the faulty family on the real subset: the subset's ceiling plan, culling failed seeds."""
+
+    def __init__(self):
+        super().__init__(Schedule.load(ROOT / CEILINGS["subset"]))
+
+
+def after_detection(tau: int, max_epochs: int, both: bool, late_slot: int = 0, early_slot: int = 1) -> Schedule:
+    """A plan that grows once an event at epoch ``tau`` has shown (the report after ``tau + 1``) plus one epoch
+    of delay, at ``tau + 2``: one conv_residual early and one then (``both=False``), or both then."""
+    late = (tau + 2) / max_epochs
+    first = ScheduledSeed(late if both else 0.0, early_slot, "conv_residual", 1)
+    return Schedule((first, ScheduledSeed(late, late_slot, "conv_residual", 1)))
+
+
+class AfterEventReveal(RuleAgent):
+    """The reveal oracle of an event at a hidden epoch (new classes, a domain shift): told the epoch, it plays
+    :func:`after_detection` (``both``: both seeds after the event; otherwise one early, one after)."""
+
+    name = "reveal"
+    both = False
+
+    def __init__(self):
+        super().__init__()
+        self.env, self.schedule = None, None
+
+    def bind(self, env) -> None:
+        self.env = env
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.schedule = None
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        if self.env is None:
+            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first")
+        if self.schedule is None:
+            c = self.env.config
+            self.schedule = after_detection(c.event_epoch, c.max_epochs, self.both)
+        command = self.schedule.command_at(report)
+        return (command, "after the event (known to the oracle)") if command is not None else (Command.wait(), "")
+
+
+class AfterEventRevealBoth(AfterEventReveal):
+    """Both seeds after the event."""
+
+    both = True
