@@ -236,7 +236,7 @@ def evaluate(args: Args) -> str:
     s = setting(plan.where)
     val = run_comparison(CompareConfig(s.env_id, {k: v for k, v in s.overrides.items() if k != "split"},
                                        rows=(*statics.values(), *reveals.values()), seeds=plan.validation,
-                                       scratch=False, workers=args.workers, out=out / f"{plan.where}-validation",
+                                       scratch=False, workers=args.workers, out=out / f"{plan.where}-validation-2",
                                        command=command))
     best, means = pick(val.rows, list(statics))
     oracle, oracle_means = pick(val.rows, list(reveals))
