@@ -1,8 +1,9 @@
 """Esper: morphogenetic neural-network training as a Gymnasium environment.
 
 Importing this package registers the environment ids (``Esper-CIFAR10-v0``, ``Esper-Synthetic-v0``,
-``Esper-Fast-v0``, ``Esper-Tiny-v0``, ``Esper-Mixed-v0``, which draws a task per episode, and the hidden-event ids
-``Esper-Stream-v0`` and ``Esper-Faulty-v0``, which draw theirs from an event family);
+``Esper-Fast-v0``, ``Esper-Tiny-v0``, ``Esper-Mixed-v0``, which draws a task per episode, and the hidden-event
+ids ``Esper-Stream-v0``, ``Esper-Faulty-v0``, ``Esper-Shift-v0`` and ``Esper-Capacity-v0``, which draw theirs from
+an event family);
 ``gym.make("esper_env:Esper-CIFAR10-v0")`` imports it for you. Every id has the same spaces (the common layout).
 """
 
@@ -11,15 +12,17 @@ import gymnasium as gym
 from ._version import __version__
 
 ENV_IDS = ("Esper-CIFAR10-v0", "Esper-Synthetic-v0", "Esper-Fast-v0", "Esper-Tiny-v0", "Esper-Mixed-v0",
-           "Esper-Stream-v0", "Esper-Faulty-v0")
+           "Esper-Stream-v0", "Esper-Faulty-v0", "Esper-Shift-v0", "Esper-Capacity-v0")
 
 MIXED_ID = "Esper-Mixed-v0"
 """The id whose config is drawn per seed from any task distribution (:class:`esper_env.mixed.MixedEsperEnv`)."""
 
-DRAWN_IDS = {MIXED_ID: "synthetic", "Esper-Stream-v0": "stream", "Esper-Faulty-v0": "faulty"}
+DRAWN_IDS = {MIXED_ID: "synthetic", "Esper-Stream-v0": "stream", "Esper-Faulty-v0": "faulty",
+             "Esper-Shift-v0": "shift", "Esper-Capacity-v0": "capacity"}
 """Ids whose task is drawn per seed, and the task distribution each draws from by default (``tasks=`` changes
 it): Esper-Stream-v0 (new classes arrive at a hidden epoch) and Esper-Faulty-v0 (seeds fail with a hidden
-probability) are Esper-Mixed-v0 on their event family."""
+probability), Esper-Shift-v0 (the images change at a hidden epoch) and Esper-Capacity-v0 (a hidden number of
+classes) are Esper-Mixed-v0 on their event family."""
 
 
 def is_drawn(env_id: str) -> bool:

@@ -109,15 +109,21 @@ class EsperConfig:
     event: str = "none"
     """A hidden event of the episode (esper_env.variants; a task family draws it per seed, the report never names
     it): "none"; "faulty_seeds" (a germinated seed fails with probability fault_p: it trains at 1000x its learning
-    rate); "new_classes" (only the first first_classes classes are in the stream until event_epoch, then all)."""
+    rate); "new_classes" (only the first first_classes classes are in the stream until event_epoch, then all);
+    "domain_shift" (from event_epoch on, every image is transformed by shift_kind; the test set too); "few_classes"
+    (every split holds only the first first_classes classes: a task easier than it looks)."""
     event_epoch: int = 0
-    """The epoch (0-based, the first one trained with the change) at which a new_classes event happens."""
+    """The epoch (0-based, the first one trained with the change) at which a new_classes or domain_shift event
+    happens."""
     fault_p: float = 0.0
     """faulty_seeds: the probability that a germination fails, independently for each germination."""
     first_classes: int = 10
     """new_classes: the classes (labels 0..first_classes-1) in the stream before event_epoch."""
     replay: float = 1.0
     """new_classes: the fraction of the first classes' training images that stays in the stream after event_epoch."""
+    shift_kind: str = "none"
+    """domain_shift: the transformation of the new domain (esper_env.variants.SHIFTS: "negative", "rotate",
+    "noise", "blur", "colour")."""
 
     def __post_init__(self) -> None:
         for name in ("slots", "blueprints"):  # lists (from JSON or --set) become tuples
@@ -294,8 +300,10 @@ def _check_device(c: EsperConfig) -> None:
             _fail("device", d, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
-EVENTS = ("none", "faulty_seeds", "new_classes")
+EVENTS = ("none", "faulty_seeds", "new_classes", "domain_shift", "few_classes")
 """The hidden events an episode may have (esper_env.variants.VARIANTS)."""
+SHIFT_KINDS = ("none", "negative", "rotate", "noise", "blur", "colour")
+"""Domain shifts (esper_env.variants.SHIFTS)."""
 CLASSES = 10
 """Classes of every dataset (CIFAR-10 and the procedural one)."""
 
@@ -308,6 +316,9 @@ def _check_event(c: EsperConfig) -> None:
     if c.first_classes > CLASSES:
         _fail("first_classes", c.first_classes, f"an integer in 1..{CLASSES}")
     _real(c, "replay", 0, 1)
+    _choice(c, "shift_kind", SHIFT_KINDS)
+    if c.event == "domain_shift" and c.shift_kind == "none":
+        _fail("shift_kind", c.shift_kind, f"a domain_shift event needs a shift: one of {', '.join(SHIFT_KINDS[1:])}")
 
 
 _CHECKS = (_check_names, _check_sizes, _check_training, _check_reward, _check_architecture, _check_device,

@@ -218,8 +218,7 @@ class EsperEnv(gym.Env):
         terminated = self.state.ended = nonfinite or self.epoch >= self.max_epochs
         info = self._info(command=str(command), illegal_command=not legal, reward_terms=terms, nonfinite=nonfinite)
         if terminated:
-            info["final"] = build_outcome(self.model, self.state, c, self._evaluate(self.test_loader, count=False),
-                                          nonfinite)
+            info["final"] = final_outcome(self, nonfinite)
         return ly.report_to_vector(self.report), float(reward), terminated, False, info
 
     def action_masks(self) -> np.ndarray:
@@ -320,6 +319,15 @@ class EsperEnv(gym.Env):
 
     def _info(self, **extra) -> dict:
         return {"report": self.report, "action_mask": self.action_masks(), **extra}
+
+
+def final_outcome(env: EsperEnv, nonfinite: bool) -> ly.EpisodeOutcome:
+    """The episode's outcome: the final test pass on the variant's test set (and on the old one, where the data
+    changed mid-episode)."""
+    old = env.variant.old_test_loader(env._loaders)
+    return build_outcome(env.model, env.state, env.config, env._evaluate(env.variant.test_loader(env._loaders),
+                                                                        count=False), nonfinite,
+                         None if old is None else env._evaluate(old, count=False))
 
 
 def train_without_reports(env: EsperEnv, actions) -> None:

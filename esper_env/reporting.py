@@ -121,9 +121,9 @@ def build_report(model: MorphogeneticModel, state: EpisodeState, config: EsperCo
 
 
 def build_outcome(model: MorphogeneticModel, state: EpisodeState, config: EsperConfig, test: EpochStats,
-                  nonfinite: bool) -> ly.EpisodeOutcome:
-    """The episode's :class:`~esper_env.leyline.EpisodeOutcome` from its final test pass and bookkeeping (slots
-    numbered by position)."""
+                  nonfinite: bool, old_test: EpochStats | None = None) -> ly.EpisodeOutcome:
+    """The episode's :class:`~esper_env.leyline.EpisodeOutcome` from its final test pass (and one on the data as it
+    was at the start, where it changed) and bookkeeping (slots numbered by position)."""
     m, c = model, state.counts
     pos = config.slots
     return ly.EpisodeOutcome(
@@ -136,4 +136,5 @@ def build_outcome(model: MorphogeneticModel, state: EpisodeState, config: EsperC
         architecture=tuple((pos[s.index], s.blueprint) for s in m.slots if s.stage == ly.SeedStage.FOSSILIZED),
         live_seeds=tuple(ly.SeedOutcome(pos[s.index], s.blueprint, s.stage, s.alpha) for s in m.slots
                          if s.seed is not None and s.stage != ly.SeedStage.FOSSILIZED),
-        history=tuple(dataclasses.replace(e, slot=pos[e.slot]) for e in state.history))
+        history=tuple(dataclasses.replace(e, slot=pos[e.slot]) for e in state.history),
+        old_test_accuracy=None if old_test is None else (old_test.accuracy if math.isfinite(old_test.loss) else 0.0))

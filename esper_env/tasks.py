@@ -19,6 +19,8 @@ probability is drawn per seed and never reported):
 
 * ``"stream"`` (``Esper-Stream-v0``) -- new classes arrive at a hidden epoch, Fast's cost;
 * ``"faulty"`` (``Esper-Faulty-v0``) -- seeds fail with a hidden probability, Fast's cost;
+* ``"shift"`` (``Esper-Shift-v0``) -- the images change at a hidden epoch by a hidden transformation, Fast's cost;
+* ``"capacity"`` (``Esper-Capacity-v0``) -- a hidden number of classes (how much capacity pays), Fast's cost;
 * ``"stream-real"`` -- new classes arrive on the real CIFAR-10 subset (needs ``data_root``);
 * ``"faulty-real"`` -- seeds fail with a hidden probability on the real CIFAR-10 subset (needs ``data_root``);
 * ``"events"`` -- the synthetic families, ``fast-stream`` and ``fast-faulty`` together (one policy for all).
@@ -89,6 +91,12 @@ class TaskFamily:
     """new_classes: classes in the stream before the event."""
     replays: tuple[float, ...] = (1.0,)
     """new_classes: the fraction of the first classes' images kept after the event."""
+    heldout_first_classes: tuple[int, ...] = ()
+    """few_classes: classes of held-out draws; empty = as in training."""
+    shift_kinds: tuple[str, ...] = ("none",)
+    """domain_shift: the shifts (training draws)."""
+    heldout_shift_kinds: tuple[str, ...] = ()
+    """domain_shift: the shifts of held-out draws; empty = as in training."""
 
     def draw(self, rng: np.random.Generator, split: str) -> EsperConfig:
         pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
@@ -109,7 +117,11 @@ class TaskFamily:
                           event_epoch=pick(self.heldout_event_epochs if heldout and self.heldout_event_epochs
                                            else self.event_epochs),
                           fault_p=pick(self.heldout_fault_ps if heldout and self.heldout_fault_ps else self.fault_ps),
-                          first_classes=pick(self.first_classes), replay=pick(self.replays))
+                          first_classes=pick(self.heldout_first_classes if heldout and self.heldout_first_classes
+                                             else self.first_classes), replay=pick(self.replays))
+        if self.event == "domain_shift":  # drawn last: the families before it draw as they did
+            fields["shift_kind"] = pick(self.heldout_shift_kinds if heldout and self.heldout_shift_kinds
+                                        else self.shift_kinds)
         return self.base.replace(**fields)
 
     def check(self) -> None:
@@ -127,23 +139,27 @@ class TaskFamily:
         if set(self.train_sizes) & set(self.heldout_train_sizes):
             raise ConfigError(f"task family {self.name!r}: a held-out training size is also drawn for training")
         for train, held, what in ((self.event_epochs, self.heldout_event_epochs, "event epoch"),
-                                  (self.fault_ps, self.heldout_fault_ps, "failure probability")):
+                                  (self.fault_ps, self.heldout_fault_ps, "failure probability"),
+                                  (self.shift_kinds, self.heldout_shift_kinds, "shift"),
+                                  (self.first_classes, self.heldout_first_classes, "class count")):
             if set(train) & set(held):
                 raise ConfigError(f"task family {self.name!r}: a held-out {what} is also drawn for training")
         choices = {"host": self.hosts, "width": self.widths, "train_size": self.train_sizes + self.heldout_train_sizes,
                    "max_epochs": self.max_epochs, "lr": self.lrs, "blend_epochs": self.blend_epochs,
                    "slots": self.slot_sets, "image_size": self.image_sizes, "blueprints": self.blueprint_sets,
                    "event": (self.event,), "fault_p": self.fault_ps + self.heldout_fault_ps,
-                   "first_classes": self.first_classes, "replay": self.replays}
+                   "first_classes": self.first_classes + self.heldout_first_classes, "replay": self.replays,
+                   "shift_kind": self.shift_kinds + self.heldout_shift_kinds}
         if self.event != "none":
             epochs = self.event_epochs + self.heldout_event_epochs
             if max(epochs) > min(self.max_epochs):
                 raise ConfigError(f"task family {self.name!r}: event epochs {epochs} must fit every budget "
                                   f"{self.max_epochs}")
+        probe = self.base.replace(shift_kind=self.shift_kinds[0]) if self.event == "domain_shift" else self.base
         try:
             for field, values in choices.items():
                 for v in values:
-                    self.base.replace(**{field: v})
+                    probe.replace(**{field: v})
         except ConfigError as e:
             raise ConfigError(f"task family {self.name!r}: {e}") from None
 
@@ -235,6 +251,23 @@ def _as_base(base: EsperConfig) -> dict:
                 slot_sets=(base.slots,), image_sizes=(base.image_size,))
 
 
+def shift_family(name: str = "fast-shift", base: EsperConfig | None = None, **kw) -> TaskFamily:
+    """A domain shift: Fast's task whose images change at a hidden epoch (4, 6, 8 or 10; held out: 5, 7, 9) by a
+    hidden transformation (a negative, a rotation or sensor noise; held out: blur or a colour permutation)."""
+    base = base or make_config("fast")
+    return TaskFamily(name, base, max_epochs=(base.max_epochs,), train_sizes=(base.train_size,),
+                      event="domain_shift", event_epochs=(4, 6, 8, 10), heldout_event_epochs=(5, 7, 9),
+                      shift_kinds=("negative", "rotate", "noise"), heldout_shift_kinds=("blur", "colour"), **kw)
+
+
+def capacity_family(name: str = "fast-capacity", base: EsperConfig | None = None, **kw) -> TaskFamily:
+    """Hidden capacity demand: Fast's task with a hidden number of classes (2, 4 or 10; held out: 3, 6), so whether
+    growth pays for its rent shows only in the learning curve."""
+    base = base or make_config("fast")
+    return TaskFamily(name, base, max_epochs=(base.max_epochs,), train_sizes=(base.train_size,),
+                      event="few_classes", first_classes=(2, 4, 10), heldout_first_classes=(3, 6), **kw)
+
+
 def subset_stream_family(data_root: str | None) -> TaskFamily:
     """New classes arrive on real images: the CIFAR-10 subset evaluation (small host, 20 epochs); the first five
     classes until a hidden epoch (5, 8, 11 or 14; held out: 6, 10, 13), then all ten with half of the first ones."""
@@ -265,6 +298,10 @@ def task_distribution(name: str | TaskDistribution, data_root: str | None = None
         return TaskDistribution((faulty_family(),))
     if name == "stream-real":
         return TaskDistribution((subset_stream_family(data_root),))
+    if name == "shift":
+        return TaskDistribution((shift_family(),))
+    if name == "capacity":
+        return TaskDistribution((capacity_family(),))
     if name == "faulty-real":
         return TaskDistribution((subset_faulty_family(data_root),))
     if name == "events":
@@ -273,5 +310,6 @@ def task_distribution(name: str | TaskDistribution, data_root: str | None = None
                       "or pass a TaskDistribution")
 
 
-TASK_DISTRIBUTIONS = ("synthetic", "cheap", "stream", "faulty", "stream-real", "faulty-real", "events")
+TASK_DISTRIBUTIONS = ("synthetic", "cheap", "stream", "faulty", "shift", "capacity", "stream-real", "faulty-real",
+                      "events")
 """Names :func:`task_distribution` (and ``gym.make("Esper-Mixed-v0", tasks=...)``) accept."""

@@ -91,6 +91,15 @@ class EpisodeVariant:
         """Called right after a seed is germinated in ``slot`` (a model slot; ``epoch`` = epochs trained so
         far). A variant may change the new seed's module here, e.g. its initial scale."""
 
+    def test_loader(self, loaders: EpisodeLoaders) -> DeviceLoader:
+        """The loader the final test pass evaluates on."""
+        return loaders.test
+
+    def old_test_loader(self, loaders: EpisodeLoaders) -> DeviceLoader | None:
+        """Where the data changed mid-episode: a test loader of the data as it was at the start, whose accuracy
+        the outcome reports as ``old_test_accuracy`` (forgetting); None otherwise."""
+        return None
+
 
 _SALT = 0xE5E7
 """Mixed into a variant's draws, so that they and the episode's other randomness are independent streams."""
@@ -162,6 +171,94 @@ class NewClasses(EpisodeVariant):
         return self._cache["val"]
 
 
+def _noise(x: torch.Tensor) -> torch.Tensor:
+    g = torch.Generator(device=x.device).manual_seed(_SALT)
+    return (x.float() + 40.0 * torch.randn(x.shape, generator=g, device=x.device)).round().clamp(0, 255)
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.avg_pool2d(x.float(), 3, stride=1, padding=1, count_include_pad=False).round()
+
+
+SHIFTS = {
+    "negative": lambda x: 255 - x,
+    "rotate": lambda x: torch.rot90(x, 1, (2, 3)),
+    "noise": lambda x: _noise(x).to(torch.uint8),
+    "blur": lambda x: _blur(x).to(torch.uint8),
+    "colour": lambda x: x[:, [2, 0, 1]],
+}
+"""Domain shifts, on uint8 images [N, C, H, W]: a photographic negative, a 90-degree rotation (a camera mounted
+differently), sensor noise (Gaussian, sigma 40 of 255, the same noise for every run), a 3x3 blur (defocus), and a
+colour-channel permutation (another sensor's colours)."""
+
+
+def _like(loader: DeviceLoader, images: torch.Tensor, labels: torch.Tensor, generator=None) -> DeviceLoader:
+    from .data import DeviceLoader
+
+    return DeviceLoader(images.contiguous(), labels, loader.batch_size, train=loader.train,
+                        generator=generator if loader.train else None, device=loader.device,
+                        channels_last=loader.channels_last, pad=loader.pad)
+
+
+class DomainShift(EpisodeVariant):
+    """A domain shift (``event="domain_shift"``): from epoch ``event_epoch`` on, every training image is transformed
+    by ``shift_kind`` (:data:`SHIFTS`); the report validates on the new domain once an epoch has trained on it (what
+    a user could measure), and the test set is the new domain's. The outcome's ``old_test_accuracy`` is the final
+    model's accuracy on the old domain's test set (forgetting)."""
+
+    name = "domain_shift"
+
+    def __init__(self, config: EsperConfig, seed: int):
+        super().__init__(config, seed)
+        self._cache: dict[str, DeviceLoader] = {}
+
+    def _shifted(self, key: str, loader: DeviceLoader) -> DeviceLoader:
+        if key not in self._cache:
+            self._cache[key] = _like(loader, SHIFTS[self.config.shift_kind](loader.images), loader.labels,
+                                     loader.generator)
+        return self._cache[key]
+
+    def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        return loaders.train if epoch < self.config.event_epoch else self._shifted("train", loaders.train)
+
+    def val_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        return loaders.val if epoch <= self.config.event_epoch else self._shifted("val", loaders.val)
+
+    def test_loader(self, loaders: EpisodeLoaders) -> DeviceLoader:
+        return self._shifted("test", loaders.test)
+
+    def old_test_loader(self, loaders: EpisodeLoaders) -> DeviceLoader | None:
+        return loaders.test
+
+
+class FewClasses(EpisodeVariant):
+    """A task easier than it looks (``event="few_classes"``): every split holds only the images of classes
+    ``0..first_classes-1``; the report says nothing of it but what the learning curve shows. How much capacity
+    the task needs is hidden: the canonical case for a network that grows."""
+
+    name = "few_classes"
+
+    def __init__(self, config: EsperConfig, seed: int):
+        super().__init__(config, seed)
+        self._cache: dict[str, DeviceLoader] = {}
+
+    def _few(self, key: str, loader: DeviceLoader) -> DeviceLoader:
+        if key not in self._cache:
+            keep = loader.labels < self.config.first_classes
+            self._cache[key] = _like(loader, loader.images[keep], loader.labels[keep], loader.generator)
+        return self._cache[key]
+
+    def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        return self._few("train", loaders.train)
+
+    def val_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
+        return self._few("val", loaders.val)
+
+    def test_loader(self, loaders: EpisodeLoaders) -> DeviceLoader:
+        return self._few("test", loaders.test)
+
+
 VARIANTS: dict[str, type[EpisodeVariant]] = {"none": EpisodeVariant, "faulty_seeds": FaultySeeds,
-                                             "new_classes": NewClasses}
+                                             "new_classes": NewClasses, "domain_shift": DomainShift,
+                                             "few_classes": FewClasses}
 """The variant of each ``EsperConfig.event``."""

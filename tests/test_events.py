@@ -5,13 +5,14 @@ import dataclasses
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import esper_env
 from esper_env.config import ConfigError, make_config
 from esper_env.env import EsperEnv
 from esper_env.leyline import LAYOUT_CODEC, Command
-from esper_env.tasks import faulty_family, stream_family, task_distribution
-from esper_env.variants import FaultySeeds, NewClasses
+from esper_env.tasks import capacity_family, faulty_family, shift_family, stream_family, task_distribution
+from esper_env.variants import SHIFTS, DomainShift, FaultySeeds, FewClasses, NewClasses
 
 SMALL = dict(train_size=256, val_size=128, test_size=128, max_epochs=8)
 """Fast's task, smaller: a few seconds an episode."""
@@ -32,7 +33,10 @@ def play(env, actions, seed=3):
 
 def test_the_event_is_a_pure_function_of_the_seed_and_held_out_values_are_never_drawn_for_training():
     for name, field, train, held in (("stream", "event_epoch", {4, 6, 8, 10}, {5, 7, 9}),
-                                     ("faulty", "fault_p", {0.25, 0.5, 0.75}, {0.4, 0.6})):
+                                     ("faulty", "fault_p", {0.25, 0.5, 0.75}, {0.4, 0.6}),
+                                     ("shift", "event_epoch", {4, 6, 8, 10}, {5, 7, 9}),
+                                     ("shift", "shift_kind", {"negative", "rotate", "noise"}, {"blur", "colour"}),
+                                     ("capacity", "first_classes", {2, 4, 10}, {3, 6})):
         dist = task_distribution(name)
         draws = [getattr(dist.draw(s), field) for s in range(1000, 1100)]
         assert draws == [getattr(dist.draw(s), field) for s in range(1000, 1100)]  # the same seed, the same event
@@ -49,8 +53,13 @@ def test_the_report_never_names_the_event():
     assert info["report"].task == EsperEnv("fast", **SMALL).reset(seed=1000)[1]["report"].task  # nor its context
 
 
-def test_episodes_that_differ_only_in_the_event_epoch_are_identical_until_it():
-    early, late = play(stream(4), [0] * 6), play(stream(7), [0] * 6)
+def shift(tau: int, kind: str = "negative", **kw) -> EsperEnv:
+    return EsperEnv("fast", **SMALL, event="domain_shift", event_epoch=tau, shift_kind=kind, **kw)
+
+
+@pytest.mark.parametrize("make", [stream, shift])
+def test_episodes_that_differ_only_in_the_event_epoch_are_identical_until_it(make):
+    early, late = play(make(4), [0] * 6), play(make(7), [0] * 6)
     for e in range(5):  # the reports after 0..4 epochs: every epoch so far trained on the first classes
         np.testing.assert_array_equal(early[e][0], late[e][0], err_msg=f"report {e}")
         assert early[e][1] == late[e][1]
@@ -71,6 +80,54 @@ def test_new_classes_train_on_the_stream_and_validate_on_what_it_has_shown():
     assert set(v.val_loader(3, loaders).labels.tolist()) == set(range(5))  # nothing new trained yet
     assert v.val_loader(4, loaders) is loaders.val  # after an epoch on every class: every class
     assert v.train_loader(5, loaders) is after  # built once
+
+
+def test_a_domain_shift_changes_training_then_validation_and_tests_on_the_new_domain():
+    env = shift(3)
+    env.reset(seed=0)
+    v, loaders = env.variant, env._loaders
+    assert isinstance(v, DomainShift)
+    assert v.train_loader(2, loaders) is loaders.train and v.val_loader(3, loaders) is loaders.val  # not yet shown
+    new = v.train_loader(3, loaders)
+    assert new.generator is loaders.train.generator  # its order is the episode's (snapshots restore it)
+    assert np.array_equal(new.images.numpy(), 255 - loaders.train.images.numpy())
+    assert np.array_equal(v.val_loader(4, loaders).images.numpy(), 255 - loaders.val.images.numpy())
+    assert np.array_equal(v.test_loader(loaders).images.numpy(), 255 - loaders.test.images.numpy())
+    assert v.old_test_loader(loaders) is loaders.test and v.train_loader(9, loaders) is new
+    x = loaders.test.images[:8]
+    for kind, f in SHIFTS.items():  # every shift is a real change of the images, same shape and type
+        y = f(x)
+        assert y.shape == x.shape and y.dtype == x.dtype and not torch.equal(y, x), kind
+        assert torch.equal(y, f(x)), kind  # the same shift every time (noise too)
+
+
+def test_a_domain_shift_reports_accuracy_on_the_old_domain_and_other_episodes_do_not():
+    steps = [0] * SMALL["max_epochs"]
+    env = shift(2)
+    env.reset(seed=1)
+    for a in steps:
+        *_, info = env.step(a)
+    o = info["final"]
+    loaders = env._loaders  # two test sets: the new domain's and the old one's
+    assert o.test_accuracy == env._evaluate(env.variant.test_loader(loaders), count=False).accuracy
+    assert o.old_test_accuracy == env._evaluate(loaders.test, count=False).accuracy
+    assert "old_test_accuracy" in o.to_dict()
+    plain = EsperEnv("fast", **SMALL)
+    plain.reset(seed=1)
+    for a in steps:
+        *_, info = plain.step(a)
+    assert info["final"].old_test_accuracy is None and "old_test_accuracy" not in info["final"].to_dict()
+
+
+def test_few_classes_hold_only_the_first_classes_in_every_split():
+    env = EsperEnv("fast", **SMALL, event="few_classes", first_classes=3)
+    env.reset(seed=0)
+    v, loaders = env.variant, env._loaders
+    assert isinstance(v, FewClasses)
+    for loader in (v.train_loader(0, loaders), v.val_loader(0, loaders), v.test_loader(loaders)):
+        assert set(loader.labels.tolist()) == {0, 1, 2}
+    assert v.train_loader(5, loaders) is v.train_loader(0, loaders)  # built once
+    assert v.train_loader(0, loaders).generator is loaders.train.generator
 
 
 def test_the_failure_mechanism_fires_at_its_stated_rate():
@@ -97,9 +154,13 @@ def test_a_failed_seed_trains_at_the_fault_learning_rate_for_its_whole_life():
     assert lrs[0.0][0] > 0 and np.allclose(np.array(lrs[1.0]), FAULT_LR_SCALE * np.array(lrs[0.0]))
 
 
-@pytest.mark.parametrize("event", ["new_classes", "faulty_seeds"])
+EVENT_KW = {"new_classes": dict(event_epoch=3, first_classes=5, replay=0.5), "faulty_seeds": dict(fault_p=0.5),
+            "domain_shift": dict(event_epoch=3, shift_kind="noise"), "few_classes": dict(first_classes=4)}
+
+
+@pytest.mark.parametrize("event", list(EVENT_KW))
 def test_snapshots_restore_a_mid_event_episode_exactly(event):
-    kw = dict(event_epoch=3, first_classes=5, replay=0.5) if event == "new_classes" else dict(fault_p=0.5)
+    kw = EVENT_KW[event]
     env = EsperEnv("fast", **SMALL, event=event, **kw)
     germ = LAYOUT_CODEC.encode(Command.germinate(env.config.slots[0], "conv_residual"))
     env.reset(seed=5)
@@ -116,7 +177,7 @@ def test_snapshots_restore_a_mid_event_episode_exactly(event):
 
 
 def test_event_ids_are_deterministic():
-    for env_id in ("Esper-Stream-v0", "Esper-Faulty-v0"):
+    for env_id in ("Esper-Stream-v0", "Esper-Faulty-v0", "Esper-Shift-v0", "Esper-Capacity-v0"):
         runs = [play(gym.make(env_id, **dict(SMALL, max_epochs=4)).unwrapped, [1, 0, 0, 0], seed=1001)
                 for _ in range(2)]
         for (o1, r1), (o2, r2) in zip(*runs):
@@ -135,8 +196,16 @@ def test_event_settings_are_checked_and_families_too():
         dataclasses.replace(stream_family(), heldout_event_epochs=(4,)).check()
     with pytest.raises(ConfigError, match="must fit every budget"):
         dataclasses.replace(stream_family(), event_epochs=(40,)).check()
+    with pytest.raises(ConfigError, match="needs a shift"):
+        make_config("fast", event="domain_shift", event_epoch=3)
+    with pytest.raises(ConfigError, match="shift_kind"):
+        make_config("fast", event="domain_shift", shift_kind="fog")
+    with pytest.raises(ConfigError, match="held-out shift"):
+        dataclasses.replace(shift_family(), heldout_shift_kinds=("rotate",)).check()
     faulty_family().check()
-    assert {"Esper-Stream-v0", "Esper-Faulty-v0"} <= set(esper_env.ENV_IDS)
+    shift_family().check()
+    capacity_family().check()
+    assert {"Esper-Stream-v0", "Esper-Faulty-v0", "Esper-Shift-v0", "Esper-Capacity-v0"} <= set(esper_env.ENV_IDS)
 
 
 def test_the_report_measures_an_isolated_seeds_own_loss():
@@ -171,3 +240,20 @@ def test_the_reactive_heuristic_culls_a_failing_seed_at_its_first_report_and_gro
     sound = run_episode(EsperEnv("fast", event="faulty_seeds", fault_p=0.0), ReactiveTamiyo(), seed=6)
     kept = [s.command for s in sound.steps]
     assert not any(c.startswith("CULL") for c in kept) and sound.outcome.seeds_fossilized == 2  # the plan
+
+
+def test_the_reveal_oracle_is_told_the_event_and_culls_a_failed_seed_once_it_shows():
+    from agents.base import run_episode
+    from lab.oracles import FaultyRevealFast
+
+    oracle = FaultyRevealFast()
+    with pytest.raises(RuntimeError, match="bind"):  # no privilege, no play
+        run_episode(EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=1.0), oracle, seed=1)
+    env = EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=1.0)
+    oracle.bind(env)
+    commands = [s.command for s in run_episode(env, oracle, seed=1).steps]
+    first = commands.index(next(c for c in commands if c.startswith("GERMINATE")))
+    assert commands[first + 1] == "WAIT" and commands[first + 2].startswith("CULL")  # shown at +1, +1 delay
+    env = EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=0.0)
+    oracle.bind(env)
+    assert not any(c.startswith("CULL") for c in (s.command for s in run_episode(env, oracle, seed=1).steps))

@@ -86,6 +86,9 @@ class EpisodeOutcome:
     live_seeds: tuple[SeedOutcome, ...]
     """Seeds present at the end that are not fossilized (still germinated, training or blending)."""
     history: tuple[LifecycleEvent, ...]
+    old_test_accuracy: float | None = None
+    """Where the data changed mid-episode (a domain shift): accuracy on the test set of the data as it was at the
+    start (forgetting); None otherwise."""
 
     @property
     def added_params(self) -> int:
@@ -109,6 +112,8 @@ class EpisodeOutcome:
             s["stage"] = SeedStage(s["stage"]).name
         for e in d["history"]:
             e["stage"] = SeedStage(e["stage"]).name
+        if d["old_test_accuracy"] is None:  # written only where the data changed (records stay as they were)
+            del d["old_test_accuracy"]
         return d
 
     @classmethod

@@ -30,7 +30,8 @@ LOCATION = ("data_root",)
 """Config fields that say where data lies, not what it is: they enter the cache key as None, so a cache (and a
 committed result) stays valid when the same data sits at another path on another machine."""
 
-ADDED_LATER = {"image_size": 32, "event": "none", "event_epoch": 0, "fault_p": 0.0, "first_classes": 10, "replay": 1.0}
+ADDED_LATER = {"image_size": 32, "event": "none", "event_epoch": 0, "fault_p": 0.0, "first_classes": 10, "replay": 1.0,
+               "shift_kind": "none"}
 """Config fields added after results were first recorded, with the value every earlier run had: they enter the
 cache key only when a run sets another value, so earlier records keep their keys."""
 
