@@ -36,6 +36,7 @@ plays only what is missing) and ``<out>/<family>-headroom.png`` (headroom agains
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -57,6 +58,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ONE_EARLY = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),))
 """One conv_residual after the last block at once (Fast's slots 1-2: rank 1; the subset's 0-2: rank 2)."""
 ONE_EARLY_SUBSET = Schedule((ScheduledSeed(0.0, 2, "conv_residual", 1),))
+LATE_ONE = Schedule((ScheduledSeed(2 / 16, 1, "conv_residual", 1),))
+"""Hidden capacity demand: one conv_residual once the first report has shown how the task learns, +1 epoch."""
+LATE_TWO = Schedule((ScheduledSeed(2 / 16, 1, "conv_residual", 1), ScheduledSeed(5 / 16, 0, "conv_residual", 1)))
+"""The ceiling plan, two epochs later."""
 STATIC = ("no-growth", "ceiling", "one-early")
 FAMILIES = {
     "faulty": dict(rows=(*STATIC, "heuristic", "reactive", "reveal", "reveal-0"), reveal=("reveal",),
@@ -64,6 +69,12 @@ FAMILIES = {
     "stream": dict(rows=(*STATIC, "heuristic", "reactive", "reveal-1", "reveal-2"),
                    reveal=("ceiling", "reveal-1", "reveal-2"), clairvoyant=(*STATIC, "reveal-1", "reveal-2"),
                    strengths=(4, 8, 11), strength="arrival epoch tau"),
+    "shift": dict(rows=(*STATIC, "heuristic", "reactive", "reveal-1", "reveal-2"),
+                  reveal=("ceiling", "reveal-1", "reveal-2"), clairvoyant=(*STATIC, "reveal-1", "reveal-2"),
+                  strengths=(4, 8, 11), strength="shift epoch tau"),
+    "capacity": dict(rows=(*STATIC, "heuristic", "reactive", "late-one", "late-two"),
+                     reveal=("no-growth", "late-one", "late-two"), clairvoyant=(*STATIC, "late-one", "late-two"),
+                     strengths=(2, 4, 10), strength="classes (the task's hidden demand)"),
 }
 """Per family: its rows, the plans the reveal oracle chooses among, the clairvoyant's, the strengths measured."""
 
@@ -71,7 +82,7 @@ FAMILIES = {
 @dataclass
 class Args:
     family: str = field(default="faulty", metadata={"choices": list(FAMILIES)})
-    """Which event: faulty seeds or new classes."""
+    """Which event: faulty seeds, new classes, a domain shift or hidden capacity demand (a hidden class count)."""
     task: str = field(default="fast", metadata={"choices": list(CEILINGS)})
     """The task the event happens on: Fast's (procedural, tiny host) or the real CIFAR-10 subset's (small host, 20
     epochs, ~25 s an episode; faulty seeds only)."""
@@ -93,7 +104,7 @@ class Args:
     """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
 
 
-def env_for(family: str, strength: float, task: str = "fast"):
+def env_for(family: str, strength: float, task: str = "fast", seed: int = 0):
     from esper_env.env import EsperEnv
 
     if task == "subset":
@@ -106,6 +117,13 @@ def env_for(family: str, strength: float, task: str = "fast"):
                         event="faulty_seeds", fault_p=strength, threads=1)
     if family == "faulty":
         return EsperEnv("fast", event="faulty_seeds", fault_p=strength, threads=1)
+    if family == "shift":  # the shift's kind drawn as Esper-Shift-v0 draws it for this seed; the epoch fixed
+        from esper_env.tasks import TaskDistribution, shift_family
+
+        fixed = dataclasses.replace(shift_family(), event_epochs=(int(strength),))
+        return EsperEnv(TaskDistribution((fixed,)).draw(seed, "train"), threads=1)
+    if family == "capacity":
+        return EsperEnv("fast", event="few_classes", first_classes=int(strength), threads=1)
     return EsperEnv("fast", event="new_classes", event_epoch=int(strength), first_classes=5, replay=0.5, threads=1)
 
 
@@ -124,7 +142,7 @@ def play(job: tuple) -> dict:
     torch.set_num_threads(1)
     family, strength, seed, row, *rest = job
     task = rest[0] if rest else "fast"
-    env = env_for(family, strength, task)
+    env = env_for(family, strength, task, seed)
     ceiling = Schedule.load(ROOT / CEILINGS[task])
     one_early = ONE_EARLY_SUBSET if task == "subset" else ONE_EARLY
     failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)  # noqa: E731 (the oracle's privilege)
@@ -132,6 +150,7 @@ def play(job: tuple) -> dict:
              "reveal": lambda: RevealOracle(ceiling, failed, 1), "reveal-0": lambda: RevealOracle(ceiling, failed, 0),
              "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), both=False)),
              "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), both=True)),
+             "late-one": lambda: ScheduleAgent(LATE_ONE), "late-two": lambda: ScheduleAgent(LATE_TWO),
              }.get(row, lambda: make_agent(row))()
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
@@ -212,6 +231,50 @@ EVALUATIONS = {
 }
 """The families evaluated on fresh seeds (attempt 1 of the faulty family, seeds 650-669, played no reveal or scratch
 rows: benchmarks/results/events/faulty-evaluate)."""
+
+
+def _best_of(sc: dict, cands: list[str], on: list) -> str:
+    return max(cands, key=lambda n: (np.mean([sc[n][d] for d in on]), -cands.index(n)))
+
+
+def _diff(a: dict, b: dict, keys: list) -> str:
+    return fmt_ci(*mean_ci([a[k] - b[k] for k in keys]), signed=True)
+
+
+def mixture(family: str, runs: dict, strengths, seeds: list[int], coefs) -> tuple[list[str], dict]:
+    """The family as a distribution: every (strength, seed) a draw (strengths uniform). (i) one static plan for
+    every draw and (ii) each strength's own static plan, (iii) each strength's best reveal plan, cross-fitted (seeds
+    alternate between two folds; a plan picked on one is scored on the other); (iv) per draw, the best of every
+    static and reveal plan (in sample)."""
+    f = FAMILIES[family]
+    draws = [(x, s) for x in strengths for s in seeds]
+    fold = {s: i % 2 for i, s in enumerate(seeds)}
+    lines = [f"## The family as drawn: {f['strength']} uniform over {', '.join(f'{x:g}' for x in strengths)} "
+             f"({len(draws)} draws)", "",
+             "| objective | (i) best static, cross-fitted | (ii) per-strength static oracle | (iii) reveal oracle | "
+             "(iv) clairvoyant (in sample) | (iii) - (i), paired 95% | (ii) - (i) | reactive - (i) | heuristic - (i) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    objectives = [("test accuracy", lambda r: r["test"])] + [(f"return, rent {c:g}", lambda r, c=c: ret(r, c))
+                                                             for c in coefs]
+    summary = {}
+    for name, score in objectives:
+        sc = {row: {d: score(runs[d[0], d[1], row]) for d in draws} for row in f["rows"]}
+        one, own, react = {}, {}, {}
+        for k in (0, 1):
+            pick_on = [d for d in draws if fold[d[1]] != k]
+            single = _best_of(sc, list(STATIC), pick_on)
+            per_static = {x: _best_of(sc, list(STATIC), [d for d in pick_on if d[0] == x]) for x in strengths}
+            per_reveal = {x: _best_of(sc, list(f["reveal"]), [d for d in pick_on if d[0] == x]) for x in strengths}
+            for d in (d for d in draws if fold[d[1]] == k):
+                one[d], own[d], react[d] = sc[single][d], sc[per_static[d[0]]][d], sc[per_reveal[d[0]]][d]
+        clair = [max(sc[row][d] for row in f["clairvoyant"]) for d in draws]
+        gain = mean_ci([react[d] - one[d] for d in draws])
+        lines.append(f"| {name} | {np.mean(list(one.values())):.2f} | {np.mean(list(own.values())):.2f} | "
+                     f"{np.mean(list(react.values())):.2f} | {np.mean(clair):.2f} | {fmt_ci(*gain, signed=True)} | "
+                     f"{_diff(own, one, draws)} | {_diff(sc['reactive'], one, draws)} | "
+                     f"{_diff(sc['heuristic'], one, draws)} |")
+        summary[name] = gain
+    return lines + [""], summary
 
 
 def evaluate(args: Args) -> str:
@@ -320,6 +383,10 @@ def main(argv: list[str] | None = None) -> None:
         part, summary = table(family, runs, x, seeds, args.rent_coefs)
         lines += part
         heads[x] = summary
+    drawn = None
+    if family == "capacity":  # the hidden variable is the task itself: the headroom is the family's, drawn
+        part, drawn = mixture(family, runs, strengths, seeds, args.rent_coefs)
+        lines += part
     with atomic_path(out / f"{name}.md", suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines))
     import matplotlib
@@ -327,14 +394,23 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for objective in ("test accuracy", "return, rent 0.02"):
+    if drawn is not None:  # headroom of the drawn family against the rent coefficient
+        coefs = list(args.rent_coefs)
+        g = [drawn[f"return, rent {c:g}"] for c in coefs]
+        ax.errorbar(coefs, [m for m, _, _ in g], yerr=[[m - lo for m, lo, _ in g], [hi - m for m, _, hi in g]],
+                    capsize=3, marker="o", label="return (validation points net of rent)")
+        m, lo, hi = drawn["test accuracy"]
+        ax.axhspan(lo, hi, color="C1", alpha=0.2, label=f"test accuracy: {fmt_ci(m, lo, hi, signed=True)}")
+        ax.set_xlabel("rent coefficient")
+    for objective in (() if drawn is not None else ("test accuracy", "return, rent 0.02")):
         m = [heads[x][objective][0] for x in strengths]
         lo = [heads[x][objective][0] - heads[x][objective][1] for x in strengths]
         hi = [heads[x][objective][2] - heads[x][objective][0] for x in strengths]
         ax.errorbar(strengths, m, yerr=[lo, hi], capsize=3, marker="o", label=objective)
     ax.axhline(0, color="gray", lw=0.8)
     ax.axhline(2, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel(f["strength"])
+    if drawn is None:
+        ax.set_xlabel(f["strength"])
     ax.set_ylabel("reveal oracle - best static (points)")
     ax.set_title(f"{family}: headroom for a report-reader (paired 95%)")
     ax.legend()
