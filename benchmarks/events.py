@@ -58,10 +58,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ONE_EARLY = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),))
 """One conv_residual after the last block at once (Fast's slots 1-2: rank 1; the subset's 0-2: rank 2)."""
 ONE_EARLY_SUBSET = Schedule((ScheduledSeed(0.0, 2, "conv_residual", 1),))
-LATE_ONE = Schedule((ScheduledSeed(2 / 16, 1, "conv_residual", 1),))
-"""Hidden capacity demand: one conv_residual once the first report has shown how the task learns, +1 epoch."""
-LATE_TWO = Schedule((ScheduledSeed(2 / 16, 1, "conv_residual", 1), ScheduledSeed(5 / 16, 0, "conv_residual", 1)))
-"""The ceiling plan, two epochs later."""
 STATIC = ("no-growth", "ceiling", "one-early")
 FAMILIES = {
     "faulty": dict(rows=(*STATIC, "heuristic", "reactive", "reveal", "reveal-0"), reveal=("reveal",),
@@ -150,7 +146,8 @@ def play(job: tuple) -> dict:
              "reveal": lambda: RevealOracle(ceiling, failed, 1), "reveal-0": lambda: RevealOracle(ceiling, failed, 0),
              "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), both=False)),
              "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), both=True)),
-             "late-one": lambda: ScheduleAgent(LATE_ONE), "late-two": lambda: ScheduleAgent(LATE_TWO),
+             "late-one": lambda: ScheduleAgent(oracles.LATE_PLANS["late-one"]),
+             "late-two": lambda: ScheduleAgent(oracles.LATE_PLANS["late-two"]),
              }.get(row, lambda: make_agent(row))()
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
@@ -225,9 +222,14 @@ EVALUATIONS = {
                              ("reveal=py:lab.oracles:FaultyRevealFast",)),
     ("faulty", "subset"): Plan("faulty-real", None, tuple(range(690, 700)), tuple(range(900, 910)),
                                ("reveal=py:lab.oracles:FaultyRevealSubset",)),
-    ("stream", "fast"): Plan("stream", "stream-heldout", tuple(range(700, 720)), tuple(range(900, 920)),
+    ("stream", "fast"): Plan("stream", None, tuple(range(700, 720)), tuple(range(900, 920)),
                              ("reveal-1=py:lab.oracles:AfterEventReveal",
                               "reveal-2=py:lab.oracles:AfterEventRevealBoth"), flops_matched=True),
+    ("shift", "fast"): Plan("shift", None, tuple(range(720, 740)), tuple(range(900, 920)),
+                            ("reveal-1=py:lab.oracles:AfterEventReveal",
+                             "reveal-2=py:lab.oracles:AfterEventRevealBoth")),
+    ("capacity", "fast"): Plan("capacity", None, tuple(range(740, 760)), tuple(range(900, 920)),
+                               ("reveal=py:lab.oracles:CapacityReveal",)),
 }
 """The families evaluated on fresh seeds (attempt 1 of the faulty family, seeds 650-669, played no reveal or scratch
 rows: benchmarks/results/events/faulty-evaluate)."""
@@ -387,6 +389,12 @@ def main(argv: list[str] | None = None) -> None:
     if family == "capacity":  # the hidden variable is the task itself: the headroom is the family's, drawn
         part, drawn = mixture(family, runs, strengths, seeds, args.rent_coefs)
         lines += part
+        picks = {int(x): _best_of({row: {s: ret(runs[x, s, row], 0.02) for s in seeds} for row in f["reveal"]},
+                                  list(f["reveal"]), seeds) for x in strengths}
+        with atomic_path(ROOT / oracles.CAPACITY_PICKS, suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps(picks, indent=1) + "\n")
+        lines += [f"The reveal oracle's plan per class count for fresh seeds (best return at rent 0.02 on these "
+                  f"training seeds): {picks} (lab/oracles.py CapacityReveal).", ""]
     with atomic_path(out / f"{name}.md", suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines))
     import matplotlib

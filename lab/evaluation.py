@@ -68,6 +68,10 @@ SETTINGS: dict[str, Setting] = {
                       "new classes arrive at a hidden epoch drawn per seed (4, 6, 8, 10)"),
     "stream-heldout": Setting("Esper-Stream-v0", {"split": "heldout"}, "Esper-Stream-v0 heldout",
                               "new classes arrive at held-out epochs (5, 7, 9)"),
+    "shift": Setting("Esper-Shift-v0", {}, "Esper-Shift-v0",
+                     "the images change at a hidden epoch (4, 6, 8, 10) by a hidden shift (negative, rotation, noise)"),
+    "capacity": Setting("Esper-Capacity-v0", {}, "Esper-Capacity-v0",
+                        "a hidden number of classes (2, 4, 10): how much capacity pays is hidden"),
     "faulty-real": Setting("Esper-Mixed-v0", dict(tasks="faulty-real", data_root=SUBSET_ROOT),
                            "Esper-Mixed-v0 faulty-real",
                            "seeds that can fail on the real CIFAR-10 subset (small host, 20 epochs), the failure "

@@ -128,3 +128,39 @@ class AfterEventRevealBoth(AfterEventReveal):
     """Both seeds after the event."""
 
     both = True
+
+
+LATE_PLANS = {"no-growth": Schedule(()),
+              "late-one": Schedule((ScheduledSeed(2 / 16, 1, "conv_residual", 1),)),
+              "late-two": Schedule((ScheduledSeed(2 / 16, 1, "conv_residual", 1),
+                                    ScheduledSeed(5 / 16, 0, "conv_residual", 1)))}
+"""Hidden capacity demand: plans that act once the first report has shown how the task learns, +1 epoch (epoch 2
+of Fast's 16): nothing, one conv_residual, or the ceiling plan two epochs late."""
+CAPACITY_PICKS = "benchmarks/results/events/capacity-reveal.json"
+"""Per class count, the reveal plan picked on training seeds (written by ``benchmarks/events.py --family
+capacity``)."""
+
+
+class CapacityReveal(RuleAgent):
+    """The reveal oracle of hidden capacity demand: told the task's class count, it plays the late plan picked for
+    that count on training seeds (:data:`CAPACITY_PICKS`); nothing before epoch 2."""
+
+    name = "reveal"
+
+    def __init__(self, picks: dict[int, str] | None = None):
+        super().__init__()
+        if picks is None:
+            import json
+
+            picks = {int(k): v for k, v in json.loads((ROOT / CAPACITY_PICKS).read_text()).items()}
+        self.picks, self.env = picks, None
+
+    def bind(self, env) -> None:
+        self.env = env
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        if self.env is None:
+            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first")
+        plan = LATE_PLANS[self.picks[self.env.config.first_classes]]
+        command = plan.command_at(report)
+        return (command, "the late plan for this many classes") if command is not None else (Command.wait(), "")

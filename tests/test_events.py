@@ -257,3 +257,21 @@ def test_the_reveal_oracle_is_told_the_event_and_culls_a_failed_seed_once_it_sho
     env = EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=0.0)
     oracle.bind(env)
     assert not any(c.startswith("CULL") for c in (s.command for s in run_episode(env, oracle, seed=1).steps))
+
+
+def test_the_capacity_and_after_event_oracles_act_only_after_the_event_shows():
+    from agents.base import run_episode
+    from lab.oracles import AfterEventReveal, CapacityReveal
+
+    picks = {3: "no-growth", 10: "late-two"}
+    for classes, wanted in ((3, []), (10, [2, 5])):
+        env = EsperEnv("fast", **dict(SMALL, max_epochs=16), event="few_classes", first_classes=classes)
+        oracle = CapacityReveal(picks)
+        oracle.bind(env)
+        steps = run_episode(env, oracle, seed=2).steps
+        assert [s.epoch for s in steps if s.command.startswith("GERMINATE")] == wanted
+    env = EsperEnv("fast", **dict(SMALL, max_epochs=16), event="domain_shift", event_epoch=6, shift_kind="rotate")
+    oracle = AfterEventReveal()
+    oracle.bind(env)
+    steps = run_episode(env, oracle, seed=2).steps
+    assert [s.epoch for s in steps if s.command.startswith("GERMINATE")] == [0, 8]  # one early, one at tau + 2
