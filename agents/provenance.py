@@ -26,15 +26,23 @@ def cpu_model() -> str:
         return platform.processor() or "unknown CPU"
 
 
+RESULTS = "benchmarks/results"
+"""Committed results (and the seed ledger): what evaluations write, not code, so changes there leave a checkout
+clean (an evaluation's second split claims its seeds after the first one's claim changed the ledger)."""
+
+
 @functools.lru_cache(maxsize=1)
+
 def git_commit() -> str:
-    """The checkout's commit (``+dirty`` when tracked files differ from it), or "unknown" outside a checkout."""
+    """The checkout's commit (``+dirty`` when tracked files other than :data:`RESULTS` differ from it), or "unknown"
+    outside a checkout."""
     root = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                f":(exclude){RESULTS}"], capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+dirty" if dirty else "") if head else "unknown"
