@@ -11,9 +11,13 @@ every row plays every seed of Fast's task with the event:
   detection delay -- what a perfect report-reader could do:
   - faulty seeds (strength: the failure probability p): the ceiling plan, culling every seed that failed at its
     first report + 1 epoch (``reveal``; ``reveal-0`` without the delay); the plan then grows the seed again;
-  - new classes (strength: the arrival epoch tau; the validation accuracy drops in the report after epoch tau+1):
-    plans that grow after detection, at tau+2 -- one seed early and one then (``reveal-1``), or both then
-    (``reveal-2``); the oracle is the better of them and the ceiling plan, picked cross-fitted.
+  - new classes and a domain shift (strength: the event's epoch tau; the validation accuracy moves in the report
+    after epoch tau+1): plans that grow after detection, at tau+2 -- one seed early and one then (``reveal-1``), or
+    both then (``reveal-2``); the oracle is the better of them and the ceiling plan, picked cross-fitted;
+  - hidden capacity demand (strength: the task's class count, 2, 4 or 10): plans that start as no growth and act
+    from epoch 2, once the first report has shown how the task learns -- nothing, one seed (``late-one``) or the
+    ceiling plan two epochs late (``late-two``), picked per class count; the family is also read as drawn (one
+    static plan for every class count against the oracle's per-count choice), as a curve over the rent coefficient.
 
 Read as (i) the best single static plan, cross-fitted (picked on half the seeds, scored on the others, both
 ways); (ii) the per-family static oracle (one family, one strength: the same as (i)); (iii) the reveal oracle;
@@ -23,12 +27,16 @@ compute rent, x100), the latter at several rent coefficients (recomputed from ea
 
     python benchmarks/events.py --family faulty               # p = 0.25, 0.5, 0.75
     python benchmarks/events.py --family stream               # tau = 4, 8, 11
+    python benchmarks/events.py --family shift                # tau = 4, 8, 11 (the shift's kind drawn per seed)
+    python benchmarks/events.py --family capacity --rent-coefs 0 0.005 0.01 0.02 0.03 0.05
     python benchmarks/events.py --family faulty --seeds 1000 1001 --strengths 0.5 --out runs/events-smoke
     python benchmarks/events.py --family faulty --evaluate    # fresh seeds of Esper-Faulty-v0 (claimed)
 
-``--evaluate`` picks the best static plan on validation seeds 900-919 of the family's id (validation accuracy),
-then plays no-growth, the heuristic, the reactive heuristic and that plan on fresh evaluation seeds, claimed in the
-ledger first (``lab.evaluation``); the reveal oracle is privileged and is not played there.
+``--evaluate`` picks the best static plan and the reveal oracle's plan on validation seeds of the family's id
+(validation accuracy), then plays no-growth, the heuristic, the reactive heuristic, that plan, the reveal oracle
+(privileged: lab/oracles.py, told the event) and the scratch twin of every growing row on fresh evaluation seeds
+(:data:`EVALUATIONS`), claimed in the ledger first (``lab.evaluation``); on the stream family also the bare host
+(and a wider one) at the FLOPs of the best static plan and of the reactive heuristic.
 
 Writes ``<out>/<family>.md`` (the tables), ``<out>/<family>-runs.jsonl`` (one line per episode, resumable: a rerun
 plays only what is missing) and ``<out>/<family>-headroom.png`` (headroom against the event's strength).
