@@ -182,3 +182,21 @@ def test_the_evaluation_registry_replays_the_committed_settings(script, where, f
     for spec in specs:
         r = recorded[(spec.row, spec.seed)]
         assert dataclasses.replace(spec, precision=r.get("precision")).key == r["key"], (script, folder, spec.row)
+
+
+def test_the_events_headroom_reads_a_drawn_family_as_one_plan_against_the_oracles_choice_per_strength():
+    """events.py's mixture(): (i) one static plan for every draw, (ii) each strength's own, (iii) each strength's
+    best reveal plan, all cross-fitted -- on a table whose answer is known."""
+    events = load("events")
+    scores = {2: dict(zip(events.FAMILIES["capacity"]["rows"], (50, 40, 45, 0, 0, 44, 42))),
+              10: dict(zip(events.FAMILIES["capacity"]["rows"], (20, 30, 28, 0, 0, 26, 29)))}
+    seeds = [1000, 1001, 1002, 1003]
+    runs = {(k, s, row): dict(test=v + (s % 2) * 0.5, val_gain=v / 100, rent_units=10.0 * (row != "no-growth"),
+                              illegal=0.0) for k, rows in scores.items() for s in seeds for row, v in rows.items()}
+    lines, gain = events.mixture("capacity", runs, (2, 10), seeds, (0.0, 1.0))
+    row = next(ln for ln in lines if ln.startswith("| test accuracy"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    # one-early is the one plan for all (36.5); per count, no growth at 2 (50) and late-two at 10 (29): +3.0
+    assert cells[1:4] == ["36.75", "40.25", "39.75"] and gain["test accuracy"][0] == pytest.approx(3.0)
+    # at a rent of 1 (x100 per unit) growth costs 1000 points: no growth for everything, nothing to gain
+    assert gain["return, rent 1"][0] == pytest.approx(0.0)
