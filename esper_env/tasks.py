@@ -288,28 +288,24 @@ def task_distribution(name: str | TaskDistribution, data_root: str | None = None
     """A built-in distribution by name (:data:`TASK_DISTRIBUTIONS`); a :class:`TaskDistribution` as it is."""
     if isinstance(name, TaskDistribution):
         return name
-    if name == "synthetic":
-        return TaskDistribution(synthetic_families())
-    if name == "cheap":
-        return TaskDistribution((*synthetic_families(), cifar16_family(data_root)))
-    if name == "stream":
-        return TaskDistribution((stream_family(),))
-    if name == "faulty":
-        return TaskDistribution((faulty_family(),))
-    if name == "stream-real":
-        return TaskDistribution((subset_stream_family(data_root),))
-    if name == "shift":
-        return TaskDistribution((shift_family(),))
-    if name == "capacity":
-        return TaskDistribution((capacity_family(),))
-    if name == "faulty-real":
-        return TaskDistribution((subset_faulty_family(data_root),))
-    if name == "events":
-        return TaskDistribution((*synthetic_families(), stream_family(), faulty_family()))
+    families = _DISTRIBUTIONS.get(name)
+    if families is not None:
+        return TaskDistribution(families(data_root))
     raise ConfigError(f"unknown task distribution {name!r}; choose one of {', '.join(TASK_DISTRIBUTIONS)}, "
                       "or pass a TaskDistribution")
 
 
-TASK_DISTRIBUTIONS = ("synthetic", "cheap", "stream", "faulty", "shift", "capacity", "stream-real", "faulty-real",
-                      "events")
+_DISTRIBUTIONS = {
+    "synthetic": lambda root: synthetic_families(),
+    "cheap": lambda root: (*synthetic_families(), cifar16_family(root)),
+    "stream": lambda root: (stream_family(),),
+    "faulty": lambda root: (faulty_family(),),
+    "shift": lambda root: (shift_family(),),
+    "capacity": lambda root: (capacity_family(),),
+    "stream-real": lambda root: (subset_stream_family(root),),
+    "faulty-real": lambda root: (subset_faulty_family(root),),
+    "events": lambda root: (*synthetic_families(), stream_family(), faulty_family()),
+}
+"""Each built-in distribution's families (given the real subset's ``data_root``)."""
+TASK_DISTRIBUTIONS = tuple(_DISTRIBUTIONS)
 """Names :func:`task_distribution` (and ``gym.make("Esper-Mixed-v0", tasks=...)``) accept."""

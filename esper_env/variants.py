@@ -200,7 +200,20 @@ def _like(loader: DeviceLoader, images: torch.Tensor, labels: torch.Tensor, gene
                         channels_last=loader.channels_last, pad=loader.pad)
 
 
-class DomainShift(EpisodeVariant):
+class _Cached(EpisodeVariant):
+    """A variant whose loaders are built once per episode, on first use."""
+
+    def __init__(self, config: EsperConfig, seed: int):
+        super().__init__(config, seed)
+        self._cache: dict[str, DeviceLoader] = {}
+
+    def _cached(self, key: str, build) -> DeviceLoader:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+
+class DomainShift(_Cached):
     """A domain shift (``event="domain_shift"``): from epoch ``event_epoch`` on, every training image is transformed
     by ``shift_kind`` (:data:`SHIFTS`); the report validates on the new domain once an epoch has trained on it (what
     a user could measure), and the test set is the new domain's. The outcome's ``old_test_accuracy`` is the final
@@ -208,15 +221,9 @@ class DomainShift(EpisodeVariant):
 
     name = "domain_shift"
 
-    def __init__(self, config: EsperConfig, seed: int):
-        super().__init__(config, seed)
-        self._cache: dict[str, DeviceLoader] = {}
-
     def _shifted(self, key: str, loader: DeviceLoader) -> DeviceLoader:
-        if key not in self._cache:
-            self._cache[key] = _like(loader, SHIFTS[self.config.shift_kind](loader.images), loader.labels,
-                                     loader.generator)
-        return self._cache[key]
+        return self._cached(key, lambda: _like(loader, SHIFTS[self.config.shift_kind](loader.images), loader.labels,
+                                               loader.generator))
 
     def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
         return loaders.train if epoch < self.config.event_epoch else self._shifted("train", loaders.train)
@@ -231,22 +238,16 @@ class DomainShift(EpisodeVariant):
         return loaders.test
 
 
-class FewClasses(EpisodeVariant):
+class FewClasses(_Cached):
     """A task easier than it looks (``event="few_classes"``): every split holds only the images of classes
     ``0..first_classes-1``; the report says nothing of it but what the learning curve shows. How much capacity
     the task needs is hidden: the canonical case for a network that grows."""
 
     name = "few_classes"
 
-    def __init__(self, config: EsperConfig, seed: int):
-        super().__init__(config, seed)
-        self._cache: dict[str, DeviceLoader] = {}
-
     def _few(self, key: str, loader: DeviceLoader) -> DeviceLoader:
-        if key not in self._cache:
-            keep = loader.labels < self.config.first_classes
-            self._cache[key] = _like(loader, loader.images[keep], loader.labels[keep], loader.generator)
-        return self._cache[key]
+        keep = lambda: loader.labels < self.config.first_classes  # noqa: E731
+        return self._cached(key, lambda: _like(loader, loader.images[keep()], loader.labels[keep()], loader.generator))
 
     def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
         return self._few("train", loaders.train)
