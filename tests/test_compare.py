@@ -261,3 +261,14 @@ def test_picking_reads_validation_accuracy_not_the_test_split():
         r.seed -= 900  # evaluation seeds: never picked on
     with pytest.raises(ValueError, match="picking's seeds must be distinct seeds in 900-999"):
         pick(rows, ["a", "b"])
+
+
+def test_compute_matching_counts_epochs_at_what_the_bare_run_measured_where_a_variant_changed_them():
+    from types import SimpleNamespace
+
+    from lab.compare.plan import _measured_scale
+
+    run = lambda flops, epochs: SimpleNamespace(outcome=SimpleNamespace(train_flops=flops, epochs=epochs))  # noqa: E731
+    assert _measured_scale(None, 10.0) == 1.0  # nothing measured: the analytic cost
+    assert _measured_scale(run(160.5, 16), 10.0) == 1.0  # within 1%: stationary, the analytic cost as it was
+    assert _measured_scale(run(96.0, 16), 10.0) == pytest.approx(0.6)  # new classes arrive: 60% of the images

@@ -221,13 +221,25 @@ WIDTHS = tuple(round(1 + 0.05 * i, 2) for i in range(61))
 """Width multipliers a wide@flops row may pick from (1.0 to 4.0 in steps of 0.05)."""
 
 
+def _measured_scale(bare: RunRecord | None, per_epoch: float) -> float:
+    """What the bare host's run on this seed measured per epoch, as a multiple of the analytic epoch cost, where
+    they differ by more than 1%: an episode variant changed what an epoch trains on (new classes that arrive, a
+    task with fewer classes); 1.0 otherwise (and without a no-growth run to measure)."""
+    if bare is None or not bare.outcome.epochs:
+        return 1.0
+    measured = bare.outcome.train_flops / (per_epoch * bare.outcome.epochs)
+    return measured if abs(measured - 1) > 0.01 else 1.0
+
+
 def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list[RunSpec]:
     """The third phase: for each row in ``cfg.flops_matched`` and each seed, the bare host for the number of epochs
     whose training FLOPs come closest to the row's run (within half an epoch), and a wider host for the row's
-    epochs whose width spends them closest."""
+    epochs whose width spends them closest. Epochs are counted at what the comparison's no-growth run on the same
+    seed measured, where an episode variant made that differ from the analytic cost (:func:`_measured_scale`)."""
     from esper_env.reporting import bare_host_epoch_flops
 
     costs: dict[EsperConfig, tuple[float, dict[float, float]]] = {}
+    bare = {s.seed: first[s.key] for s in plan(cfg) if s.agent == "no-growth" and not s.fossilized and s.key in first}
     specs = []
     for spec in plan(cfg):
         if spec.row not in cfg.flops_matched or spec.key not in first:
@@ -237,6 +249,8 @@ def flops_matched_specs(cfg: CompareConfig, first: dict[str, RunRecord]) -> list
             costs[base] = (bare_host_epoch_flops(base),
                            {w: bare_host_epoch_flops(base.replace(width=base.width * w)) for w in WIDTHS})
         per_epoch, wide_epoch = costs[base]
+        scale = _measured_scale(bare.get(spec.seed), per_epoch)
+        per_epoch, wide_epoch = per_epoch * scale, {w: f * scale for w, f in wide_epoch.items()}
         spent = first[spec.key].outcome.train_flops
         epochs = max(1, round(spent / per_epoch))
         longer = base.replace(max_epochs=epochs).to_dict()
