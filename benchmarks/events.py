@@ -103,7 +103,9 @@ class Args:
     evaluate: bool = False
     """Instead: pick the best static plan on validation seeds, then evaluate on fresh seeds (claimed)."""
     eval_seeds: tuple[int, ...] | None = None
-    """Fresh evaluation seeds (default: the family's in EVALUATIONS, claimed in the ledger as events attempt 2)."""
+    """Fresh evaluation seeds (default: the family's in EVALUATIONS, those of attempt 2)."""
+    attempt: str = "2"
+    """The ledger's attempt (and the folders' suffix): a new attempt needs seeds no earlier attempt used."""
     allow_dirty: bool = False
     """Evaluate although tracked files have uncommitted changes (their diff's hash is recorded)."""
 
@@ -309,8 +311,8 @@ def evaluate(args: Args) -> str:
     s = setting(plan.where)
     val = run_comparison(CompareConfig(s.env_id, {k: v for k, v in s.overrides.items() if k != "split"},
                                        rows=(*statics.values(), *reveals.values()), seeds=plan.validation,
-                                       scratch=False, workers=args.workers, out=out / f"{plan.where}-validation-2",
-                                       command=command))
+                                       scratch=False, workers=args.workers,
+                                       out=out / f"{plan.where}-validation-{args.attempt}", command=command))
     best, means = pick(val.rows, list(statics))
     oracle, oracle_means = pick(val.rows, list(reveals))
     static_row = "best-static" if best != "no-growth" else "no-growth"
@@ -323,8 +325,9 @@ def evaluate(args: Args) -> str:
               f"Command: `{command}`. Picked on validation seeds {plan.validation[0]}-{plan.validation[-1]} by mean "
               f"validation accuracy: the best static plan `{best}` ({listed(means)}); the reveal oracle's plan "
               f"`{oracle}` ({listed(oracle_means)})."
-              f" Fresh evaluation seeds {seeds[0]}-{seeds[-1]}, claimed in the ledger as events attempt 2. The reveal "
-              "oracle is privileged (told the hidden event, acting once it shows in the report + 1 epoch: "
+              f" Fresh evaluation seeds {seeds[0]}-{seeds[-1]}, claimed in the ledger as events attempt "
+              f"{args.attempt}. The reveal oracle is privileged (told the hidden event, acting once it shows in the "
+              "report + 1 epoch: "
               "lab/oracles.py): a bound, not a controller. `scratch:ROW` trains ROW's final architecture from the "
               "start. Test accuracy in points; return = the env's (validation points gained net of rent, x100, at "
               "its default rent coefficient 0.02, fixed before the measurement); paired 95% intervals.", ""]
@@ -333,8 +336,9 @@ def evaluate(args: Args) -> str:
         if where is None:
             continue
         matched = (static_row, "reactive") if plan.flops_matched else ()
-        comp = Evaluation("events", "2", where, seeds, rows, out / f"{where}-evaluate-2", command, scratch=True,
-                          flops_matched=matched, workers=args.workers, allow_dirty=args.allow_dirty).run()
+        comp = Evaluation("events", args.attempt, where, seeds, rows, out / f"{where}-evaluate-{args.attempt}",
+                          command, scratch=True, flops_matched=matched, workers=args.workers,
+                          allow_dirty=args.allow_dirty).run()
         name = "training split" if where == plan.where else "held-out split"
         d = paired(comp.rows, "reveal", static_row, test_points)
         checks.append(GoalCheck(f"{name}: reveal oracle − best static ≥ +2.0", d[0] >= 2.0 and d[1] > 0, said(d)))
@@ -348,9 +352,9 @@ def evaluate(args: Args) -> str:
                      f"{said(paired(comp.rows, row, static_row, test_points))} | "
                      f"{np.mean([ret(r) for r in rs]):.2f} | {said(paired(comp.rows, row, static_row, ret))} | "
                      f"{flops_ratio(comp.rows, row):.2f}× |" for row, rs in comp.rows.items()), ""]
-    return write_goal(out / f"{plan.where}-goal-2.md", header, checks, "Checks (issue 35's goal on this family: the "
-                      "reveal oracle ≥ +2.0 points above the best static plan, and the reactive heuristic above it, "
-                      "on fresh seeds)", verdict_of="These checks")
+    return write_goal(out / f"{plan.where}-goal-{args.attempt}.md", header, checks, "Checks (issue 35's goal on this "
+                      "family: the reveal oracle ≥ +2.0 points above the best static plan, and the reactive heuristic "
+                      "above it, on fresh seeds)", verdict_of="These checks")
 
 
 def main(argv: list[str] | None = None) -> None:
