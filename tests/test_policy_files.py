@@ -55,6 +55,7 @@ def test_a_saved_policy_loads_as_data_and_acts_like_the_model(good_policy):
     assert np.array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the protocol, then refuses
 def test_crafted_weights_do_not_run(good_policy, tmp_path):
     marker = tmp_path / "pwned"
     crafted = tmp_path / "crafted.zip"
@@ -101,6 +102,7 @@ def test_empty_and_corrupt_policy_files(tmp_path, capsys):
         assert f.name in err and "Traceback" not in err
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the protocol, then refuses
 def test_crafted_dataset_and_checkpoint_files_do_not_run(tmp_path, capsys):
     from agents.simic import DatasetError, load
 
