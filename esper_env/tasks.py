@@ -23,7 +23,8 @@ probability is drawn per seed and never reported):
 * ``"capacity"`` (``Esper-Capacity-v0``) -- a hidden number of classes (how much capacity pays), Fast's cost;
 * ``"stream-real"`` -- new classes arrive on the real CIFAR-10 subset (needs ``data_root``);
 * ``"faulty-real"`` -- seeds fail with a hidden probability on the real CIFAR-10 subset (needs ``data_root``);
-* ``"events"`` -- the synthetic families, ``fast-stream`` and ``fast-faulty`` together (one policy for all).
+* ``"events"`` -- the synthetic (stationary) families and the four Fast-cost event families together (one policy
+  for all).
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ _DISTRIBUTIONS = {
     "capacity": lambda root: (capacity_family(),),
     "stream-real": lambda root: (subset_stream_family(root),),
     "faulty-real": lambda root: (subset_faulty_family(root),),
-    "events": lambda root: (*synthetic_families(), stream_family(), faulty_family()),
+    "events": lambda root: (*synthetic_families(), stream_family(), faulty_family(), shift_family(), capacity_family()),
 }
 """Each built-in distribution's families (given the real subset's ``data_root``)."""
 TASK_DISTRIBUTIONS = tuple(_DISTRIBUTIONS)
