@@ -89,7 +89,7 @@ class Args:
     """Which event: faulty seeds, new classes, a domain shift or hidden capacity demand (a hidden class count)."""
     task: str = field(default="fast", metadata={"choices": list(CEILINGS)})
     """The task the event happens on: Fast's (procedural, tiny host) or the real CIFAR-10 subset's (small host, 20
-    epochs, ~25 s an episode; faulty seeds only)."""
+    epochs, ~25 s an episode; faulty seeds and new classes only)."""
     strengths: tuple[float, ...] | None = None
     """The event's strengths (faulty: failure probabilities; stream: arrival epochs); default: the family's."""
     seeds: tuple[int, ...] = tuple(range(1000, 1020))
@@ -117,10 +117,12 @@ def env_for(family: str, strength: float, task: str = "fast", seed: int = 0):
         from esper_env.config import SETTINGS
         from lab.settings import SUBSET_ROOT
 
-        if family != "faulty":
-            raise SystemExit("events.py: error: --task subset measures the faulty family only (so far)")
-        return EsperEnv("cifar10", **SETTINGS["cifar10-subset"], data_root=str(ROOT / SUBSET_ROOT),
-                        event="faulty_seeds", fault_p=strength, threads=1)
+        if family not in ("faulty", "stream"):
+            raise SystemExit("events.py: error: --task subset measures the faulty and stream families only (so far)")
+        event = (dict(event="faulty_seeds", fault_p=strength) if family == "faulty" else
+                 dict(event="new_classes", event_epoch=int(strength), first_classes=5, replay=0.5))
+        return EsperEnv("cifar10", **SETTINGS["cifar10-subset"], data_root=str(ROOT / SUBSET_ROOT), **event,
+                        threads=1)
     if family == "faulty":
         return EsperEnv("fast", event="faulty_seeds", fault_p=strength, threads=1)
     if family == "shift":  # the shift's kind drawn as Esper-Shift-v0 draws it for this seed; the epoch fixed
@@ -133,8 +135,11 @@ def env_for(family: str, strength: float, task: str = "fast", seed: int = 0):
     return EsperEnv("fast", event="new_classes", event_epoch=int(strength), first_classes=5, replay=0.5, threads=1)
 
 
-def after_detection(tau: int, both: bool) -> Schedule:
-    """New classes: grow at tau+2, when the drop has shown (report after tau+1) plus one epoch of delay."""
+def after_detection(tau: int, both: bool, task: str = "fast") -> Schedule:
+    """New classes: grow at tau+2, when the drop has shown (report after tau+1) plus one epoch of delay (Fast: slot
+    ranks 1 then 0; the subset's 20 epochs: ranks 2, where its ceiling plan grows, then 1)."""
+    if task == "subset":
+        return oracles.after_detection(tau, 20, both, late_slot=1, early_slot=2)
     return oracles.after_detection(tau, 16, both)
 
 
@@ -154,8 +159,8 @@ def play(job: tuple) -> dict:
     failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)  # noqa: E731 (the oracle's privilege)
     agent = {"ceiling": lambda: ScheduleAgent(ceiling), "one-early": lambda: ScheduleAgent(one_early),
              "reveal": lambda: RevealOracle(ceiling, failed, 1), "reveal-0": lambda: RevealOracle(ceiling, failed, 0),
-             "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), both=False)),
-             "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), both=True)),
+             "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), False, task)),
+             "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), True, task)),
              "late-one": lambda: ScheduleAgent(oracles.LATE_PLANS["late-one"]),
              "late-two": lambda: ScheduleAgent(oracles.LATE_PLANS["late-two"]),
              }.get(row, lambda: make_agent(row))()
