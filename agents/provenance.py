@@ -32,7 +32,6 @@ clean (an evaluation's second split claims its seeds after the first one's claim
 
 
 @functools.lru_cache(maxsize=1)
-
 def git_commit() -> str:
     """The checkout's commit (``+dirty`` when tracked files other than :data:`RESULTS` differ from it), or "unknown"
     outside a checkout."""

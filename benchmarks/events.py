@@ -156,14 +156,15 @@ def play(job: tuple) -> dict:
     env = env_for(family, strength, task, seed)
     ceiling = Schedule.load(ROOT / CEILINGS[task])
     one_early = ONE_EARLY_SUBSET if task == "subset" else ONE_EARLY
-    failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)  # noqa: E731 (the oracle's privilege)
     agent = {"ceiling": lambda: ScheduleAgent(ceiling), "one-early": lambda: ScheduleAgent(one_early),
-             "reveal": lambda: RevealOracle(ceiling, failed, 1), "reveal-0": lambda: RevealOracle(ceiling, failed, 0),
+             "reveal": lambda: RevealOracle(ceiling, delay=1), "reveal-0": lambda: RevealOracle(ceiling, delay=0),
              "reveal-1": lambda: ScheduleAgent(after_detection(int(strength), False, task)),
              "reveal-2": lambda: ScheduleAgent(after_detection(int(strength), True, task)),
              "late-one": lambda: ScheduleAgent(oracles.LATE_PLANS["late-one"]),
              "late-two": lambda: ScheduleAgent(oracles.LATE_PLANS["late-two"]),
              }.get(row, lambda: make_agent(row))()
+    if hasattr(agent, "bind"):  # an oracle: told the env (its privilege), as esper compare does
+        agent.bind(env)
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
     val0, rent, illegal, done, commands = info["report"].val_accuracy, 0.0, 0.0, False, []

@@ -131,17 +131,34 @@ class FaultySeeds(EpisodeVariant):
         return FAULT_LR_SCALE if self.failed(slot, germinated_at) else 1.0
 
 
-class NewClasses(EpisodeVariant):
+def _like(loader: DeviceLoader, images: torch.Tensor, labels: torch.Tensor, generator=None) -> DeviceLoader:
+    from .data import DeviceLoader
+
+    return DeviceLoader(images.contiguous(), labels, loader.batch_size, train=loader.train,
+                        generator=generator if loader.train else None, device=loader.device,
+                        channels_last=loader.channels_last, pad=loader.pad)
+
+
+class _Cached(EpisodeVariant):
+    """A variant whose loaders are built once per episode, on first use."""
+
+    def __init__(self, config: EsperConfig, seed: int):
+        super().__init__(config, seed)
+        self._cache: dict[str, DeviceLoader] = {}
+
+    def _cached(self, key: str, build) -> DeviceLoader:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+
+class NewClasses(_Cached):
     """New classes arrive (``event="new_classes"``, class-incremental): until epoch ``event_epoch`` the training
     stream holds only the images of classes ``0..first_classes-1``; from then on it holds every class, the first
     classes with the first ``replay`` fraction of their images. Validation follows the stream (the classes trained
     on so far: what a user could measure); the test set covers every class."""
 
     name = "new_classes"
-
-    def __init__(self, config: EsperConfig, seed: int):
-        super().__init__(config, seed)
-        self._cache: dict[str, DeviceLoader] = {}
 
     def _old(self, loader: DeviceLoader) -> torch.Tensor:
         return loader.labels < self.config.first_classes
@@ -155,20 +172,13 @@ class NewClasses(EpisodeVariant):
                 kept = torch.cumsum(old.long(), 0) <= round(self.config.replay * int(old.sum()))
                 return ~old | (old & kept)
             key = "after"
-        if key not in self._cache:
-            self._cache[key] = loaders.train_subset(mask())
-        return self._cache[key]
+        return self._cached(key, lambda: loaders.train_subset(mask()))
 
     def val_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
         if epoch > self.config.event_epoch:  # the report after an epoch trained on every class
             return loaders.val
-        if "val" not in self._cache:
-            from .data import DeviceLoader
-
-            v, old = loaders.val, self._old(loaders.val)
-            self._cache["val"] = DeviceLoader(v.images[old], v.labels[old], v.batch_size, train=False,
-                                              device=v.device, channels_last=v.channels_last, pad=v.pad)
-        return self._cache["val"]
+        v = loaders.val
+        return self._cached("val", lambda: _like(v, v.images[self._old(v)], v.labels[self._old(v)]))
 
 
 def _noise(x: torch.Tensor) -> torch.Tensor:
@@ -190,27 +200,6 @@ SHIFTS = {
 """Domain shifts, on uint8 images [N, C, H, W]: a photographic negative, a 90-degree rotation (a camera mounted
 differently), sensor noise (Gaussian, sigma 40 of 255, the same noise for every run), a 3x3 blur (defocus), and a
 colour-channel permutation (another sensor's colours)."""
-
-
-def _like(loader: DeviceLoader, images: torch.Tensor, labels: torch.Tensor, generator=None) -> DeviceLoader:
-    from .data import DeviceLoader
-
-    return DeviceLoader(images.contiguous(), labels, loader.batch_size, train=loader.train,
-                        generator=generator if loader.train else None, device=loader.device,
-                        channels_last=loader.channels_last, pad=loader.pad)
-
-
-class _Cached(EpisodeVariant):
-    """A variant whose loaders are built once per episode, on first use."""
-
-    def __init__(self, config: EsperConfig, seed: int):
-        super().__init__(config, seed)
-        self._cache: dict[str, DeviceLoader] = {}
-
-    def _cached(self, key: str, build) -> DeviceLoader:
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
 
 
 class DomainShift(_Cached):
@@ -246,8 +235,10 @@ class FewClasses(_Cached):
     name = "few_classes"
 
     def _few(self, key: str, loader: DeviceLoader) -> DeviceLoader:
-        keep = lambda: loader.labels < self.config.first_classes  # noqa: E731
-        return self._cached(key, lambda: _like(loader, loader.images[keep()], loader.labels[keep()], loader.generator))
+        def build():
+            keep = loader.labels < self.config.first_classes
+            return _like(loader, loader.images[keep], loader.labels[keep], loader.generator)
+        return self._cached(key, build)
 
     def train_loader(self, epoch: int, loaders: EpisodeLoaders) -> DeviceLoader:
         return self._few("train", loaders.train)

@@ -96,32 +96,39 @@ def after_detection(tau: int, max_epochs: int, both: bool, late_slot: int = 0, e
     return Schedule((first, ScheduledSeed(late, late_slot, "conv_residual", 1)))
 
 
-class AfterEventReveal(RuleAgent):
-    """The reveal oracle of an event at a hidden epoch (new classes, a domain shift): told the epoch, it plays
-    :func:`after_detection` (``both``: both seeds after the event; otherwise one early, one after)."""
+class TaskPlanOracle(RuleAgent):
+    """An oracle that plays a plan chosen from the episode's drawn task (:meth:`plan_for`), told it by
+    :meth:`bind`."""
 
     name = "reveal"
-    both = False
+    reason = "the plan for this task (known to the oracle)"
 
     def __init__(self):
         super().__init__()
-        self.env, self.schedule = None, None
+        self.env = None
 
     def bind(self, env) -> None:
         self.env = env
 
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self.schedule = None
+    def plan_for(self, config) -> Schedule:
+        raise NotImplementedError
 
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
         if self.env is None:
             raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first")
-        if self.schedule is None:
-            c = self.env.config
-            self.schedule = after_detection(c.event_epoch, c.max_epochs, self.both)
-        command = self.schedule.command_at(report)
-        return (command, "after the event (known to the oracle)") if command is not None else (Command.wait(), "")
+        command = self.plan_for(self.env.config).command_at(report)
+        return (command, self.reason) if command is not None else (Command.wait(), "")
+
+
+class AfterEventReveal(TaskPlanOracle):
+    """The reveal oracle of an event at a hidden epoch (new classes, a domain shift): told the epoch, it plays
+    :func:`after_detection` (``both``: both seeds after the event; otherwise one early, one after)."""
+
+    both = False
+    reason = "after the event (known to the oracle)"
+
+    def plan_for(self, config) -> Schedule:
+        return after_detection(config.event_epoch, config.max_epochs, self.both)
 
 
 class AfterEventRevealBoth(AfterEventReveal):
@@ -141,11 +148,11 @@ CAPACITY_PICKS = "benchmarks/results/events/capacity-reveal.json"
 capacity``)."""
 
 
-class CapacityReveal(RuleAgent):
+class CapacityReveal(TaskPlanOracle):
     """The reveal oracle of hidden capacity demand: told the task's class count, it plays the late plan picked for
     that count on training seeds (:data:`CAPACITY_PICKS`); nothing before epoch 2."""
 
-    name = "reveal"
+    reason = "the late plan for this many classes"
 
     def __init__(self, picks: dict[int, str] | None = None):
         super().__init__()
@@ -153,14 +160,7 @@ class CapacityReveal(RuleAgent):
             import json
 
             picks = {int(k): v for k, v in json.loads((ROOT / CAPACITY_PICKS).read_text()).items()}
-        self.picks, self.env = picks, None
+        self.picks = picks
 
-    def bind(self, env) -> None:
-        self.env = env
-
-    def decide(self, report: TrainingReport) -> tuple[Command, str]:
-        if self.env is None:
-            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first")
-        plan = LATE_PLANS[self.picks[self.env.config.first_classes]]
-        command = plan.command_at(report)
-        return (command, "the late plan for this many classes") if command is not None else (Command.wait(), "")
+    def plan_for(self, config) -> Schedule:
+        return LATE_PLANS[self.picks[config.first_classes]]
