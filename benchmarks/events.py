@@ -29,8 +29,10 @@ compute rent, x100), the latter at several rent coefficients (recomputed from ea
     python benchmarks/events.py --family stream               # tau = 4, 8, 11
     python benchmarks/events.py --family shift                # tau = 4, 8, 11 (the shift's kind drawn per seed)
     python benchmarks/events.py --family capacity --rent-coefs 0 0.005 0.01 0.02 0.03 0.05
+    python benchmarks/events.py --family stream --task subset --strengths 8   # on the real CIFAR-10 subset
     python benchmarks/events.py --family faulty --seeds 1000 1001 --strengths 0.5 --out runs/events-smoke
     python benchmarks/events.py --family faulty --evaluate    # fresh seeds of Esper-Faulty-v0 (claimed)
+    python benchmarks/events.py --family faulty --task subset --evaluate   # and of the real-subset family
 
 ``--evaluate`` picks the best static plan and the reveal oracle's plan on validation seeds of the family's id
 (validation accuracy), then plays no-growth, the heuristic, the reactive heuristic, that plan, the reveal oracle

@@ -44,12 +44,15 @@ def test_the_event_is_a_pure_function_of_the_seed_and_held_out_values_are_never_
         assert {getattr(dist.draw(s, "heldout"), field) for s in range(100)} == held
 
 
-def test_the_report_never_names_the_event():
-    env = gym.make("Esper-Stream-v0", **SMALL)
+@pytest.mark.parametrize("env_id,event", [("Esper-Stream-v0", "new_classes"), ("Esper-Faulty-v0", "faulty_seeds"),
+                                          ("Esper-Shift-v0", "domain_shift"), ("Esper-Capacity-v0", "few_classes")])
+def test_the_report_never_names_the_event(env_id, event):
+    env = gym.make(env_id, **SMALL)
     _, info = env.reset(seed=1000)
     text = repr(info["report"]) + " ".join(env.unwrapped.observation_fields)
-    assert info["task"].event == "new_classes"  # the task knows it (a debugging aid for people) ...
-    assert not any(w in text for w in ("event", "fault", "first_classes", "replay"))  # ... the report does not
+    assert info["task"].event == event  # the task knows it (a debugging aid for people) ...
+    assert not any(w in text for w in ("event", "fault", "first_classes", "replay", "shift"))  # ... the report does
+    assert info["report"].num_classes == 10  # not (a task with fewer classes still reports the dataset's ten),
     assert info["report"].task == EsperEnv("fast", **SMALL).reset(seed=1000)[1]["report"].task  # nor its context
 
 
