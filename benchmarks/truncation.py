@@ -34,6 +34,8 @@ from lab.records import run_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/results/truncation"
+CEILING_PLUS = "schedule:benchmarks/results/simic3/pi-fast/ceiling-plus.json"
+"""The Fast ceiling plan with ADVANCE rules for every other seed (Simic v3's round-0 rollout)."""
 HORIZONS = (1, 2, 3, 4, 6, 8)
 
 
@@ -46,6 +48,10 @@ class Target:
     """Training seeds (>= 1000) whose heuristic episodes are branched."""
     stride: int
     """Branch at every stride-th epoch (and at every non-WAIT command of the heuristic), as esper improve."""
+    rollout: str = "heuristic"
+    """Who plays the episode and every branch (Simic v4's labels are rolled out by the Fast ceiling plan)."""
+    concurrent: bool = False
+    """Also branch GERMINATE while a seed grows (Simic v4's labelling does)."""
 
 
 TARGETS = {t.name: t for t in (
@@ -53,8 +59,12 @@ TARGETS = {t.name: t for t in (
     Target("cheap", "Esper-Mixed-v0", training_overrides("mixed-heldout"), tuple(range(1300, 1312)), 1),
     # the real subset as the project evaluates it (small host, 32x32, 20 epochs): every other epoch
     Target("subset", "Esper-CIFAR10-v0", setting("subset").overrides, tuple(range(1300, 1304)), 2),
+    # Simic v4's labelling (issue 36): the hidden-event families, rolled out by the Fast ceiling plan (+ ADVANCE rules)
+    Target("faulty", "Esper-Faulty-v0", {}, tuple(range(1400, 1408)), 2, CEILING_PLUS, True),
+    Target("stream", "Esper-Stream-v0", {}, tuple(range(1400, 1404)), 2, CEILING_PLUS, True),
+    Target("shift", "Esper-Shift-v0", {}, tuple(range(1400, 1404)), 2, CEILING_PLUS, True),
 )}
-LABELLING = dict(rollout="heuristic", max_germinate=2, concurrent=False)
+LABELLING = dict(max_germinate=2)
 
 
 def run(t: Target, workers: int) -> None:
@@ -64,7 +74,8 @@ def run(t: Target, workers: int) -> None:
     if not todo:
         return
     print(f"{t.name}: branching {len(todo)} episodes on {workers} workers ...", file=sys.stderr)
-    job = partial(record_episode, t.env_id, env_kwargs(t.env_id, **t.overrides), dict(LABELLING, stride=t.stride))
+    labelling = dict(LABELLING, stride=t.stride, rollout=t.rollout, concurrent=t.concurrent)
+    job = partial(record_episode, t.env_id, env_kwargs(t.env_id, **t.overrides), labelling)
     for seed, result in run_tasks(job, todo, workers):
         if isinstance(result, WorkerDied):
             print(f"{t.name}: seed {seed}: {result.message}", file=sys.stderr)
