@@ -71,6 +71,11 @@ class ImproveConfig:
     """Branch at every stride-th epoch (the rollout's own non-WAIT decisions are always branched)."""
     margin: float = 0.0
     """A branch replaces the rollout's own command only if it is better by more than this."""
+    race: int = 0
+    """Racing (:mod:`agents.simic.racing`): the alternatives to the rollout's command play this many epochs, the
+    worse half is dropped, the survivors twice as long, ...; only the winner plays to the end. When the rollout
+    controller plays the episode, its own command's branch is the episode itself and costs nothing. 0: every
+    candidate is played to the end."""
     out: Path = Path("runs/improved.npz")
     """Demonstration file (appended to by seed, like ``esper collect``)."""
     workers: int = 1
@@ -93,6 +98,9 @@ class ImproveConfig:
             ControllerSpec.parse(self.behaviour, named=False, what="behaviour (or teacher)").check()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if not isinstance(self.race, int) or isinstance(self.race, bool) or self.race < 0:
+            raise ValueError(f"race must be an integer >= 0 (epochs of the first rung; 0: full branches), got "
+                             f"{self.race!r}")
         for name in ("max_germinate", "stride", "workers"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -211,7 +219,12 @@ class BranchStats:
     relabelled: int
     """States whose label differs from the rollout controller's command."""
     labels: dict[str, list[int]] = field(default_factory=dict)
-    """Each objective's label at every step (the same branches decide both; ``teacher`` holds the chosen one)."""
+    """Each objective's label at every step (the same branches decide both; ``teacher`` holds the chosen one;
+    when racing, the race ranks by the chosen objective and the other's label is read off its survivors)."""
+    branched: list[dict] = field(default_factory=list)
+    """Every branched state: ``step``, the rollout's command ``own``, ``values`` {action: [final validation
+    accuracy, return from the state]} of the branches played to the end (the own command's included) and, when
+    racing, ``dropped`` {action: value where the race dropped it}: what a critic of the report is fitted on."""
 
 
 def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Episode, BranchStats]:
@@ -235,32 +248,72 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     if behaviour is not None:
         behaviour.reset(seed)
     rows = EpisodeRows()
-    states = n_branches = epochs = relabelled = 0
+    states = n_branches = epochs = 0
     labels: dict[str, list[int]] = {o: [] for o in OBJECTIVES}
-    done = False
+    branched: list[dict] = []
+    deferred: list[tuple] = []  # racing with the rollout as behaviour: (step, snapshot, alternatives, own)
+    own_free = cfg.get("race", 0) > 0 and cfg["behaviour"] == cfg["rollout"]
+    done, step, owns = False, 0, []
     while not done:
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
+        owns.append(own)
         cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
         by_objective = dict.fromkeys(OBJECTIVES, own)
         epoch = info["report"].epoch
         if branch_here(cands, epoch, own, cfg["stride"], codec):
             snap = env.unwrapped.snapshot()
-            branches = branch(env, snap, cands, fresh)
-            by_objective = {o: best_branch(branches, own, o, cfg["margin"]) for o in OBJECTIVES}
-            obs, info = env.unwrapped.restore(snap)
-            states, n_branches = states + 1, n_branches + len(branches)
-            epochs += sum(b.epochs for b in branches)
+            states += 1
+            if own_free:  # the own command's branch is the rest of this episode: race the others once it ends
+                deferred.append((step, snap, [a for a in cands if a != own], own))
+            else:
+                record, spent = _branch_state(env, snap, cands, own, fresh, cfg)
+                by_objective = {o: record["labels"][o] for o in OBJECTIVES}
+                branched.append(dict(step=step, **{k: v for k, v in record.items() if k != "labels"}))
+                n_branches, epochs = n_branches + len(cands), epochs + spent
+                obs, info = env.unwrapped.restore(snap)
         label = by_objective[cfg["objective"]]
-        relabelled += label != own
         for o in OBJECTIVES:
             labels[o].append(int(by_objective[o]))
-        action = label if teacher else int(behaviour.act(obs, info))
+        action = own if own_free else (label if teacher else int(behaviour.act(obs, info)))
         rows.add(obs, mask, label, action)
         obs, reward, done, _, info = env.step(action)
         rows.reward(reward)
+        step += 1
+    final, test = info["final"].val_accuracy, info["final"].test_accuracy
+    rewards = rows.rows["reward"]
+    from .racing import race
+    for i, snap, others, own in deferred:
+        own_branch = Branch(own, float(final), float(sum(rewards[i:])), step - i)
+        full, dropped, spent = race(env, snap, others, fresh, cfg["race"], cfg["objective"])
+        for o in OBJECTIVES:
+            labels[o][i] = best_branch([own_branch, *full], own, o, cfg["margin"])
+        rows.rows["teacher"][i] = labels[cfg["objective"]][i]
+        branched.append(dict(step=i, own=own, values=_values([own_branch, *full]),
+                             dropped={str(a): v for a, v in dropped.items()}))
+        n_branches, epochs = n_branches + len(others), epochs + spent
     env.close()
-    return rows.episode(seed, info["final"].test_accuracy), BranchStats(states, n_branches, epochs, relabelled, labels)
+    relabelled = sum(int(lab != a) for lab, a in zip(labels[cfg["objective"]], owns))
+    branched.sort(key=lambda b: b["step"])
+    return rows.episode(seed, test), BranchStats(states, n_branches, epochs, relabelled, labels, branched)
+
+
+def _values(branches: list[Branch]) -> dict[int, list[float]]:
+    return {str(b.action): [b.val_accuracy, b.episode_return] for b in branches}  # JSON keys: the same in memory
+
+
+def _branch_state(env, snap, cands: list[int], own: int, fresh, cfg: dict) -> tuple[dict, int]:
+    """Branch ``cands`` at a state (every one to the end, or racing the others with the own command kept): the
+    labels by objective, the branches' values and the epochs spent."""
+    if cfg.get("race", 0) > 0:
+        from .racing import race
+
+        full, dropped, spent = race(env, snap, cands, fresh, cfg["race"], cfg["objective"], keep=own)
+    else:
+        full = branch(env, snap, cands, fresh)
+        dropped, spent = {}, sum(b.epochs for b in full)
+    labels = {o: best_branch(full, own, o, cfg["margin"]) for o in OBJECTIVES}
+    return dict(labels=labels, own=own, values=_values(full), dropped={str(a): v for a, v in dropped.items()}), spent
 
 
 def with_objective(path: str | Path, objective: str, out: str | Path) -> Path:
@@ -284,7 +337,7 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> Demonstrations:
     cfg.check()
     out = Path(cfg.out)
     labelling = dict(rollout=cfg.rollout, objective=cfg.objective, max_germinate=cfg.max_germinate,
-                     concurrent=cfg.concurrent, stride=cfg.stride, margin=cfg.margin)
+                     concurrent=cfg.concurrent, stride=cfg.stride, margin=cfg.margin, race=cfg.race)
     kwargs, schema, made = recording(cfg.env_id, cfg.overrides, teacher=f"improved:{cfg.rollout}", explore=0.0,
                                      labelling=labelling)
     demos = open_or_start(out, made, schema, budget={})

@@ -1,0 +1,65 @@
+"""Simic v4: racing labels (successive halving across candidates) -- played for real, read off full branches."""
+
+import gymnasium as gym
+import pytest
+
+from agents import HeuristicTamiyo
+from agents.simic.branch import ImproveConfig, best_branch, branch, candidates, improve
+from agents.simic.racing import agreement_table, halving, race, race_label
+from agents.simic.truncation import BranchedState
+
+SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)
+
+
+def test_halving_drops_the_worse_half_per_rung_until_one_is_left():
+    values = {1: 0.1, 2: 0.4, 3: 0.3, 4: 0.2, 5: 0.5}
+    survivors, played = halving(list(values), lambda a, k: values[a] + (0.5 if a == 1 and k >= 4 else 0), 2, 20)
+    # rung 2: keep 5, 2, 3 (ceil 5/2); rung 4: keep 5, 2; rung 8: keep 5
+    assert survivors == [5] and played == {1: 2, 4: 2, 3: 4, 2: 8}
+    assert halving([1, 2], lambda a, k: values[a], 4, 4) == ([1, 2], {})  # the first rung reaches the end: no race
+    assert halving([7], lambda a, k: 0.0, 1, 9) == ([7], {})
+
+
+def _state():
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    obs, info = env.reset(seed=1001)
+    for _ in range(2):
+        obs, _, _, _, info = env.step(0)
+    own = HeuristicTamiyo().act(obs, info)
+    cands = candidates(info["report"], info["action_mask"], own, max_germinate=3)
+    return env, env.unwrapped.snapshot(), cands, own
+
+
+def test_racing_for_real_equals_racing_read_off_full_branches():
+    env, snap, cands, own = _state()
+    assert len(cands) >= 4
+    full = branch(env, snap, cands, HeuristicTamiyo)
+    state = BranchedState(1001, 2, own, tuple(full))
+    others = [a for a in cands if a != own]
+    survivors, dropped, spent = race(env, snap, others, HeuristicTamiyo, 1, "val")
+    by_action = {b.action: b for b in full}
+    for b in survivors:  # a surviving branch resumed from its own snapshots is the full branch, bit for bit
+        assert b.val_curve == by_action[b.action].val_curve and b.return_curve == by_action[b.action].return_curve
+    for a, v in dropped.items():
+        assert v == by_action[a].val_curve[0] or v in by_action[a].val_curve
+    own_b = by_action[own]
+    label, cost = race_label(state, 1, "val")
+    assert best_branch([own_b, *survivors], own, "val", 0.0) == label
+    assert cost == spent < sum(b.epochs for b in full) - own_b.epochs  # cheaper than the others in full
+    (row,) = agreement_table([state], (1,))
+    assert row.cost == pytest.approx(cost / state.epochs())
+
+
+def test_racing_labels_with_the_own_command_free_equal_those_with_it_played(tmp_path):
+    common = dict(env_id="Esper-Tiny-v0", overrides=SMALL, seeds=(1002,), stride=3, max_germinate=2, race=1)
+    free = improve(ImproveConfig(**common, out=tmp_path / "free.npz"), progress=False)
+    kept = improve(ImproveConfig(**common, behaviour="teacher", out=tmp_path / "kept.npz"), progress=False)
+    b_free, b_kept = free.meta["budget"]["1002"], kept.meta["budget"]["1002"]
+    assert b_free["branched"] and b_free["epochs"] < b_kept["epochs"]
+    first_free, first_kept = b_free["branched"][0], b_kept["branched"][0]  # the same state
+    assert first_free["step"] == first_kept["step"]
+    own = str(first_free["own"])
+    assert first_free["values"][own] == pytest.approx(first_kept["values"][own], abs=0)
+    assert b_free["labels"]["val"][first_free["step"]] == b_kept["labels"]["val"][first_kept["step"]]
+    with pytest.raises(ValueError, match="race"):
+        ImproveConfig(env_id="Esper-Tiny-v0", race=-1).check()
