@@ -15,7 +15,7 @@ import numpy as np
 from esper_env.leyline import LAYOUT_SCHEMA, ObservationSchema
 
 from .policy_file import TRUST_HINT, UntrustedPolicyError, check_schema, load_policy, read_policy_entry
-from .residual import plan_action, read_residual, residual_logits
+from .residual import observe_mask, plan_action, read_residual, residual_logits
 from .schedule import Schedule, TaskSchedule
 
 
@@ -89,9 +89,12 @@ class PolicyAgent:
 class ResidualPolicyAgent(PolicyAgent):
     """A saved residual policy: the plan's command unless the network overrules it (greedy)."""
 
-    def __init__(self, model, plan: Schedule | TaskSchedule, bonus: float, **kw):
+    def __init__(self, model, plan: Schedule | TaskSchedule, bonus: float, observe: tuple[str, ...] | None = None,
+                 **kw):
         super().__init__(model, **kw)
         self.plan, self.bonus = plan, bonus
+        self.visible = None if observe is None else observe_mask(observe)
+        """1 where the network reads the observation, 0 where it is masked (the blind ablation); None: all."""
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
         import torch
@@ -99,6 +102,8 @@ class ResidualPolicyAgent(PolicyAgent):
         self._check(info)
         mask = np.asarray(info["action_mask"], dtype=bool)
         base = plan_action(self.plan, info["report"], mask)
+        if self.visible is not None:
+            observation = np.asarray(observation, np.float32) * self.visible
         with torch.no_grad():
             obs, _ = self.model.obs_to_tensor(observation)
             logits = residual_logits(self.model, obs, mask[None], [base], self.bonus)[0]

@@ -17,34 +17,57 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from esper_env.leyline import LAYOUT_CODEC, Command, TrainingReport
+from esper_env.leyline import LAYOUT_CODEC, Command, TrainingReport, observation_fields
 
 from .schedule import Schedule, TaskSchedule, any_from_json
 
 RESIDUAL_ENTRY = "esper_residual.json"
-"""The entry of a residual policy's zip: ``{"base": <schedule data>, "bonus": float}``."""
+"""The entry of a residual policy's zip: ``{"base": <schedule data>, "bonus": float}``, and ``"observe": [field,
+...]`` for a network that reads only those observation fields (the blind ablation: the others read as 0)."""
 
 
-def residual_entry(base: Schedule | TaskSchedule, bonus: float) -> dict:
-    """The JSON of :data:`RESIDUAL_ENTRY` for ``base`` and ``bonus``."""
+class Residual(NamedTuple):
+    """What a residual policy file adds to a plain one."""
+
+    plan: Schedule | TaskSchedule
+    bonus: float
+    observe: tuple[str, ...] | None = None
+    """Observation fields the network reads (None: all)."""
+
+
+def residual_entry(base: Schedule | TaskSchedule, bonus: float, observe: tuple[str, ...] | None = None) -> dict:
+    """The JSON of :data:`RESIDUAL_ENTRY` for ``base``, ``bonus`` and (if given) the fields the network reads."""
     if not bonus > 0:
         raise ValueError(f"the residual bonus must be > 0 (the plan's logit head start), got {bonus}")
-    return {"base": base.to_json(), "bonus": float(bonus)}
+    return {"base": base.to_json(), "bonus": float(bonus), **({"observe": list(observe)} if observe else {})}
 
 
-def read_residual(path: str | Path) -> tuple[Schedule | TaskSchedule, float] | None:
-    """(plan, bonus) of a residual policy file; None for a plain policy."""
+def read_residual(path: str | Path) -> Residual | None:
+    """The :class:`Residual` of a residual policy file; None for a plain policy."""
     try:
         with zipfile.ZipFile(path) as z:
             if RESIDUAL_ENTRY not in z.namelist():
                 return None
             data = json.loads(z.read(RESIDUAL_ENTRY))
-        return any_from_json(data["base"]), float(data["bonus"])
+        observe = tuple(str(f) for f in data["observe"]) if "observe" in data else None
+        return Residual(any_from_json(data["base"]), float(data["bonus"]), observe)
     except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: malformed residual entry {RESIDUAL_ENTRY} ({type(e).__name__}: {e})") from None
+
+
+def observe_mask(observe: tuple[str, ...] | None) -> np.ndarray:
+    """1 for the observation entries in ``observe`` (all if None), 0 elsewhere."""
+    fields = observation_fields()
+    if observe is None:
+        return np.ones(len(fields), np.float32)
+    unknown = sorted(set(observe) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown observation fields {unknown}; `esper obs` lists them")
+    return np.array([f in observe for f in fields], np.float32)
 
 
 def plan_action(plan: Schedule | TaskSchedule, report: TrainingReport, mask: np.ndarray) -> int:

@@ -25,6 +25,8 @@ probability is drawn per seed and never reported):
 * ``"faulty-real"`` -- seeds fail with a hidden probability on the real CIFAR-10 subset (needs ``data_root``);
 * ``"events"`` -- the synthetic (stationary) families and the four Fast-cost event families together (one policy
   for all).
+* ``"faulty-fast"`` -- ``Esper-Fast-v0``'s task as it is (stationary) and the same task with seeds that can fail,
+  half and half: the one family with measured headroom beside its stationary twin (Simic v4 learns on it).
 """
 
 from __future__ import annotations
@@ -246,6 +248,12 @@ def faulty_family(name: str = "fast-faulty", base: EsperConfig | None = None, **
                       event="faulty_seeds", fault_ps=(0.25, 0.5, 0.75), heldout_fault_ps=(0.4, 0.6), **kw)
 
 
+def fast_family(name: str = "fast-stationary", base: EsperConfig | None = None, **kw) -> TaskFamily:
+    """``Esper-Fast-v0``'s task as a family without an event: the stationary twin of the Fast-cost event families."""
+    base = base or make_config("fast")
+    return TaskFamily(name, base, max_epochs=(base.max_epochs,), train_sizes=(base.train_size,), **kw)
+
+
 def _as_base(base: EsperConfig) -> dict:
     """A family's drawn host fields fixed to its base config's (a family of one setting plus its event)."""
     return dict(hosts=(base.host,), widths=(base.width,), lrs=(base.lr,), blend_epochs=(base.blend_epochs,),
@@ -306,6 +314,7 @@ _DISTRIBUTIONS = {
     "stream-real": lambda root: (subset_stream_family(root),),
     "faulty-real": lambda root: (subset_faulty_family(root),),
     "events": lambda root: (*synthetic_families(), stream_family(), faulty_family(), shift_family(), capacity_family()),
+    "faulty-fast": lambda root: (fast_family(), faulty_family()),
 }
 """Each built-in distribution's families (given the real subset's ``data_root``)."""
 TASK_DISTRIBUTIONS = tuple(_DISTRIBUTIONS)

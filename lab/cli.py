@@ -55,21 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(improved teacher; DAgger with --behaviour policy:PATH.zip)")
     add_env(imp, ImproveConfig.env_id)
     add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "concurrent",
-                                     "stride", "margin", "out", "workers", "executor"))
+                                     "stride", "margin", "race", "out", "workers", "executor"))
     add_quiet(imp)
 
     itr = sub.add_parser("iterate", help="policy iteration: label, clone, label the clone's own states with branches "
                                          "it plays (DAgger), clone again; resumable")
     add_env(itr, IterateConfig.env_id)
     add_options(itr, IterateConfig, ("rounds", "episodes", "first_seed", "start", "rollout", "objective",
-                                     "max_germinate", "concurrent", "stride", "margin", "residual", "bc_epochs",
-                                     "bc_seed", "out", "workers", "executor"))
+                                     "max_germinate", "concurrent", "stride", "margin", "race", "critic",
+                                     "critic_margin", "observe", "residual", "bc_epochs", "bc_seed", "out", "workers",
+                                     "executor"))
     add_quiet(itr)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")
     add_options(bc, BCConfig, ("data", "also", "out", "epochs", "entropy_coef", "sharpen_entropy", "seed",
                                "holdout_every", "batch_size", "lr", "net_arch", "class_weight_power", "vf_coef",
-                               "gamma", "residual", "residual_bonus"),
+                               "gamma", "residual", "residual_bonus", "observe"),
                 metavars={"sharpen_entropy": "NATS", "residual": "PLAN.json"})
     add_quiet(bc)
 

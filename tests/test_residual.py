@@ -40,7 +40,7 @@ def test_an_untrained_residual_policy_plays_its_plan_and_loads_as_one(no_growth_
     behaviour_clone(BCConfig(data=no_growth_labels, out=out, epochs=1, lr=1e-9, holdout_every=3, residual=plan),
                     progress=False)
     agent = make_agent(f"policy:{out}")
-    assert isinstance(agent, ResidualPolicyAgent) and read_residual(out) == (PLAN, 3.0)
+    assert isinstance(agent, ResidualPolicyAgent) and read_residual(out) == (PLAN, 3.0, None)
     with zipfile.ZipFile(out) as z:  # the plan is data in the file
         assert json.loads(z.read(RESIDUAL_ENTRY))["base"] == PLAN.to_json()
     planned = commands(make_agent(f"schedule:{plan}"), 7)
@@ -78,7 +78,7 @@ def test_residual_policy_iteration_plays_the_plan_then_its_residual_clone(tmp_pa
     summary = iterate(cfg, progress=False)
     assert summary["rounds"]["1"]["behaviour"] == f"policy:{cfg.policy(0)}"
     clone = make_agent(f"policy:{cfg.policy(0)}")
-    assert isinstance(clone, ResidualPolicyAgent) and read_residual(cfg.policy(1)) == (PLAN, 3.0)
+    assert isinstance(clone, ResidualPolicyAgent) and read_residual(cfg.policy(1)) == (PLAN, 3.0, None)
     env = gym.make("Esper-Tiny-v0", **SMALL)
     for seed, ep in load(cfg.labels(1)).episodes.items():  # round 1's states are the residual clone's
         obs, info = env.reset(seed=seed)
@@ -96,7 +96,7 @@ def test_a_task_schedule_is_a_residual_base_each_task_its_own_plan(no_growth_lab
     out = tmp_path / "untrained.zip"
     behaviour_clone(BCConfig(data=no_growth_labels, out=out, epochs=1, lr=1e-9, holdout_every=3, residual=plan),
                     progress=False)
-    assert read_residual(out) == (base, 3.0)
+    assert read_residual(out) == (base, 3.0, None)
     agent = make_agent(f"policy:{out}")
     assert commands(agent, 7) == commands(make_agent(f"schedule:{PLAN.save(tmp_path / 'plan.json')}"), 7) != [0] * 6
     env = gym.make("Esper-Tiny-v0", **dict(SMALL, train_size=128))

@@ -20,7 +20,7 @@ from esper_env.fileio import atomic_path, check_output_file
 from esper_env.leyline import ActionCodec, Op
 
 from ..policy_file import save_policy
-from ..residual import RESIDUAL_ENTRY, residual_entry, residual_logits, with_bonus
+from ..residual import RESIDUAL_ENTRY, observe_mask, residual_entry, residual_logits, with_bonus
 from .dataset import DatasetError, Demonstrations, Episode
 from .dataset import load as load_demonstrations
 from .ppo import PPOConfig
@@ -67,6 +67,9 @@ class BCConfig:
     policy."""
     residual_bonus: float = 3.0
     """The plan's head start in logits (residual policies only)."""
+    observe: tuple[str, ...] | None = None
+    """Residual policies only: the observation fields the network reads (the others read as 0, in training and
+    when it plays; the blind ablation reads ``progress`` and ``budget_left``). None: all."""
     ppo: dict = field(default_factory=lambda: PPOConfig().sb3_kwargs())
     """MaskablePPO settings stored in the model: :class:`PPOConfig`'s defaults (``esper ppo`` may override them)."""
 
@@ -92,9 +95,12 @@ class BCConfig:
             load_any(self.residual)  # exists and parses (a schedule or a task schedule)
             if not self.residual_bonus > 0:
                 raise ValueError(f"--residual-bonus must be > 0, got {self.residual_bonus}")
+            observe_mask(self.observe)  # known fields
             if self.sharpen_entropy is not None:
                 raise ValueError("--sharpen-entropy rescales the logits, which changes where a residual policy "
                                  "overrules its plan; leave it unset with --residual")
+        elif self.observe is not None:
+            raise ValueError("observe masks a residual policy's network; give --residual too")
         check_output_file(self.out, "--out", ("zip",))
 
 
@@ -161,8 +167,10 @@ def split(demos: Demonstrations, every: int) -> tuple[list[Episode], list[Episod
     return [e for i, e in enumerate(eps) if i % every != every - 1], held
 
 
-def _tensors(eps: list[Episode], gamma: float):
+def _tensors(eps: list[Episode], gamma: float, observe: tuple[str, ...] | None = None):
     obs = torch.as_tensor(np.concatenate([e.obs for e in eps]), dtype=torch.float32)
+    if observe is not None:
+        obs = obs * torch.as_tensor(observe_mask(observe))
     mask = torch.as_tensor(np.concatenate([e.mask for e in eps]))
     teacher = torch.as_tensor(np.concatenate([e.teacher for e in eps]), dtype=torch.long)
     returns = torch.as_tensor(np.concatenate([discounted_returns(e.reward, gamma) for e in eps]))
@@ -199,10 +207,11 @@ def plan_actions(demos: Demonstrations, plan) -> dict[int, np.ndarray]:
 
 
 @torch.no_grad()
-def agreement(policy, eps: list[Episode], codec: ActionCodec, residual: tuple | None = None) -> Agreement:
+def agreement(policy, eps: list[Episode], codec: ActionCodec, residual: tuple | None = None,
+              observe: tuple[str, ...] | None = None) -> Agreement:
     """The policy's deterministic (most likely legal) command against the teacher's on ``eps``; ``residual``:
-    (plan actions by seed, bonus) for a residual policy."""
-    obs, mask, teacher, _ = _tensors(eps, 1.0)
+    (plan actions by seed, bonus) for a residual policy, whose network reads ``observe`` (None: all fields)."""
+    obs, mask, teacher, _ = _tensors(eps, 1.0, observe)
     policy.set_training_mode(False)
     if residual is None:
         pred = policy.get_distribution(obs, action_masks=mask.numpy()).mode()
@@ -282,7 +291,7 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
                         seed=cfg.seed, device="cpu", verbose=0, **cfg.ppo)
     policy = model.policy
     policy.set_training_mode(True)
-    obs, mask, teacher, returns = _tensors(train_eps, cfg.gamma)
+    obs, mask, teacher, returns = _tensors(train_eps, cfg.gamma, cfg.observe)
     residual = None
     if cfg.residual is not None:  # the plan's command at every state: the logit head start the loss sees
         from ..schedule import load_any
@@ -326,13 +335,13 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     if cfg.sharpen_entropy is not None:
         scale = sharpen(policy, obs, mask, cfg.sharpen_entropy)
         entropy = Entropy(entropy.fitted, scale, mean_entropy(policy, obs, mask))
-    train_agree = agreement(policy, train_eps, codec, residual)
-    held = agreement(policy, held_eps, codec, residual)
+    train_agree = agreement(policy, train_eps, codec, residual, cfg.observe)
+    held = agreement(policy, held_eps, codec, residual, cfg.observe)
     report = BCReport(config=json.loads(json.dumps(asdict(cfg), default=str)),
                       train_episodes=len(train_eps), held_out_episodes=len(held_eps), train=train_agree,
                       held_out=held, entropy=entropy,
                       data_meta=metas[0] if len(metas) == 1 else dict(metas[0], also=metas[1:]))
-    extra = {RESIDUAL_ENTRY: residual_entry(plan, cfg.residual_bonus)} if residual is not None else None
+    extra = {RESIDUAL_ENTRY: residual_entry(plan, cfg.residual_bonus, cfg.observe)} if residual is not None else None
     out = save_policy(model, cfg.out, env.unwrapped.schema, config=demos.meta["config"], extra=extra)
     with atomic_path(out.with_suffix(".json"), suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(report.to_json(), f, indent=1)

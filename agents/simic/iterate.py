@@ -23,11 +23,13 @@ from pathlib import Path
 
 import esper_env
 from esper_env.fileio import atomic_path, check_output_dir, portable
+from esper_env.leyline import LAYOUT_CODEC
 
 from ..parallel import check_executor
 from ..seeds import TRAINING_START, check_training_seeds
 from .bc import BCConfig, behaviour_clone
 from .branch import OBJECTIVES, ImproveConfig, improve
+from .critic import CriticConfig, write_labels
 
 ROLLOUTS_OF_THE_POLICY = "policy"
 """``rollout`` value: each round's branches are played by the policy being improved (``start`` in round 0)."""
@@ -63,6 +65,15 @@ class IterateConfig:
     """Branch at every stride-th epoch (and at every non-WAIT command of the rollout)."""
     margin: float = 0.0
     """A branch replaces the rollout's own command only if it is better by more than this."""
+    race: int = 0
+    """Racing labels (:mod:`agents.simic.racing`): the first rung's epochs; 0: every candidate played to the end."""
+    critic: bool = False
+    """Clone the labels of a critic fitted on every round's branches (:mod:`agents.simic.critic`: what states like
+    this one reward on average) instead of each state's own best branch."""
+    critic_margin: float = 0.25
+    """Points of predicted advantage the critic's label needs over the own command."""
+    observe: tuple[str, ...] | None = None
+    """Observation fields the critic and the clone read (None: all; the blind ablation: progress, budget_left)."""
     residual: Path | None = None
     """A schedule or task schedule (JSON) every clone is residual to: it plays the plan unless its logits overrule
     it, so an untrained clone is the plan and cloning learns only the deviations (None: plain clones, Simic v2's)."""
@@ -122,13 +133,21 @@ class IterateConfig:
     def policy(self, k: int) -> Path:
         return Path(self.out) / f"round{k}" / "policy.zip"
 
+    def critic_labels(self, k: int) -> Path:
+        """Round ``k``'s labels as the critic of the last round sees them."""
+        return Path(self.out) / f"round{k}" / "critic-labels.npz"
+
+    def critic_config(self) -> CriticConfig:
+        return CriticConfig(objective=self.objective, margin=self.critic_margin, observe=self.observe,
+                            seed=self.bc_seed)
+
     def bc_config(self, k: int) -> BCConfig:
         """Round ``k``'s cloning: the labels of rounds 0..k (DAgger's aggregation) into ``policy(k)``."""
-        files = [self.labels(j) for j in range(k + 1)]
+        files = [(self.critic_labels if self.critic else self.labels)(j) for j in range(k + 1)]
         return replace(BC, data=files[-1], also=tuple(files[:-1]), out=self.policy(k), epochs=self.bc_epochs,
                        seed=self.bc_seed, residual=self.residual, residual_bonus=self.residual_bonus,
                        sharpen_entropy=None if self.residual else BC.sharpen_entropy,
-                       holdout_every=min(BC.holdout_every, self.episodes))
+                       holdout_every=min(BC.holdout_every, self.episodes), observe=self.observe)
 
     def improve_config(self, k: int) -> ImproveConfig:
         """Round ``k``'s labelling: its seeds, its behaviour (start, then the last clone) and rollout."""
@@ -136,8 +155,8 @@ class IterateConfig:
         rollout = self.rollout if self.rollout != ROLLOUTS_OF_THE_POLICY else behaviour
         return ImproveConfig(self.env_id, dict(self.overrides), self.seeds(k), behaviour=behaviour, rollout=rollout,
                              objective=self.objective, max_germinate=self.max_germinate, concurrent=self.concurrent,
-                             stride=self.stride, margin=self.margin, out=self.labels(k), workers=self.workers,
-                             executor=self.executor)
+                             stride=self.stride, margin=self.margin, race=self.race, out=self.labels(k),
+                             workers=self.workers, executor=self.executor)
 
 
 BC = BCConfig(net_arch=(128, 128), entropy_coef=1.0, sharpen_entropy=0.1, holdout_every=6)
@@ -162,6 +181,10 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             raise RuntimeError(f"round {k}: episodes of seeds {demos.failed} failed (their worker process died); "
                                "rerun the same command to try them again")
         labelled = time.perf_counter() - start
+        critic = None
+        if cfg.critic:  # the critic of every round's branches so far relabels every round's file
+            critic = write_labels([cfg.labels(j) for j in range(k + 1)], [cfg.critic_labels(j) for j in range(k + 1)],
+                                  cfg.critic_config(), len(LAYOUT_CODEC.commands))
         bc = cfg.bc_config(k)
         _, held, _ = behaviour_clone(bc, progress=progress)
         budget = demos.meta["budget"]
@@ -176,7 +199,8 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             relabelled=sum(b["relabelled"] for b in budget.values()), label_wall_s=round(labelled, 1),
             bc_wall_s=round(time.perf_counter() - start - labelled, 1),
             trained_on=[portable(f) for f in (*bc.also, bc.data)],
-            held_out_agreement=held.accuracy, policy=portable(cfg.policy(k)))
+            held_out_agreement=held.accuracy, policy=portable(cfg.policy(k)),
+            **({"critic": {key: critic[key] for key in ("states", "changed_labels", "held_out")}} if critic else {}))
         with atomic_path(summary_path, suffix=".json") as tmp, open(tmp, "w") as f:
             json.dump(summary, f, indent=1)
     return summary

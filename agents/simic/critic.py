@@ -1,0 +1,217 @@
+"""Labels a report can predict: a critic of the branches, fitted across seeds.
+
+A branch label says which command was best *on one seed*: at epoch 0, where every report looks alike, the winner
+differs from seed to seed by noise (Simic v3's clones learned that noise and lost). The critic here fits, over every
+branched state of every seed, the advantage of each candidate over the rollout's own command -- ``100 * (value(a) -
+value(own))`` in points of the objective -- as a function of the observation: a small ensemble of MLPs with weight
+decay, one output per action, trained only on the (state, action) pairs that were played to the end (racing's
+dropped candidates are left out). Its label at a state is the candidate with the largest predicted advantage if that
+is above ``margin`` points, else the own command: what states *like this one* reward on average, not what this
+seed's noise did. Labels at states that were not branched stay the own command.
+
+``observe`` restricts what the critic reads to a few observation fields (the blind ablation reads only ``progress``
+and ``budget_left``: a critic that cannot see the report can only learn a plan). :func:`held_out` fits on all seeds
+but every ``every``-th and reports, on those, how often the critic's label equals the seed's own branch label and
+the advantage (in points) each label realised where it was played.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..residual import observe_mask
+from .dataset import Demonstrations
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    """The critic of the branches and the labels it gives."""
+
+    objective: str = "val"
+    """Which branch value it fits: "val" (final validation accuracy) or "return"."""
+    hidden: int = 64
+    """Units of each of the two hidden layers."""
+    epochs: int = 400
+    """Full-batch Adam steps."""
+    lr: float = 3e-3
+    """Adam learning rate."""
+    weight_decay: float = 1e-2
+    """AdamW weight decay (the smoothing across seeds)."""
+    ensemble: int = 5
+    """Independently initialised MLPs whose predictions are averaged."""
+    margin: float = 0.25
+    """Points of predicted advantage a candidate needs over the own command to become the label."""
+    observe: tuple[str, ...] | None = None
+    """Observation fields the critic reads (others read as 0); None: all."""
+    seed: int = 0
+    """Initialisation."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Every played (state, action) pair of the branched states: observation, action, advantage in points, seed."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    advantage: np.ndarray
+    seed: np.ndarray
+
+
+def branched_states(demos: Demonstrations) -> list[tuple[int, dict]]:
+    """(seed, record) of every branched state with its branch values (``esper improve`` files since Simic v4)."""
+    out = []
+    for seed in sorted(demos.episodes):
+        for b in demos.meta.get("budget", {}).get(str(seed), {}).get("branched", []):
+            out.append((seed, b))
+    return out
+
+
+def rows(files: list[Demonstrations], objective: str = "val") -> Rows:
+    k = 0 if objective == "val" else 1
+    obs, act, adv, seeds = [], [], [], []
+    for demos in files:
+        for seed, b in branched_states(demos):
+            o = demos.episodes[seed].obs[b["step"]]
+            own = b["values"][str(b["own"])][k]
+            for a, v in b["values"].items():
+                obs.append(o)
+                act.append(int(a))
+                adv.append(100.0 * (v[k] - own))
+                seeds.append(seed)
+    if not obs:
+        raise ValueError("no branched states with branch values: label with `esper improve` (this version) first")
+    return Rows(np.stack(obs).astype(np.float32), np.array(act), np.array(adv, np.float32), np.array(seeds))
+
+
+class Critic:
+    """An ensemble of MLPs: observation -> predicted advantage of every action over the own command (points)."""
+
+    def __init__(self, nets: list[torch.nn.Module], mask: np.ndarray):
+        self.nets, self.mask = nets, torch.as_tensor(mask)
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(obs, np.float32)) * self.mask
+        return torch.stack([n(x) for n in self.nets]).mean(0).numpy()
+
+    def label(self, obs: np.ndarray, own: int, candidates: list[int], margin: float) -> int:
+        q = self.predict(obs[None])[0]
+        best = max(sorted(candidates), key=lambda a: q[a])
+        return best if q[best] - q[own] > margin else own
+
+
+def fit(data: Rows, n_actions: int, cfg: CriticConfig) -> Critic:
+    mask = observe_mask(cfg.observe)
+    x = torch.as_tensor(data.obs) * torch.as_tensor(mask)
+    a = torch.as_tensor(data.action, dtype=torch.long)
+    y = torch.as_tensor(data.advantage)
+    nets = []
+    for m in range(cfg.ensemble):
+        torch.manual_seed(cfg.seed * 1000 + m)
+        net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], cfg.hidden), torch.nn.Tanh(),
+                                  torch.nn.Linear(cfg.hidden, cfg.hidden), torch.nn.Tanh(),
+                                  torch.nn.Linear(cfg.hidden, n_actions))
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        for _ in range(cfg.epochs):
+            loss = torch.nn.functional.mse_loss(net(x).gather(1, a[:, None]).squeeze(1), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        nets.append(net.eval())
+    return Critic(nets, mask)
+
+
+def candidates_of(record: dict) -> list[int]:
+    """Every candidate branched at a state: played to the end, or dropped by the race."""
+    return sorted({int(a) for a in (*record["values"], *record.get("dropped", {}))})
+
+
+def relabel(demos: Demonstrations, critic: Critic, margin: float) -> Demonstrations:
+    """A copy of ``demos`` whose ``teacher`` column holds the critic's label at every branched state."""
+    out = copy.deepcopy(demos)
+    for seed, b in branched_states(out):
+        ep = out.episodes[seed]
+        ep.teacher = np.array(ep.teacher, copy=True)
+        ep.teacher[b["step"]] = critic.label(ep.obs[b["step"]], int(b["own"]), candidates_of(b), margin)
+    return out
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The critic fitted without every ``every``-th seed, read on those seeds' branched states."""
+
+    states: int
+    agree: float
+    """Fraction of states where the critic's label equals the seed's own branch label."""
+    deviations: int
+    """States where the critic's label is not the own command."""
+    realised: float
+    """Mean advantage (points) of the critic's label over the own command where that label was played to the end
+    (0 where it is the own command)."""
+    realised_branch: float
+    """The same for the seed's own branch label (its best branch: an upper bound no report-reader reaches)."""
+    known: int
+    """States where the critic's label was played to the end (where ``realised`` is measured)."""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def held_out(files: list[Demonstrations], n_actions: int, cfg: CriticConfig, every: int = 5) -> HeldOut:
+    """Fit on the seeds not held out (every ``every``-th in order), read on the held-out ones."""
+    seeds = sorted({s for d in files for s in d.episodes})
+    held = set(seeds[every - 1::every])
+    data = rows(files, cfg.objective)
+    keep = ~np.isin(data.seed, list(held))
+    critic = fit(Rows(data.obs[keep], data.action[keep], data.advantage[keep], data.seed[keep]), n_actions, cfg)
+    k = 0 if cfg.objective == "val" else 1
+    agree = dev = known = 0
+    realised, realised_branch, n = [], [], 0
+    for d in files:
+        for seed, b in branched_states(d):
+            if seed not in held:
+                continue
+            n += 1
+            own = int(b["own"])
+            values = {int(a): 100.0 * v[k] for a, v in b["values"].items()}
+            best = max(sorted(values), key=lambda a: values[a])
+            branch_label = best if values[best] > values[own] else own
+            label = critic.label(d.episodes[seed].obs[b["step"]], own, candidates_of(b), cfg.margin)
+            agree += label == branch_label
+            dev += label != own
+            realised_branch.append(values[branch_label] - values[own])
+            if label in values:
+                known += 1
+                realised.append(values[label] - values[own])
+    mean = (lambda v: float(np.mean(v)) if v else float("nan"))
+    return HeldOut(n, agree / max(n, 1), dev, mean(realised), mean(realised_branch), known)
+
+
+def write_labels(files: list[Path], outs: list[Path], cfg: CriticConfig, n_actions: int) -> dict:
+    """Fit the critic on every file's branched states and write each file relabelled to its ``outs`` entry; the
+    held-out check beside it. Returns the summary (also saved as ``<first out>.critic.json``)."""
+    from esper_env.fileio import atomic_path, portable
+
+    from .dataset import load
+
+    demos = [load(f) for f in files]
+    critic = fit(rows(demos, cfg.objective), n_actions, cfg)
+    changed = 0
+    for d, out in zip(demos, outs):
+        new = relabel(d, critic, cfg.margin)
+        new.meta["labelling"] = dict(new.meta.get("labelling", {}), critic=json.loads(json.dumps(asdict(cfg))))
+        changed += sum(int((new.episodes[s].teacher != d.episodes[s].teacher).sum()) for s in d.episodes)
+        new.save(out)
+    check = held_out(demos, n_actions, cfg)
+    summary = dict(config=asdict(cfg), files=[portable(f) for f in files],
+                   states=sum(len(branched_states(d)) for d in demos), changed_labels=changed,
+                   held_out=check.to_json())
+    with atomic_path(Path(outs[0]).with_suffix(".critic.json"), suffix=".json") as tmp, open(tmp, "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary

@@ -1,0 +1,78 @@
+"""Simic v4: a critic of the branches (labels a report can predict), the blind ablation's masked network, and
+policy iteration with racing labels and the critic."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import make_agent
+from agents.policy import ResidualPolicyAgent
+from agents.residual import observe_mask, read_residual
+from agents.schedule import Schedule, ScheduledSeed
+from agents.simic.critic import CriticConfig, Rows, fit
+from esper_env.leyline import observation_fields
+
+SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)
+FIELDS = observation_fields()
+
+
+def _rows(n_seeds: int = 40, noise: float = 2.0, seed: int = 0) -> tuple[Rows, int]:
+    """Branched states where action 3 is worth +2 points over the own command (0) when field ``val_acc`` is high
+    and -2 when it is low, plus per-seed noise larger than the effect."""
+    rng = np.random.default_rng(seed)
+    k = FIELDS.index("val_acc")
+    obs, act, adv, seeds = [], [], [], []
+    for s in range(n_seeds):
+        for _ in range(4):
+            o = rng.uniform(0, 0.2, len(FIELDS)).astype(np.float32)
+            o[k] = rng.choice([0.1, 0.9])
+            effect = 2.0 if o[k] > 0.5 else -2.0
+            obs += [o, o]
+            act += [0, 3]
+            adv += [0.0, effect + rng.normal(0, noise)]
+            seeds += [s, s]
+    return Rows(np.stack(obs), np.array(act), np.array(adv, np.float32), np.array(seeds)), k
+
+
+def test_the_critic_learns_what_the_report_predicts_not_one_seeds_noise():
+    data, k = _rows()
+    critic = fit(data, 8, CriticConfig(epochs=300, ensemble=3))
+    high, low = np.full(len(FIELDS), 0.1, np.float32), np.full(len(FIELDS), 0.1, np.float32)
+    high[k], low[k] = 0.9, 0.1
+    assert critic.label(high, own=0, candidates=[0, 3], margin=0.25) == 3
+    assert critic.label(low, own=0, candidates=[0, 3], margin=0.25) == 0
+    # blind: a critic that reads only the epoch cannot tell the two apart, and keeps the own command on both
+    blind = fit(data, 8, CriticConfig(epochs=300, ensemble=3, observe=("progress", "budget_left")))
+    assert blind.label(high, 0, [0, 3], 0.25) == blind.label(low, 0, [0, 3], 0.25) == 0
+
+
+def test_observe_masks_only_the_named_fields_and_refuses_unknown_ones():
+    m = observe_mask(("progress", "budget_left"))
+    assert m.sum() == 2 and m[FIELDS.index("progress")] == 1 and observe_mask(None).all()
+    with pytest.raises(ValueError, match="unknown observation fields"):
+        observe_mask(("progress", "isolated_loss"))
+
+
+@pytest.mark.slow
+def test_policy_iteration_with_racing_labels_and_the_critic_writes_a_blind_residual_clone(tmp_path):
+    from agents.simic.dataset import load
+    from agents.simic.iterate import IterateConfig, iterate
+
+    plan = Schedule((ScheduledSeed(at=0.0, slot=1, blueprint="conv_residual", train_epochs=1),)).save(tmp_path / "p.json")
+    blind = ("progress", "budget_left")
+    cfg = IterateConfig("Esper-Tiny-v0", SMALL, rounds=2, episodes=3, start=f"schedule:{plan}", residual=plan,
+                        stride=3, bc_epochs=5, race=1, critic=True, observe=blind, out=tmp_path / "pi")
+    summary = iterate(cfg, progress=False)
+    for k in ("0", "1"):
+        r = summary["rounds"][k]
+        assert r["critic"]["states"] > 0 and 0.0 <= r["critic"]["held_out"]["agree"] <= 1.0
+    labels = load(cfg.labels(0))
+    assert all(b["branched"] for b in labels.meta["budget"].values())
+    assert load(cfg.critic_labels(0)).meta["labelling"]["critic"]["observe"] == list(blind)
+    assert read_residual(cfg.policy(1)).observe == blind
+    clone = make_agent(f"policy:{cfg.policy(1)}")
+    assert isinstance(clone, ResidualPolicyAgent)
+    env = gym.make("Esper-Tiny-v0", **SMALL)
+    obs, info = env.reset(seed=5)
+    noisy = np.where(observe_mask(blind) > 0, obs, np.float32(0.37))  # what it does not read cannot matter
+    assert clone.act(obs, info) == clone.act(noisy, info)
