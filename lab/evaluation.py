@@ -76,6 +76,9 @@ SETTINGS: dict[str, Setting] = {
                            "Esper-Mixed-v0 faulty-real",
                            "seeds that can fail on the real CIFAR-10 subset (small host, 20 epochs), the failure "
                            "probability drawn per seed (0.25, 0.5, 0.75)"),
+    "faulty-fast": Setting("Esper-Mixed-v0", dict(tasks="faulty-fast"), "Esper-Mixed-v0 faulty-fast",
+                           "Fast's task, stationary or with seeds that can fail (half and half; Simic v4's training "
+                           "distribution)"),
 }
 """The project's evaluation settings, by name: every script that evaluates names one of these."""
 

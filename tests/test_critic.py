@@ -58,7 +58,7 @@ def test_policy_iteration_with_racing_labels_and_the_critic_writes_a_blind_resid
     from agents.simic.dataset import load
     from agents.simic.iterate import IterateConfig, iterate
 
-    plan = Schedule((ScheduledSeed(at=0.0, slot=1, blueprint="conv_residual", train_epochs=1),)).save(tmp_path / "p.json")
+    plan = Schedule((ScheduledSeed(0.0, 1, "conv_residual", 1),)).save(tmp_path / "p.json")
     blind = ("progress", "budget_left")
     cfg = IterateConfig("Esper-Tiny-v0", SMALL, rounds=2, episodes=3, start=f"schedule:{plan}", residual=plan,
                         stride=3, bc_epochs=5, race=1, critic=True, observe=blind, out=tmp_path / "pi")

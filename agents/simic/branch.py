@@ -23,6 +23,7 @@ recorded (``episodes-equivalent`` = branch epochs / ``max_epochs``).
 from __future__ import annotations
 
 import datetime
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -131,6 +132,78 @@ def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, ma
             for b in order[:max_germinate]:
                 out.add(codec.encode(Command.germinate(free, b)))
     return sorted(a for a in out if mask[a])
+
+
+def halving(actions: list[int], value_at: Callable[[int, int], float], rung: int,
+            horizon: int) -> tuple[list[int], dict[int, int]]:
+    """Successive halving over ``actions``: all play ``rung`` epochs, the better half (ties: smaller index) plays
+    twice as long, ... until one is left or the next rung reaches ``horizon`` (the epochs left to the episode).
+    ``value_at(a, k)``: the branch's value after ``k`` epochs. Returns the survivors (to be played to the end) and
+    the epochs each dropped action played."""
+    alive, played, k = sorted(actions), {}, rung
+    while len(alive) > 1 and k < horizon:
+        values = {a: value_at(a, k) for a in alive}
+        ranked = sorted(alive, key=lambda a: (-values[a], a))
+        keep = math.ceil(len(alive) / 2)
+        for a in ranked[keep:]:
+            played[a] = k
+        alive, k = sorted(ranked[:keep]), 2 * k
+    return alive, played
+
+
+def race(env, snapshot, actions: list[int], make_rollout: Callable[[], object], rung: int, objective: str,
+         keep: int | None = None, timings: dict[str, float] | None = None
+         ) -> tuple[list[Branch], dict[int, float], int]:
+    """Race ``actions`` from ``snapshot`` for real: each plays ``rung`` epochs (a fresh rollout controller after the
+    command), successive halving drops the worse half, and the survivors play on from their own snapshots to the
+    end; ``keep`` (the rollout's own command, when it is not free) does not race and is played in full. Returns the
+    survivors' full :class:`Branch` es, each dropped action's value where it was dropped, and the branch epochs
+    spent. The same data order for every branch (the snapshot holds the loader's generator)."""
+    u = env.unwrapped
+    state: dict[int, dict] = {}
+
+    def play(a: int, k: int | None) -> None:
+        """Play branch ``a`` until ``k`` epochs after the branch point (None: to the end)."""
+        t0 = time.perf_counter()
+        s = state.get(a)
+        if s is None:
+            u.restore(snapshot)
+            start = u.epoch
+            obs, ret, done, _, info = u.step(int(a))
+            s = state[a] = dict(start=start, vals=[info["report"].val_accuracy], rets=[ret], done=done, info=info,
+                                obs=obs, snap=None)
+        elif not s["done"]:
+            obs, info = u.restore(s["snap"])
+            s["obs"], s["info"] = obs, info
+        agent = make_rollout()
+        while not s["done"] and (k is None or len(s["vals"]) < k):
+            obs, r, done, _, info = u.step(int(agent.act(s["obs"], s["info"])))
+            s["rets"].append(s["rets"][-1] + r)
+            s["vals"].append(info["report"].val_accuracy)
+            s.update(obs=obs, info=info, done=done)
+        if s["done"]:
+            s["vals"][-1] = s["info"]["final"].val_accuracy
+        else:
+            s["snap"] = u.snapshot()
+        if timings is not None:
+            timings["play_s"] = timings.get("play_s", 0.0) + time.perf_counter() - t0
+
+    def value_at(a: int, k: int) -> float:
+        play(a, k)
+        s = state[a]
+        return (s["vals"] if objective == "val" else s["rets"])[min(k, len(s["vals"])) - 1]
+
+    horizon = u.restore(snapshot)[1]["report"].budget_left
+    survivors, played = halving([a for a in actions if a != keep], value_at, rung, horizon)
+    if keep is not None and keep in actions:
+        survivors = sorted({*survivors, keep})
+    for a in survivors:
+        play(a, None)
+    full = [Branch(a, float(state[a]["vals"][-1]), float(state[a]["rets"][-1]), len(state[a]["vals"]),
+                   tuple(map(float, state[a]["vals"])), tuple(map(float, state[a]["rets"]))) for a in survivors]
+    dropped = {a: float(value_at(a, k)) for a, k in played.items()}
+    epochs = sum(len(s["vals"]) for s in state.values())
+    return full, dropped, epochs
 
 
 def branch_here(cands: list[int], epoch: int, own: int, stride: int, codec: ActionCodec) -> bool:
@@ -282,7 +355,6 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         step += 1
     final, test = info["final"].val_accuracy, info["final"].test_accuracy
     rewards = rows.rows["reward"]
-    from .racing import race
     for i, snap, others, own in deferred:
         own_branch = Branch(own, float(final), float(sum(rewards[i:])), step - i)
         full, dropped, spent = race(env, snap, others, fresh, cfg["race"], cfg["objective"])
@@ -306,8 +378,6 @@ def _branch_state(env, snap, cands: list[int], own: int, fresh, cfg: dict) -> tu
     """Branch ``cands`` at a state (every one to the end, or racing the others with the own command kept): the
     labels by objective, the branches' values and the epochs spent."""
     if cfg.get("race", 0) > 0:
-        from .racing import race
-
         full, dropped, spent = race(env, snap, cands, fresh, cfg["race"], cfg["objective"], keep=own)
     else:
         full = branch(env, snap, cands, fresh)
