@@ -14,7 +14,7 @@ The pipeline (one replicate; each replicate labels its own training seeds, :data
 2. **The plan it is residual to**: the Fast ceiling plan (two conv_residual seeds, at epochs 0 and 3; the best
    static plan on stationary Fast) with ADVANCE rules for seeds it does not name. A residual clone plays the plan
    unless its logits overrule it by :data:`BONUS`: untrained, it *is* the plan.
-3. **Labels a report can predict**: ``esper iterate --race 2 --critic`` -- at every other epoch and every non-WAIT
+3. **Labels a report can predict**: ``esper iterate --race 4 --critic`` -- at every other epoch and every non-WAIT
    command, the candidate commands race (successive halving, :mod:`agents.simic.racing`; the own command's branch
    is the episode itself), and a critic fitted across every branched state of every seed (:mod:`agents.simic.critic`)
    labels each state with the candidate whose *predicted* advantage over the own command is above
@@ -51,9 +51,10 @@ residual base."""
 TRAIN = ("Esper-Mixed-v0", {"tasks": "faulty-fast"})
 REPLICATES = {"a": 6000, "b": 6100, "c": 6200}
 """Each replicate's first training seed (round k labels EPISODES seeds from first + k * EPISODES)."""
-ROUNDS, EPISODES = 2, 16
-RACE = 2
-"""Racing's first rung: the alternatives play 2 epochs, the better half 4, ... (agents/simic/racing.py)."""
+ROUNDS, EPISODES = 2, 12
+RACE = 4
+"""Racing's first rung: the alternatives play 4 epochs, the better half 8, ... (agents/simic/racing.py; picked on the
+faulty family's training seeds 1400-1405: benchmarks/results/truncation/table.md)."""
 CRITIC_MARGIN = 0.25
 """Points of predicted advantage the critic's label needs over the own command."""
 BONUS = 3.0
@@ -91,11 +92,13 @@ EVALUATIONS = {
     "faulty-real": Where("faulty-real", tuple(range(780, 790)), tuple(range(900, 910)), STATIC_SUBSET, "no-growth",
                          "reveal=py:lab.oracles:FaultyRevealSubset", blind=False, headroom=True),
     "fast": Where("fast", tuple(range(790, 810)), VALIDATION, STATIC, "ceiling"),
-    "subset": Where("subset", tuple(range(810, 820)), tuple(range(900, 910)), STATIC_SUBSET, blind=False),
-    "faulty-fast": Where("faulty-fast", tuple(range(820, 850)), VALIDATION, STATIC),
+    "subset": Where("subset", tuple(range(810, 820)), tuple(range(900, 910)), STATIC_SUBSET, "ceiling", blind=False),
+    "faulty-fast": Where("faulty-fast", tuple(range(820, 850)), VALIDATION, STATIC, blind=False),
 }
 """Fresh seeds of Simic v4's attempt 1 (claimed in the ledger). Best static plans known from issue 35's validation
-picks (faulty, faulty-real: no growth) and the static ceiling search (fast: the ceiling plan)."""
+picks (faulty, faulty-real: no growth) and the static ceiling searches of issue 26 (fast, subset: their ceiling
+plans); the training distribution's is picked here. The blind ablations play where the event is and on stationary
+Fast (Fast's cost)."""
 
 
 def config(replicate: str, blind: bool = False) -> IterateConfig:

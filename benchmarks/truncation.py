@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 
 from agents.parallel import WorkerDied, run_tasks
+from agents.simic.racing import agreement_table as racing_agreement
 from agents.simic.truncation import BranchedState, agreement, record_episode
 from esper_env import env_kwargs
 from esper_env.fileio import atomic_path
@@ -45,9 +46,9 @@ class Target:
     env_id: str
     overrides: dict
     seeds: tuple[int, ...]
-    """Training seeds (>= 1000) whose heuristic episodes are branched."""
+    """Training seeds (>= 1000) whose episodes are branched."""
     stride: int
-    """Branch at every stride-th epoch (and at every non-WAIT command of the heuristic), as esper improve."""
+    """Branch at every stride-th epoch (and at every non-WAIT command of the rollout), as esper improve."""
     rollout: str = "heuristic"
     """Who plays the episode and every branch (Simic v4's labels are rolled out by the Fast ceiling plan)."""
     concurrent: bool = False
@@ -97,7 +98,8 @@ def table(t: Target) -> str:
     m = docs[0]["machine"]
     branch_s = tm["snapshot_s"] + tm["restore_s"] + tm["play_s"]
     lines = [f"## {t.name}: {t.env_id} {json.dumps(t.overrides)}", "",
-             f"{len(docs)} heuristic episodes (training seeds {', '.join(str(d['seed']) for d in docs)}), stride "
+             f"{len(docs)} episodes of `{t.rollout}` (training seeds "
+             f"{', '.join(str(d['seed']) for d in docs)}), stride "
              f"{t.stride}, {len(states)} branched states, {sum(len(s.branches) for s in states)} branches, "
              f"{tm['branch_epochs']} branch epochs. Machine: {m['machine']}, {m['isa']}, torch {m['torch']}, "
              f"{m['date'][:10]}; one torch thread per worker.", "",
@@ -106,16 +108,33 @@ def table(t: Target) -> str:
              f"(target <= 5%); {tm['wall_s']:.0f} s of worker time in all.", ""]
     for objective, margin in (("val", 0.0), ("return", 0.0), ("val", 0.01)):
         rows = agreement(states, HORIZONS, objective, margin)
-        said = f", a command replacing the heuristic's only when better by more than {margin:g}" if margin else ""
+        said = f", a command replacing the rollout's only when better by more than {margin:g}" if margin else ""
         lines += [f"Objective `{objective}`{said}: {rows[0].contested} of {len(states)} states contested (full "
-                  "label not the heuristic's command).", "",
+                  "label not the rollout's command).", "",
                   "| h (epochs after the branch) | labels equal to full | contested labels equal | cost (branch "
                   "epochs vs full) |", "|---|---|---|---|"]
         for r in rows:
             lines.append(f"| {r.horizon} | {100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | "
                          f"{100 * r.cost:.0f}% |")
         lines.append("")
+    lines += racing_lines(states)
     return "\n".join(lines)
+
+
+RUNGS = (1, 2, 3, 4)
+
+
+def racing_lines(states: list[BranchedState], objective: str = "val") -> list[str]:
+    """Racing (successive halving, the own command's branch free: agents/simic/racing.py) against full rollouts."""
+    rows = racing_agreement(states, RUNGS, objective)
+    lines = [f"Racing (objective `{objective}`): the alternatives to the rollout's command play r epochs, the worse "
+             "half is dropped, the rest twice as long, ...; the winner plays to the end; the rollout's own command "
+             "costs nothing (its branch is the episode itself).", "",
+             "| first rung r (epochs) | labels equal to full | contested labels equal | cost (branch epochs vs "
+             "full) |", "|---|---|---|---|"]
+    lines += [f"| {r.rung} | {100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | {100 * r.cost:.0f}% |"
+              for r in rows]
+    return lines + [""]
 
 
 @dataclass
@@ -133,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.target:
         if not args.table_only:
             run(TARGETS[name], args.workers)
-    text = "# Truncated branch rollouts: label agreement and cost\n\n" + "Command: `python benchmarks/truncation.py" \
-        f" --target {' '.join(TARGETS)}`.\n\n" + "\n".join(table(t) for t in TARGETS.values())
+    text = "# Truncated and raced branch rollouts: label agreement and cost\n\n" + "Command: `python " \
+        f"benchmarks/truncation.py --target {' '.join(TARGETS)}`.\n\n" + "\n".join(table(t) for t in TARGETS.values())
     with atomic_path(OUT / "table.md", suffix=".md") as tmp:
         Path(tmp).write_text(text)
     print(text)
