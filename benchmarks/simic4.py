@@ -38,8 +38,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.fileio import atomic_path
+from lab.evaluation import GoalCheck
 from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,9 +170,136 @@ def validate(replicates: list[str], workers: int) -> dict:
     return out
 
 
+def racing_check(families: tuple[str, ...] = ("faulty", "stream", "shift")) -> tuple[list[str], GoalCheck]:
+    """Item 3's target from the full branches of ``benchmarks/truncation.py --target faulty stream shift`` (the
+    ceiling plan's states; training seeds): racing from :data:`RACE` costs <= 50% of full branching and keeps >= 90%
+    of the labels. Its agreement table per family and pooled."""
+    from agents.simic.racing import agreement_table
+    from agents.simic.truncation import BranchedState
+
+    pooled, lines = [], ["| family | states (contested) | first rung | labels equal to full | contested equal | "
+                         "cost vs full |", "|---|---|---|---|---|---|"]
+    for fam in families:
+        files = sorted((RESULTS / "truncation" / fam).glob("*.json"))
+        states = [BranchedState.from_dict(d) for f in files for d in json.loads(f.read_text())["states"]]
+        pooled += states
+        for r in agreement_table(states, (2, RACE)) if states else ():
+            lines.append(f"| {fam} ({len(files)} episodes) | {r.states} ({r.contested}) | {r.rung} | "
+                         f"{100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | {100 * r.cost:.0f}% |")
+    (r,) = agreement_table(pooled, (RACE,))
+    lines.append(f"| **pooled** | {r.states} ({r.contested}) | {r.rung} | **{100 * r.agree:.1f}%** | "
+                 f"{100 * r.agree_contested:.1f}% | **{100 * r.cost:.0f}%** |")
+    check = GoalCheck(f"racing from rung {RACE}: ≤ 50% of full branch epochs, ≥ 90% of labels equal (pooled event "
+                      "families, training seeds)", r.cost <= 0.5 and r.agree >= 0.9,
+                      f"{100 * r.cost:.0f}% of the epochs, {100 * r.agree:.1f}% equal ({r.states} states)")
+    return lines, check
+
+
+def spent(replicates: list[str]) -> tuple[list[str], dict]:
+    """Each replicate's compute: labelled episodes, branch episode-equivalents, wall time (labelling + cloning)."""
+    lines = ["| replicate | round | training seeds | episodes | branch epochs | episode-equivalents (episodes + "
+             "branches) | labelling wall | cloning wall | critic: held-out agreement with branch labels / "
+             "deviations / realised vs best branch (points) | clone's held-out agreement |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    total = dict(episode_equivalents=0.0, wall_s=0.0)
+    for r in replicates:
+        for name, cfg in ((r, config(r)), (f"{r}-blind", config(r, blind=True))):
+            summary = json.loads((Path(cfg.out) / "iterate.json").read_text())
+            for k, rd in sorted(summary["rounds"].items()):
+                shared = name.endswith("-blind") and k == "0"  # the blind run reuses round 0's labels
+                eq = 0.0 if shared else rd["episodes"] + rd["episode_equivalents"]
+                wall = rd["bc_wall_s"] + (0.0 if shared else rd["label_wall_s"])
+                total["episode_equivalents"] += eq
+                total["wall_s"] += wall
+                c = rd.get("critic", {}).get("held_out", {})
+                lines.append(f"| {name} | {k} | {rd['seeds'][0]}-{rd['seeds'][-1]} | {rd['episodes']} | "
+                             f"{'(shared)' if shared else rd['branch_epochs']} | {eq:.0f} | "
+                             f"{0 if shared else rd['label_wall_s'] / 60:.1f} min | {rd['bc_wall_s'] / 60:.1f} min | "
+                             f"{100 * c.get('agree', float('nan')):.0f}% / {c.get('deviations', 0)} of "
+                             f"{c.get('states', 0)} / {c.get('realised', float('nan')):+.2f} vs "
+                             f"{c.get('realised_branch', float('nan')):+.2f} | {100 * rd['held_out_agreement']:.1f}% |")
+    return lines, total
+
+
+def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty: bool) -> str:
+    """Every setting on its fresh seeds (claimed), the goal checks, ``goal.md``."""
+    from lab.compare import paired, test_points
+    from lab.evaluation import Evaluation, flops_ratio, said, setting, write_goal
+
+    picks = json.loads((OUT / "picks.json").read_text())
+    simic = {f"simic-{r}": f"simic-{r}=policy:{config(r).policy(int(picks['rounds'][r].rsplit('round', 1)[1]))}"
+             for r in replicates}
+    blind = {f"blind-{r}": f"blind-{r}=policy:{config(r, blind=True).policy(0)}" for r in replicates}
+    command = "python benchmarks/simic4.py --stage evaluate"
+    checks, body = [], []
+    for where in wheres:
+        w = EVALUATIONS[where]
+        best = picks["best_static"][where]
+        static = "no-growth" if best == "no-growth" else "best-static"
+        rows = ["no-growth", "heuristic", "reactive"]
+        rows += [] if best == "no-growth" else [w.static[best].replace(best, "best-static", 1)]
+        rows += [w.reveal] if w.reveal else []
+        rows += list(simic.values()) + (list(blind.values()) if w.blind else [])
+        comp = Evaluation("simic4", "1", w.setting, w.seeds, tuple(rows), OUT / "evaluate" / where, command,
+                          workers=workers, allow_dirty=allow_dirty).run()
+        R = comp.rows
+        mean = {row: float(np.mean([test_points(r) for r in rs])) for row, rs in R.items()}
+        body += [f"## {setting(w.setting).doc} (`{setting(w.setting).ledger_env}`, seeds {w.seeds[0]}-{w.seeds[-1]})",
+                 "", f"Best static plan: `{best}`.", "",
+                 "| row | test acc. % | − best static | − reactive | − heuristic | return − best static | FLOPs × "
+                 "bare |",
+                 "|---|---|---|---|---|---|---|"]
+        ret = lambda r: 100 * r.episode_return  # noqa: E731
+        for row in R:
+            body.append(f"| {row} | {mean[row]:.2f} | {said(paired(R, row, static, test_points))} | "
+                        f"{said(paired(R, row, 'reactive', test_points))} | "
+                        f"{said(paired(R, row, 'heuristic', test_points))} | {said(paired(R, row, static, ret))} | "
+                        f"{flops_ratio(R, row):.2f}× |")
+        body.append("")
+        for name in simic:
+            d = paired(R, name, "heuristic", test_points)
+            checks.append(GoalCheck(f"{where}: {name} − heuristic > 0", d[1] > 0, said(d)))
+        if w.headroom:
+            reveal = paired(R, "reveal", static, test_points)
+            for name in simic:
+                d = paired(R, name, static, test_points)
+                checks.append(GoalCheck(f"{where}: {name} − best static > 0", d[1] > 0, said(d)))
+                e = paired(R, name, "reactive", test_points)
+                checks.append(GoalCheck(f"{where}: {name} − reactive > 0", e[1] > 0, said(e)))
+                captured = f"{d[0]:+.2f} of {reveal[0]:+.2f} ({100 * d[0] / reveal[0]:.0f}%)"
+                checks.append(GoalCheck(f"{where}: {name} captures ≥ 50% of reveal − best static",
+                                        d[0] >= 0.5 * reveal[0], captured))
+        elif where in ("fast", "subset"):
+            for name in simic:
+                gap = mean[name] - mean[static]
+                checks.append(GoalCheck(f"{where} (stationary): {name} ≥ best static − 0.3 (mean)", gap >= -0.3,
+                                        f"{gap:+.2f} (paired {said(paired(R, name, static, test_points))})"))
+        if w.blind:
+            for name in blind:
+                d = paired(R, name, static, test_points)
+                checks.append(GoalCheck(f"{where}: {name} not above best static", not d[1] > 0, said(d)))
+    racing_lines, racing = racing_check()
+    checks.append(racing)
+    cost_lines, total = spent(replicates)
+    header = ["# Simic v4: a learned Tamiyo that reads the report (issue 36)", "",
+              f"Command: `{command}` (after `--stage train` and `--stage validate`). Trained on `Esper-Mixed-v0` "
+              f"`tasks=\"faulty-fast\"` (training seeds {min(REPLICATES.values())}+), residual to the Fast ceiling "
+              f"plan (+ ADVANCE rules), racing labels from rung {RACE}, critic margin {CRITIC_MARGIN} points, {ROUNDS} "
+              f"rounds of {EPISODES} episodes; picked on validation accuracy of seeds {VALIDATION[0]}-"
+              f"{VALIDATION[-1]}: rounds {picks['rounds']}, shipped `{picks['shipped']}`. Fresh evaluation seeds "
+              "claimed in the ledger as simic4 attempt 1. Test accuracy in points, paired 95% intervals; return = "
+              "the env's (validation points net of rent, x100). `reveal` is privileged (told the event: a bound).", "",
+              f"Compute of the {len(replicates)} replicates: {total['episode_equivalents']:.0f} episode-equivalents, "
+              f"{total['wall_s'] / 60:.0f} min wall on 2 workers (labelling) and one core (cloning).", "",
+              *cost_lines, "", "## Racing labels: agreement with full rollouts (item 3)", "", *racing_lines, "",
+              *body]
+    return write_goal(OUT / "goal.md", header, checks, "Goal (issue 36)")
+
+
 @dataclass
 class Args:
-    stage: tuple[str, ...] = field(default=("train", "validate"), metadata={"choices": ["train", "validate"]})
+    stage: tuple[str, ...] = field(default=("train", "validate", "evaluate"),
+                                   metadata={"choices": ["train", "validate", "evaluate"]})
     """Which stages to run (in order)."""
     replicate: tuple[str, ...] = tuple(REPLICATES)
     """Which replicates of the whole pipeline."""
@@ -189,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
         train(replicates)
     if "validate" in args.stage:
         print(json.dumps(validate(replicates, args.workers), indent=1))
+    if "evaluate" in args.stage:
+        print(evaluate(replicates, list(args.where), args.workers, args.allow_dirty))
 
 
 if __name__ == "__main__":
