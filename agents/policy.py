@@ -35,6 +35,8 @@ class PolicyAgent:
         self.schema = schema
         self.last_reason = ""
         self._checked = schema is None
+        self.n_obs = len(schema.fields) if schema is not None else None
+        """Entries of the observation the policy reads (an older policy reads the first ones: append-only layout)."""
 
     @classmethod
     def load(cls, path: str | Path, algo: str = "MaskablePPO", expected: ObservationSchema | None = None,
@@ -49,7 +51,7 @@ class PolicyAgent:
         entry = read_policy_entry(path)
         schema = entry.schema
         if expected is not None:
-            check_schema(schema, expected, f"policy {path}")
+            check_schema(schema, expected, f"policy {path}", prefix=True)
         name = kw.pop("name", path.stem)
         if algo == "MaskablePPO" and entry.policy is not None and entry.policy.algo == "MaskablePPO":
             policy, residual = load_policy(path)[0], read_residual(path)
@@ -73,11 +75,12 @@ class PolicyAgent:
 
     def _check(self, info: dict[str, Any]) -> None:
         if not self._checked:
-            check_schema(self.schema, LAYOUT_SCHEMA, f"policy {self.name!r}")
+            check_schema(self.schema, LAYOUT_SCHEMA, f"policy {self.name!r}", prefix=True)
             self._checked = True
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
         self._check(info)
+        observation = np.asarray(observation)[..., :self.n_obs]
         kwargs = {}
         if type(self.model).__name__ in ("MaskablePPO", "MaskableActorCriticPolicy"):
             kwargs["action_masks"] = info["action_mask"]
@@ -100,6 +103,7 @@ class ResidualPolicyAgent(PolicyAgent):
         import torch
 
         self._check(info)
+        observation = np.asarray(observation)[..., :self.n_obs]
         mask = np.asarray(info["action_mask"], dtype=bool)
         base = plan_action(self.plan, info["report"], mask)
         if self.visible is not None:

@@ -177,8 +177,12 @@ def load_policy(path: str | Path):
     return policy, entry
 
 
-def check_schema(recorded: ObservationSchema, current: ObservationSchema, what: str) -> None:
-    """Raise :class:`SchemaMismatchError` saying what differs, if anything does."""
+def check_schema(recorded: ObservationSchema, current: ObservationSchema, what: str, prefix: bool = False) -> None:
+    """Raise :class:`SchemaMismatchError` saying what differs, if anything does; with ``prefix`` (a policy that
+    plays), a recorded schema whose entries ``current`` only appends to is accepted: the policy reads the first
+    entries (:meth:`ObservationSchema.reads_prefix_of`)."""
+    if prefix and recorded.reads_prefix_of(current):
+        return
     diff = recorded.differences(current)
     if diff:
         hint = (" It was made for the old per-env layout (version 3), which this version cannot read: convert it "

@@ -114,7 +114,7 @@ class ControllerSpec:
             if not self.path.is_file():
                 raise FileNotFoundError(f"saved policy {self.path}: not found (relative to {Path.cwd()})")
             if schema is not None:
-                check_schema(load_policy(self.path)[1].schema, schema, f"policy {self.path}")
+                check_schema(load_policy(self.path)[1].schema, schema, f"policy {self.path}", prefix=True)
         elif self.kind == "python":
             self.make()  # imports, finds the class, builds it
 

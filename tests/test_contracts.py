@@ -2,6 +2,7 @@
 choices are a function of what it observes, env snapshots, and policies that record their schema."""
 
 import pickle
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -14,6 +15,8 @@ from esper_env import leyline as ly
 from esper_env.leyline import Command, Op, SeedStage
 from lab.checkpoint import resume_episode, save_checkpoint
 from lab.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # The tiny preset with fewer images: the lifecycle and the observation do not depend on the data size.
 SMALL = dict(train_size=256, val_size=128, test_size=128)
@@ -264,11 +267,11 @@ def test_policy_of_another_observation_version_or_without_schema_is_refused(save
             data = src.read(name)
             if name == "esper_schema.json":
                 d = json.loads(data)
-                d["schema"]["obs_version"] = ly.OBS_VERSION - 1
+                d["schema"]["obs_version"] = 3  # the old per-env layout: not a prefix of this one
                 d["schema"]["fields"] = d["schema"]["fields"][:-5]
                 data = json.dumps(d)
             dst.writestr(name, data)
-    with pytest.raises(SchemaMismatchError, match=f"observation version {ly.OBS_VERSION - 1}.*esper convert.*72e2fcb"):
+    with pytest.raises(SchemaMismatchError, match="observation version 3.*esper convert.*72e2fcb"):
         make_agent(f"policy:{old}", schema=env.unwrapped.schema)
     bare = tmp_path / "bare.zip"
     model.save(bare)
@@ -278,3 +281,23 @@ def test_policy_of_another_observation_version_or_without_schema_is_refused(save
     junk.write_bytes(b"PK not really")
     with pytest.raises(ValueError, match="not a readable saved policy"):
         make_agent(f"policy:{junk}")
+
+
+def test_a_version_4_policy_plays_the_version_5_layout_reading_its_first_entries():
+    """Version 5 appends each slot's isolated loss: a committed version-4 policy (Simic v2's shipped clone) plays
+    today's envs on the entries it was trained on, exactly as before; a dataset or a PPO start needs the exact
+    layout."""
+    from agents.policy_file import check_schema, read_policy_schema
+
+    path = ROOT / "benchmarks/results/simic2/attempt3/simic-val.zip"
+    recorded = read_policy_schema(path)
+    assert recorded.obs_version == 4 and recorded.reads_prefix_of(ly.LAYOUT_SCHEMA)
+    assert ly.LAYOUT_SCHEMA.fields[len(recorded.fields):] == ly.APPENDED[5]
+    with pytest.raises(SchemaMismatchError, match="observation version 4"):
+        check_schema(recorded, ly.LAYOUT_SCHEMA, "a dataset")  # exact unless a playing policy asks for a prefix
+    env = gym.make("Esper-Fast-v0")
+    agent = make_agent(f"policy:{path}", schema=env.unwrapped.schema)
+    obs, info = env.reset(seed=1000)
+    assert len(obs) == len(ly.LAYOUT_SCHEMA.fields) > len(recorded.fields)
+    expected, _ = agent.model.predict(obs[:len(recorded.fields)], deterministic=True, action_masks=info["action_mask"])
+    assert agent.act(obs, info) == int(expected)

@@ -37,6 +37,7 @@ from .lifecycle import (  # noqa: F401
     check_transition,
 )
 from .observation import (  # noqa: F401
+    APPENDED,
     FINE_SCALE,
     LAYOUT_SCHEMA,
     OBS_VERSION,

@@ -12,12 +12,17 @@ from .commands import LAYOUT_BLUEPRINTS, LAYOUT_CODEC, SLOT_POSITIONS
 from .lifecycle import SeedStage
 from .reports import HISTORY_LEN, SlotReport, TrainingReport
 
-OBS_VERSION = 4
+OBS_VERSION = 5
 """Bumped whenever :func:`report_to_vector` changes meaning; saved policies record it.
 2: GERMINATED observable, embargo semantics, seeds germinated, epochs since cull, training compute.
 3: each slot's contribution and potential also on a fine (symmetric-log) scale.
 4: the common layout (all :data:`SLOT_POSITIONS` positions and :data:`LAYOUT_BLUEPRINTS` in every env, with
-   ``*_enabled`` flags) and the task context (``task_*`` entries)."""
+   ``*_enabled`` flags) and the task context (``task_*`` entries).
+5: each slot's ``isolated_loss`` (how well a seed in isolation learns: where a failed seed shows), *appended*: the
+   first entries are version 4's, so a version-4 policy reads them (:meth:`ObservationSchema.reads_prefix_of`)."""
+
+APPENDED = {5: tuple(f"slot{p}_isolated_loss" for p in range(SLOT_POSITIONS))}
+"""Entries appended at the end of the vector by each version since 4 (the earlier entries keep their meaning)."""
 
 FINE_SCALE = 1000.0
 """:func:`symlog`'s resolution: an accuracy difference of 1/FINE_SCALE (0.1 point) is ~0.1 of the range."""
@@ -63,6 +68,7 @@ def observation_fields() -> list[str]:
         *[f"bp_{b}_enabled" for b in LAYOUT_BLUEPRINTS],
         *[f"bp_{b}_since_cull" for b in LAYOUT_BLUEPRINTS],
         *[f"slot{p}_{e}" for p in range(SLOT_POSITIONS) for e in SLOT_ENTRIES],
+        *APPENDED[5],
     ]
 
 
@@ -93,6 +99,13 @@ def _slot_vector(slot: SlotReport | None, T: int, host: int) -> list[float]:
             symlog(slot.potential)]
 
 
+def _isolated(slot: SlotReport | None, num_classes: int) -> float:
+    # the seed's own training loss (GERMINATED / TRAINING), scaled as the host's losses; 0 in other stages
+    if slot is None or slot.stage not in (SeedStage.GERMINATED, SeedStage.TRAINING):
+        return 0.0
+    return _loss(slot.isolated_loss, num_classes) / 2
+
+
 def report_to_vector(report: TrainingReport) -> np.ndarray:
     """Observation vector (version :data:`OBS_VERSION`): float32, every entry clipped to [-1, 1], the same
     entries in every env (the common layout).
@@ -103,7 +116,8 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
     relative to the bare host's budget and halved; "epochs since cull" is 1 for never (and for a blueprint the
     env does not enable); contribution and potential also appear on a fine scale (:func:`symlog`), where
     fractions of a point are visible. The task context is normalised as :data:`TASK_ENTRIES` says. Each slot
-    position reads as :data:`SLOT_ENTRIES` (stages and blueprints one-hot), all zeros where the env has no slot.
+    position reads as :data:`SLOT_ENTRIES` (stages and blueprints one-hot), all zeros where the env has no slot;
+    then each position's ``isolated_loss`` (scaled as the host's losses; 0 unless its seed is GERMINATED or TRAINING).
     :func:`observation_fields` names every entry.
     """
     T = max(report.max_epochs, 1)
@@ -130,6 +144,7 @@ def report_to_vector(report: TrainingReport) -> np.ndarray:
     ]
     for p in range(SLOT_POSITIONS):
         v += _slot_vector(by_position.get(p), T, host)
+    v += [_isolated(by_position.get(p), k) for p in range(SLOT_POSITIONS)]
     out = np.nan_to_num(np.asarray(v, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     return np.clip(out, -1.0, 1.0)
 
@@ -164,6 +179,13 @@ class ObservationSchema:
                        tuple(str(a) for a in data["actions"]))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"malformed observation schema ({e!r}): expected obs_version, fields, actions") from None
+
+    def reads_prefix_of(self, current: ObservationSchema) -> bool:
+        """Whether a policy recorded with this schema can play ``current`` by reading the first entries of its
+        vector: the same actions, and ``current`` only appends entries (:data:`APPENDED`) to this one's."""
+        n = len(self.fields)
+        return (self.actions == current.actions and self.obs_version >= 4 and n < len(current.fields)
+                and current.fields[:n] == self.fields)
 
     def differences(self, other: ObservationSchema) -> list[str]:
         """Human-readable differences, ``self`` being the recorded one and ``other`` the current one."""
