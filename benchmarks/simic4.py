@@ -65,6 +65,8 @@ BONUS = 3.0
 BLIND = ("progress", "budget_left")
 """The blind ablation's observation: the epoch and the budget only."""
 VALIDATION = tuple(range(900, 920))
+SHIPPED = OUT / "simic.zip"
+"""The shipped learned Tamiyo: the clone validation picks among every replicate's picked round."""
 STATIC = {"no-growth": "no-growth", "ceiling": "ceiling=schedule:benchmarks/results/ceiling/fast/best.json",
           "one-early": "one-early=schedule:benchmarks/results/events/one-early-fast.json"}
 """The plans written in advance the best static plan is picked from (on validation seeds, per setting)."""
@@ -152,6 +154,8 @@ def validate(replicates: list[str], workers: int) -> dict:
         picks[r] = best
         means.update(m)
     shipped, _ = pick(comp.rows, list(picks.values()))
+    r, k = shipped.rsplit("-round", 1)
+    shutil.copyfile(config(r).policy(int(k)), SHIPPED)  # what `make demo` and the README play
     statics = {}
     for name, w in EVALUATIONS.items():
         if w.best_static is not None:

@@ -121,18 +121,22 @@ def test_importing_reproduce_leaves_the_kernels_alone(monkeypatch):
     assert "ATEN_CPU_CAPABILITY" not in os.environ  # else worker processes started later would use other kernels
 
 
-def test_the_demo_compares_heuristic_tuned_and_the_shipped_learned_tamiyo(tmp_path, monkeypatch):
-    """make demo's rows load through the public controller paths (checked as a comparison checks them), on
-    evaluation seeds, with the README's reference rows."""
+def test_the_demo_shows_an_event_family_beside_fast_with_the_shipped_learned_tamiyo(tmp_path, monkeypatch):
+    """make demo's rows (issue 36: no-growth, heuristic, reactive, the best static plan, the shipped learned Tamiyo)
+    load through the public controller paths (checked as a comparison checks them), on fresh evaluation seeds, on
+    Esper-Fast-v0 and on Esper-Faulty-v0 (where no growth is the best plan written in advance)."""
     monkeypatch.chdir(ROOT)  # the preset's paths are relative to the repository, where the script runs
-    demo = load("compare").PRESETS["demo"]
-    controllers = [row.split("=", 1)[-1] for row in demo.rows]
-    assert controllers[:2] == ["no-growth", "heuristic"]
-    assert any(c.startswith("policy:") for c in controllers) and any(c.startswith("schedule:") for c in controllers)
-    cfg = demo.config()
-    cfg.out = tmp_path / "demo"
-    cfg.check()  # every file exists, loads as data and fits the env
-    assert len(demo.seeds) >= 10 and max(demo.seeds) < 900 and cfg.env_id == "Esper-Fast-v0"
+    fast, faulty = load("compare").PRESETS["demo"]
+    for demo in (fast, faulty):
+        names = [row.split("=", 1)[0] for row in demo.rows]
+        assert names[:3] == ["no-growth", "heuristic", "reactive"] and names[-1] == "simic"
+        assert demo.rows[-1].split("=", 1)[1].startswith("policy:")
+        cfg = demo.config()
+        cfg.out = tmp_path / demo.where
+        cfg.check()  # every file exists, loads as data and fits the env
+        assert len(demo.seeds) >= 6 and max(demo.seeds) < 900
+    assert (fast.config().env_id, faulty.config().env_id) == ("Esper-Fast-v0", "Esper-Faulty-v0")
+    assert "best-static" in [row.split("=", 1)[0] for row in fast.rows]
 
 
 def test_experiment_scripts_name_their_evaluations_in_the_ledger():
@@ -151,8 +155,9 @@ def evaluation_folders():
     """(script, setting, committed folder) for every evaluation a script declares whose results are committed."""
     compare, baselines, simic2 = load("compare"), load("baselines"), load("simic2")
     simic3, ceiling = load("simic3"), load("ceiling")
-    out = [("compare", ev.where, "demo" if name == "demo" else str(ev.out).removeprefix("benchmarks/results/"))
-           for name, ev in compare.PRESETS.items()]
+    out = [("compare", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
+           for name, evs in compare.PRESETS.items() if name != "demo" for ev in evs]
+    out += [("compare", "fast", "demo")]  # the first demo (500-509; the current one's output is committed too)
     out += [("baselines", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
             for ev in baselines.PRESETS.values()]
     out += [("simic3", w.setting, f"simic3/pi-fast-residual/evaluate/{name}") for name, w in simic3.WHERE.items()]
