@@ -61,9 +61,9 @@ TARGETS = {t.name: t for t in (
     # the real subset as the project evaluates it (small host, 32x32, 20 epochs): every other epoch
     Target("subset", "Esper-CIFAR10-v0", setting("subset").overrides, tuple(range(1300, 1304)), 2),
     # Simic v4's labelling (issue 36): the hidden-event families, rolled out by the Fast ceiling plan (+ ADVANCE rules)
-    Target("faulty", "Esper-Faulty-v0", {}, tuple(range(1400, 1408)), 2, CEILING_PLUS, True),
-    Target("stream", "Esper-Stream-v0", {}, tuple(range(1400, 1404)), 2, CEILING_PLUS, True),
-    Target("shift", "Esper-Shift-v0", {}, tuple(range(1400, 1404)), 2, CEILING_PLUS, True),
+    Target("faulty", "Esper-Faulty-v0", {}, tuple(range(1400, 1406)), 2, CEILING_PLUS, True),
+    Target("stream", "Esper-Stream-v0", {}, (1400, 1401), 2, CEILING_PLUS, True),
+    Target("shift", "Esper-Shift-v0", {}, (1400, 1401), 2, CEILING_PLUS, True),
 )}
 LABELLING = dict(max_germinate=2)
 
