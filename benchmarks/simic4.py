@@ -96,14 +96,15 @@ EVALUATIONS = {
                     "reveal=py:lab.oracles:FaultyRevealFast", headroom=True),
     "faulty-real": Where("faulty-real", tuple(range(780, 790)), tuple(range(900, 910)), STATIC_SUBSET, "no-growth",
                          "reveal=py:lab.oracles:FaultyRevealSubset", blind=False, headroom=True),
-    "fast": Where("fast", tuple(range(790, 810)), VALIDATION, STATIC, "ceiling"),
+    "fast": Where("fast", tuple(range(790, 810)), VALIDATION, STATIC, "ceiling", blind=False),
     "subset": Where("subset", tuple(range(810, 820)), tuple(range(900, 910)), STATIC_SUBSET, "ceiling", blind=False),
-    "faulty-fast": Where("faulty-fast", tuple(range(820, 850)), VALIDATION, STATIC, blind=False),
 }
 """Fresh seeds of Simic v4's attempt 1 (claimed in the ledger). Best static plans known from issue 35's validation
 picks (faulty, faulty-real: no growth) and the static ceiling searches of issue 26 (fast, subset: their ceiling
-plans); the training distribution's is picked here. The blind ablations play where the event is and on stationary
-Fast (Fast's cost)."""
+plans). The blind ablations play where the event is, at Fast's cost. The training distribution is read as its two
+families' evaluations pooled (40 seeds, half each): :data:`POOLED`."""
+POOLED = ("faulty", "fast")
+"""The settings whose evaluations, pooled, are the mixed distribution Simic v4 learned on (its two families)."""
 
 
 def config(replicate: str, blind: bool = False) -> IterateConfig:
@@ -225,6 +226,14 @@ def spent(replicates: list[str]) -> tuple[list[str], dict]:
     return lines, total
 
 
+def paired_by(rows: dict, a: str, b: str, key) -> tuple[float, float, float]:
+    """Mean and 95% CI of test points of ``a`` - ``b``, paired by ``key(record)`` (setting and seed when pooled)."""
+    from lab.compare.stats import mean_ci, test_points
+
+    by = {key(r): test_points(r) for r in rows[b]}
+    return mean_ci([test_points(r) - by[key(r)] for r in rows[a] if key(r) in by])
+
+
 def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty: bool) -> str:
     """Every setting on its fresh seeds (claimed), the goal checks, ``goal.md``."""
     from lab.compare import paired, test_points
@@ -235,7 +244,7 @@ def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty
              for r in replicates}
     blind = {f"blind-{r}": f"blind-{r}=policy:{config(r, blind=True).policy(0)}" for r in replicates}
     command = "python benchmarks/simic4.py --stage evaluate"
-    checks, body = [], []
+    checks, body, comps = [], [], {}
     for where in wheres:
         w = EVALUATIONS[where]
         best = picks["best_static"][where]
@@ -246,7 +255,7 @@ def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty
         rows += list(simic.values()) + (list(blind.values()) if w.blind else [])
         comp = Evaluation("simic4", "1", w.setting, w.seeds, tuple(rows), OUT / "evaluate" / where, command,
                           workers=workers, allow_dirty=allow_dirty).run()
-        R = comp.rows
+        R = comps[where] = comp.rows
         mean = {row: float(np.mean([test_points(r) for r in rs])) for row, rs in R.items()}
         body += [f"## {setting(w.setting).doc} (`{setting(w.setting).ledger_env}`, seeds {w.seeds[0]}-{w.seeds[-1]})",
                  "", f"Best static plan: `{best}`.", "",
@@ -282,6 +291,23 @@ def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty
             for name in blind:
                 d = paired(R, name, static, test_points)
                 checks.append(GoalCheck(f"{where}: {name} not above best static", not d[1] > 0, said(d)))
+    if all(w in comps for w in POOLED):  # the mixed distribution: its two families' seeds together
+        pooled = {row: [r for w in POOLED for r in comps[w][row]] for row in comps[POOLED[0]]
+                  if all(row in comps[w] for w in POOLED)}
+        best = {w: "no-growth" if picks["best_static"][w] == "no-growth" else "best-static" for w in POOLED}
+        pooled["per-family best static"] = [r for w in POOLED for r in comps[w][best[w]]]
+        key = lambda r: (r.env_id, r.seed)  # noqa: E731
+        body += [f"## The training distribution: {' and '.join(POOLED)} pooled ({len(pooled['no-growth'])} seeds, "
+                 "half each)", "", "| row | test acc. % | − per-family best static | − reactive | − heuristic |",
+                 "|---|---|---|---|---|"]
+        for row, rs in pooled.items():
+            body.append(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | "
+                        + " | ".join(said(paired_by(pooled, row, b, key)) for b in
+                                     ("per-family best static", "reactive", "heuristic")) + " |")
+        body.append("")
+        for name in simic:
+            d = paired_by(pooled, name, "heuristic", key)
+            checks.append(GoalCheck(f"mixed (pooled): {name} − heuristic > 0", d[1] > 0, said(d)))
     racing_lines, racing = racing_check()
     checks.append(racing)
     cost_lines, total = spent(replicates)

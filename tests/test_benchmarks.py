@@ -210,7 +210,8 @@ def test_the_events_headroom_reads_a_drawn_family_as_one_plan_against_the_oracle
 def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_enough_fresh_ones():
     """Issue 36: every replicate and round labels its own training seeds; the blind ablation shares round 0 (its labels
     do not depend on the learner) and masks the report; fresh evaluation seeds are disjoint across settings and as
-    many as the issue asks (>= 20 per family, >= 10 on the real subset, >= 30 on the mixed distribution)."""
+    many as the issue asks (>= 20 per family, >= 10 on the real subset, >= 30 on the mixed distribution: its two
+    families pooled)."""
     simic4 = load("simic4")
     seeds = [s for r in simic4.REPLICATES for k in range(simic4.ROUNDS) for s in simic4.config(r).seeds(k)]
     assert len(seeds) == len(set(seeds)) and min(seeds) >= 1000
@@ -220,6 +221,7 @@ def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_eno
         assert blind.rounds == 1 and blind.out != full.out and full.critic and full.race == simic4.RACE
     evaluation = [s for w in simic4.EVALUATIONS.values() for s in w.seeds]
     assert len(evaluation) == len(set(evaluation)) and max(evaluation) < 900
-    minimum = {"faulty": 20, "fast": 20, "faulty-real": 10, "subset": 10, "faulty-fast": 30}
+    minimum = {"faulty": 20, "fast": 20, "faulty-real": 10, "subset": 10}
     assert all(len(simic4.EVALUATIONS[k].seeds) >= n for k, n in minimum.items())
+    assert sum(len(simic4.EVALUATIONS[k].seeds) for k in simic4.POOLED) >= 30
     assert all(min(w.validation) >= 900 for w in simic4.EVALUATIONS.values())
