@@ -147,7 +147,8 @@ def validate(replicates: list[str], workers: int) -> dict:
     s = setting("faulty-fast")
     rows = {name: row for r in replicates for name, row in candidates(r).items()}
     comp = run_comparison(CompareConfig(s.env_id, training_overrides("faulty-fast"), rows=tuple(rows.values()),
-                                        seeds=VALIDATION, workers=workers, out=OUT / "validation/clones",
+                                        seeds=VALIDATION, scratch=False, workers=workers,
+                                        out=OUT / "validation/clones",
                                         command="python benchmarks/simic4.py --stage validate"))
     means = {}
     for r in replicates:
@@ -164,7 +165,8 @@ def validate(replicates: list[str], workers: int) -> dict:
             continue
         ws = setting(w.setting)
         c = run_comparison(CompareConfig(ws.env_id, training_overrides(w.setting), rows=tuple(w.static.values()),
-                                         seeds=w.validation, workers=workers, out=OUT / f"validation/{name}-static",
+                                         seeds=w.validation, scratch=False, workers=workers,
+                                         out=OUT / f"validation/{name}-static",
                                          command="python benchmarks/simic4.py --stage validate"))
         statics[name], static_means = pick(c.rows, list(w.static))
         means.update({f"{name}:{k}": v for k, v in static_means.items()})
