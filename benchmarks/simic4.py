@@ -61,7 +61,10 @@ faulty family's training seeds 1400-1405: benchmarks/results/truncation/table.md
 CRITIC_MARGIN = 0.25
 """Points of predicted advantage the critic's label needs over the own command."""
 BONUS = 3.0
-"""The plan's head start in logits."""
+"""The plan's head start in logits (cloning)."""
+LARGER_BONUS = 12.0
+"""Validation also reads each replicate's last clone played with this head start (the network must be surer to
+overrule the plan: it deviates less); the pick decides."""
 BLIND = ("progress", "budget_left")
 """The blind ablation's observation: the epoch and the budget only."""
 VALIDATION = tuple(range(900, 920))
@@ -130,10 +133,38 @@ def train(replicates: list[str]) -> None:
         print(f"replicate {r}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def candidates(replicate: str) -> dict[str, str]:
-    """A replicate's clones, as compare rows: each round's."""
+def with_bonus(src: Path, bonus: float) -> Path:
+    """A copy of residual policy ``src`` played with another head start (``policy-bonus<b>.zip`` beside it)."""
+    import zipfile
+
+    from agents.residual import RESIDUAL_ENTRY, read_residual, residual_entry
+
+    dst = Path(src).with_name(f"policy-bonus{bonus:g}.zip")
+    if not dst.is_file():
+        plan, _, observe = read_residual(src)
+        with atomic_path(dst, suffix=".zip") as tmp, zipfile.ZipFile(src) as zin, \
+                zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                if item.filename == RESIDUAL_ENTRY:
+                    data = json.dumps(residual_entry(plan, bonus, observe)).encode()
+                zout.writestr(item, data)
+    return dst
+
+
+def policies(replicate: str) -> dict[str, Path]:
+    """A replicate's candidate clones by name: each round's, and the last one with :data:`LARGER_BONUS`."""
     cfg = config(replicate)
-    return {f"{replicate}-round{k}": f"{replicate}-round{k}=policy:{cfg.policy(k)}" for k in range(ROUNDS)}
+    out = {f"{replicate}-round{k}": cfg.policy(k) for k in range(ROUNDS)}
+    last = cfg.policy(ROUNDS - 1)
+    if last.is_file():
+        out[f"{replicate}-round{ROUNDS - 1}-bonus{LARGER_BONUS:g}"] = with_bonus(last, LARGER_BONUS)
+    return out
+
+
+def candidates(replicate: str) -> dict[str, str]:
+    """A replicate's candidate clones, as compare rows."""
+    return {name: f"{name}=policy:{path}" for name, path in policies(replicate).items()}
 
 
 def validate(replicates: list[str], workers: int) -> dict:
@@ -156,8 +187,7 @@ def validate(replicates: list[str], workers: int) -> dict:
         picks[r] = best
         means.update(m)
     shipped, _ = pick(comp.rows, list(picks.values()))
-    r, k = shipped.rsplit("-round", 1)
-    shutil.copyfile(config(r).policy(int(k)), SHIPPED)  # what `make demo` and the README play
+    shutil.copyfile(policies(shipped.split("-round")[0])[shipped], SHIPPED)  # what `make demo` and the README play
     statics = {}
     for name, w in EVALUATIONS.items():
         if w.best_static is not None:
@@ -244,8 +274,7 @@ def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty
     from lab.evaluation import Evaluation, flops_ratio, said, setting, write_goal
 
     picks = json.loads((OUT / "picks.json").read_text())
-    simic = {f"simic-{r}": f"simic-{r}=policy:{config(r).policy(int(picks['rounds'][r].rsplit('round', 1)[1]))}"
-             for r in replicates}
+    simic = {f"simic-{r}": f"simic-{r}=policy:{policies(r)[picks['rounds'][r]]}" for r in replicates}
     blind = {f"blind-{r}": f"blind-{r}=policy:{config(r, blind=True).policy(0)}" for r in replicates}
     command = "python benchmarks/simic4.py --stage evaluate"
     checks, body, comps = [], [], {}
@@ -256,7 +285,7 @@ def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty
         rows = ["no-growth", "heuristic", "reactive"]
         rows += [] if best == "no-growth" else [w.static[best].replace(best, "best-static", 1)]
         rows += [w.reveal] if w.reveal else []
-        shipped = f"simic-{picks['shipped'].rsplit('-round', 1)[0]}"
+        shipped = f"simic-{picks['shipped'].split('-round')[0]}"
         playing = {n: r for n, r in simic.items() if where not in shipped_only or n == shipped}
         rows += list(playing.values()) + (list(blind.values()) if w.blind else [])
         comp = Evaluation("simic4", "1", w.setting, w.seeds, tuple(rows), OUT / "evaluate" / where, command,
