@@ -157,7 +157,10 @@ def evaluation_folders():
     simic3, ceiling = load("simic3"), load("ceiling")
     out = [("compare", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
            for name, evs in compare.PRESETS.items() if name != "demo" for ev in evs]
-    out += [("compare", "fast", "demo")]  # the first demo (500-509; the current one's output is committed too)
+    out += [("compare", "fast", "demo/attempt1")]  # the first demo (500-509)
+    out += [("compare", ev.where, f"demo/{ev.where}") for ev in compare.PRESETS["demo"]]
+    simic4 = load("simic4")
+    out += [("simic4", w.setting, f"simic4/evaluate/{name}") for name, w in simic4.EVALUATIONS.items()]
     out += [("baselines", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
             for ev in baselines.PRESETS.values()]
     out += [("simic3", w.setting, f"simic3/pi-fast-residual/evaluate/{name}") for name, w in simic3.WHERE.items()]

@@ -129,7 +129,7 @@ def test_esper_twin_writes_the_modal_plan_of_a_committed_row(tmp_path, capsys):
     from agents.schedule import Schedule
     from lab.cli import main
 
-    runs = Path(__file__).resolve().parents[1] / "benchmarks/results/demo/runs.jsonl"
+    runs = Path(__file__).resolve().parents[1] / "benchmarks/results/demo/attempt1/runs.jsonl"
     assert main(["twin", "--runs", str(runs), "--row", "simic", "--out", str(tmp_path / "t.json")]) == 0
     assert "its most common plan, played in" in capsys.readouterr().out
     assert [(s.slot, s.blueprint) for s in Schedule.load(tmp_path / "t.json").seeds] == [(1, "conv_residual"),
