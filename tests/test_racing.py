@@ -4,8 +4,8 @@ import gymnasium as gym
 import pytest
 
 from agents import HeuristicTamiyo
-from agents.simic.branch import ImproveConfig, best_branch, branch, candidates, improve
-from agents.simic.racing import agreement_table, halving, race, race_label
+from agents.simic.branch import ImproveConfig, best_branch, branch, candidates, halving, improve, race
+from agents.simic.racing import agreement_table, race_label
 from agents.simic.truncation import BranchedState
 
 SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)

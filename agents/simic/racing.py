@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .branch import Branch, best_branch, halving, race  # noqa: F401  (race: played for real, in branch.py)
+from .branch import Branch, best_branch, halving
 from .truncation import BranchedState
 
 
