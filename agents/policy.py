@@ -15,8 +15,7 @@ import numpy as np
 from esper_env.leyline import LAYOUT_SCHEMA, ObservationSchema
 
 from .policy_file import TRUST_HINT, UntrustedPolicyError, check_schema, load_policy, read_policy_entry
-from .residual import observe_mask, plan_action, read_residual, residual_logits
-from .schedule import Schedule, TaskSchedule
+from .residual import Base, observe_mask, plan_action, read_residual, residual_logits
 
 
 class PolicyAgent:
@@ -92,7 +91,7 @@ class PolicyAgent:
 class ResidualPolicyAgent(PolicyAgent):
     """A saved residual policy: the plan's command unless the network overrules it (greedy)."""
 
-    def __init__(self, model, plan: Schedule | TaskSchedule, bonus: float, observe: tuple[str, ...] | None = None,
+    def __init__(self, model, plan: Base, bonus: float, observe: tuple[str, ...] | None = None,
                  **kw):
         super().__init__(model, **kw)
         self.plan, self.bonus = plan, bonus

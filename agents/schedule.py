@@ -109,7 +109,7 @@ class Schedule:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Schedule:
         try:
-            return cls.from_json(_read(path))
+            return cls.from_json(read_json(path))
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
 
@@ -142,7 +142,8 @@ class Schedule:
         return None
 
 
-def _read(path: str | os.PathLike):
+def read_json(path: str | os.PathLike):
+    """A plan file's JSON data (clear errors for a missing or unreadable file)."""
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -227,7 +228,7 @@ def any_from_json(data) -> Schedule | TaskSchedule:
 
 def load_any(path: str | os.PathLike) -> Schedule | TaskSchedule:
     """A schedule file of either kind (what ``schedule:PATH.json`` plays)."""
-    data = _read(path)
+    data = read_json(path)
     try:
         return any_from_json(data)
     except ValueError as e:

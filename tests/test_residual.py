@@ -101,3 +101,38 @@ def test_a_task_schedule_is_a_residual_base_each_task_its_own_plan(no_growth_lab
     assert commands(agent, 7) == commands(make_agent(f"schedule:{PLAN.save(tmp_path / 'plan.json')}"), 7) != [0] * 6
     env = gym.make("Esper-Tiny-v0", **dict(SMALL, train_size=128))
     assert not any(s.action for s in run_episode(env, agent, seed=7).steps)  # no case: the default plan
+
+
+def test_the_reactive_heuristic_is_a_residual_base_and_its_file_is_data(no_growth_labels, tmp_path):
+    from agents.residual import RULE_FORMAT, RuleBase, load_base
+    base = RuleBase()
+    path = base.save(tmp_path / "reactive.json")
+    assert load_base(path) == base and json.loads(path.read_text())["format"] == RULE_FORMAT
+    out = tmp_path / "untrained.zip"
+    behaviour_clone(BCConfig(data=no_growth_labels, out=out, epochs=1, lr=1e-9, holdout_every=3, residual=path),
+                    progress=False)
+    assert read_residual(out) == (base, 3.0, None)
+    faulty = dict(SMALL, event="faulty_seeds", fault_p=0.75)  # seeds fail: the reactive heuristic culls and regrows
+    reactive = commands_on(make_agent("reactive"), 7, faulty)
+    assert len({a for a in reactive if a}) >= 2  # it does more than wait and grow once
+    assert commands_on(make_agent(f"policy:{out}"), 7, faulty) == reactive
+
+
+def test_a_bad_rule_base_is_refused_with_what_to_write(tmp_path):
+    from agents.residual import RULE_FORMAT, load_base
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"format": RULE_FORMAT, "version": 1, "rule": "heuristic"}))
+    with pytest.raises(ValueError, match="the reactive heuristic is the one rule base"):
+        load_base(path)
+    path.write_text(json.dumps({"format": RULE_FORMAT, "version": 1, "rule": "reactive", "config": {"harm": 1,
+                                                                                                 "bogus": 2}}))
+    with pytest.raises(ValueError, match=r"unknown fields \['bogus'\]"):
+        load_base(path)
+
+
+def commands_on(agent, seed: int, overrides: dict) -> list[int]:
+    env = gym.make("Esper-Tiny-v0", **overrides)
+    rec = run_episode(env, agent, seed=seed)
+    env.close()
+    return [s.action for s in rec.steps]

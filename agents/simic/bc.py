@@ -62,9 +62,9 @@ class BCConfig:
     seed: int = 0
     """Initialisation and minibatch order."""
     residual: Path | None = None
-    """A schedule or task schedule (JSON) the policy is residual to: it plays the plan's command unless its logits
-    beat it by ``residual_bonus`` (an untrained network is the plan; only deviations are learned). None: a plain
-    policy."""
+    """A schedule, task schedule or rule base (JSON; agents/residual.py) the policy is residual to: it plays the
+    plan's command unless its logits beat it by ``residual_bonus`` (an untrained network is the plan; only deviations
+    are learned). None: a plain policy."""
     residual_bonus: float = 3.0
     """The plan's head start in logits (residual policies only)."""
     observe: tuple[str, ...] | None = None
@@ -90,9 +90,9 @@ class BCConfig:
                 raise FileNotFoundError(f"demonstration file {path}: not found (relative to {Path.cwd()}); "
                                 f"record one with `esper collect`")
         if self.residual is not None:
-            from ..schedule import load_any
+            from ..residual import load_base
 
-            load_any(self.residual)  # exists and parses (a schedule or a task schedule)
+            load_base(self.residual)  # exists and parses (a rule base, a schedule or a task schedule)
             if not self.residual_bonus > 0:
                 raise ValueError(f"--residual-bonus must be > 0, got {self.residual_bonus}")
             observe_mask(self.observe)  # known fields
@@ -294,9 +294,9 @@ def behaviour_clone(cfg: BCConfig, progress: bool = True) -> tuple[object, Agree
     obs, mask, teacher, returns = _tensors(train_eps, cfg.gamma, cfg.observe)
     residual = None
     if cfg.residual is not None:  # the plan's command at every state: the logit head start the loss sees
-        from ..schedule import load_any
+        from ..residual import load_base
 
-        plan = load_any(cfg.residual)
+        plan = load_base(cfg.residual)
         bases = {}
         for path, d in zip(paths, files):
             if set(bases) & set(d.episodes):

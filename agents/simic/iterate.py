@@ -75,8 +75,9 @@ class IterateConfig:
     observe: tuple[str, ...] | None = None
     """Observation fields the critic and the clone read (None: all; the blind ablation: progress, budget_left)."""
     residual: Path | None = None
-    """A schedule or task schedule (JSON) every clone is residual to: it plays the plan unless its logits overrule
-    it, so an untrained clone is the plan and cloning learns only the deviations (None: plain clones, Simic v2's)."""
+    """A schedule, task schedule or rule base (JSON; agents/residual.py) every clone is residual to: it plays the
+    plan unless its logits overrule it, so an untrained clone is the plan and cloning learns only the deviations
+    (None: plain clones, Simic v2's)."""
     residual_bonus: float = 3.0
     """The plan's head start in logits (residual clones only)."""
     bc_epochs: int = 300
@@ -117,9 +118,9 @@ class IterateConfig:
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
         if self.residual is not None:
-            from ..schedule import load_any
+            from ..residual import load_base
 
-            load_any(self.residual)  # exists and parses (a schedule or a task schedule)
+            load_base(self.residual)  # exists and parses (a rule base, a schedule or a task schedule)
         check_output_dir(self.out, "--out")
         check_executor(self.executor)
 
