@@ -4,8 +4,15 @@
     python benchmarks/simic4.py --stage validate    # picks on validation seeds 900-919 (validation accuracy)
     python benchmarks/simic4.py --stage evaluate    # fresh evaluation seeds (claimed), goal.md
     python benchmarks/simic4.py                     # all three; every stage resumes
+    python benchmarks/simic4.py --attempt 1 ...     # an earlier attempt, as it ran (:data:`ATTEMPTS`)
 
-The pipeline (one replicate; each replicate labels its own training seeds, :data:`REPLICATES`):
+Each attempt (:data:`ATTEMPTS`) has its own training seeds and its own fresh evaluation seeds; every attempt stays
+reported (``benchmarks/results/simic4/goal.md`` is attempt 1's, ``attempt2/goal.md`` attempt 2's). Attempt 2 changes
+what attempt 1's diagnosis named: its episodes and branches are played by the reactive heuristic (rollouts that
+regrow after a cull), it labels more episodes, and each replicate is cloned residual to the plan *and* residual to
+the reactive heuristic (:data:`REACTIVE_BASE`) from the same labels; validation picks.
+
+Attempt 1's pipeline (one replicate; each replicate labels its own training seeds):
 
 1. **Where it learns**: ``Esper-Mixed-v0`` with ``tasks="faulty-fast"`` -- Fast's task as it is (stationary) and the
    same task whose seeds fail with a hidden probability, half and half: the one hidden-event family whose headroom
@@ -24,9 +31,9 @@ The pipeline (one replicate; each replicate labels its own training seeds, :data
 5. **The blind ablation**: the same labels, critic and clone with the observation masked to ``progress`` and
    ``budget_left``: it must fall to a plan.
 
-Evaluation on fresh seeds (:data:`EVALUATIONS`), beside no-growth, the heuristic, the reactive heuristic, the best
-static plan of each setting (picked on validation seeds among no growth, the ceiling plan and one early seed) and,
-on the faulty families, the reveal oracle (privileged: lab/oracles.py); the goal checks go to ``goal.md``.
+Evaluation on fresh seeds (each attempt's ``evaluations``), beside no-growth, the heuristic, the reactive heuristic,
+the best static plan of each setting (picked on validation seeds among no growth, the ceiling plan and one early
+seed) and, on the faulty families, the reveal oracle (privileged: lab/oracles.py); the goal checks go to ``goal.md``.
 """
 
 from __future__ import annotations
@@ -52,24 +59,23 @@ PLAN = RESULTS / "simic3/pi-fast/ceiling-plus.json"
 """The Fast ceiling plan with ADVANCE rules for every other seed: round 0's behaviour and rollout, every clone's
 residual base."""
 TRAIN = ("Esper-Mixed-v0", {"tasks": "faulty-fast"})
-REPLICATES = {"a": 6000, "b": 6100, "c": 6200}
-"""Each replicate's first training seed (round k labels EPISODES seeds from first + k * EPISODES)."""
-ROUNDS, EPISODES = 2, 12
 RACE = 4
 """Racing's first rung: the alternatives play 4 epochs, the better half 8, ... (agents/simic/racing.py; picked on the
 faulty family's training seeds 1400-1405: benchmarks/results/truncation/table.md)."""
 CRITIC_MARGIN = 0.25
 """Points of predicted advantage the critic's label needs over the own command."""
 BONUS = 3.0
-"""The plan's head start in logits (cloning)."""
+"""The base's head start in logits (cloning)."""
 LARGER_BONUS = 12.0
-"""Validation also reads each replicate's last clone played with this head start (the network must be surer to
-overrule the plan: it deviates less); the pick decides."""
+"""Attempt 1's validation also read each replicate's last clone played with this head start (the network must be
+surer to overrule the plan: it deviates less); the pick decides."""
 BLIND = ("progress", "budget_left")
 """The blind ablation's observation: the epoch and the budget only."""
 VALIDATION = tuple(range(900, 920))
 SHIPPED = OUT / "simic.zip"
-"""The shipped learned Tamiyo: the clone validation picks among every replicate's picked round."""
+"""The shipped learned Tamiyo: the clone validation picks among every replicate's picked round (latest attempt)."""
+REACTIVE_BASE = OUT / "reactive-base.json"
+"""The reactive heuristic (agents/reactive.py, default thresholds) as a residual base: data, not code."""
 STATIC = {"no-growth": "no-growth", "ceiling": "ceiling=schedule:benchmarks/results/ceiling/fast/best.json",
           "one-early": "one-early=schedule:benchmarks/results/events/one-early-fast.json"}
 """The plans written in advance the best static plan is picked from (on validation seeds, per setting)."""
@@ -94,41 +100,99 @@ class Where:
     """A family with measured headroom (issue 35): the simic − best static / − reactive / capture checks."""
 
 
-EVALUATIONS = {
-    "faulty": Where("faulty", tuple(range(760, 780)), VALIDATION, STATIC, "no-growth",
-                    "reveal=py:lab.oracles:FaultyRevealFast", headroom=True),
-    "faulty-real": Where("faulty-real", tuple(range(780, 790)), tuple(range(900, 910)), STATIC_SUBSET, "no-growth",
-                         "reveal=py:lab.oracles:FaultyRevealSubset", blind=False, headroom=True),
-    "fast": Where("fast", tuple(range(790, 810)), VALIDATION, STATIC, "ceiling", blind=False),
-    "subset": Where("subset", tuple(range(810, 820)), tuple(range(900, 910)), STATIC_SUBSET, "ceiling", blind=False),
+def wheres(faulty: range, faulty_real: range, fast: range, subset: range) -> dict[str, Where]:
+    """The four evaluation settings on an attempt's fresh seeds. Best static plans known from issue 35's validation
+    picks (faulty, faulty-real: no growth) and the static ceiling searches of issue 26 (fast, subset: their ceiling
+    plans). The blind ablations play where the event is, at Fast's cost."""
+    return {
+        "faulty": Where("faulty", tuple(faulty), VALIDATION, STATIC, "no-growth",
+                        "reveal=py:lab.oracles:FaultyRevealFast", headroom=True),
+        "faulty-real": Where("faulty-real", tuple(faulty_real), tuple(range(900, 910)), STATIC_SUBSET, "no-growth",
+                             "reveal=py:lab.oracles:FaultyRevealSubset", blind=False, headroom=True),
+        "fast": Where("fast", tuple(fast), VALIDATION, STATIC, "ceiling", blind=False),
+        "subset": Where("subset", tuple(subset), tuple(range(900, 910)), STATIC_SUBSET, "ceiling", blind=False),
+    }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at the pipeline: its training seeds, its learner, its own fresh evaluation seeds (ledger)."""
+
+    name: str
+    out: Path
+    """Its folder: one sub-folder per replicate and base, validation/, evaluate/, picks.json, goal.md."""
+    replicates: dict
+    """Each replicate's first training seed (round k labels ``episodes`` seeds from first + k * episodes)."""
+    rounds: int
+    episodes: int
+    start: str
+    """Who plays round 0's episodes and branches (then each round's last clone)."""
+    bases: dict
+    """Residual bases by name (a file each), every one cloned from the same labels; validation picks per replicate.
+    The first one's run labels; an empty name is attempt 1's layout (one base, folder = replicate)."""
+    evaluations: dict
+    larger_bonus: bool = False
+    """Also validate each replicate's last clone at :data:`LARGER_BONUS`."""
+    summary: str = ""
+    """How it differs, for goal.md."""
+
+    def folder(self, replicate: str, base: str) -> Path:
+        return self.out / (f"{replicate}-{base}" if base else replicate)
+
+
+ATTEMPTS = {
+    "1": Attempt("1", OUT, {"a": 6000, "b": 6100, "c": 6200}, rounds=2, episodes=12, start=f"schedule:{PLAN}",
+                 bases={"": PLAN}, evaluations=wheres(range(760, 780), range(780, 790), range(790, 810),
+                                                      range(810, 820)), larger_bonus=True,
+                 summary="residual to the Fast ceiling plan (+ ADVANCE rules); round 0 played by the plan, round 1 "
+                         "(DAgger) by the clone"),
+    "2": Attempt("2", OUT / "attempt2", {"a": 6300, "b": 6400, "c": 6500}, rounds=1, episodes=16, start="reactive",
+                 bases={"plan": PLAN, "reactive": REACTIVE_BASE},
+                 evaluations=wheres(range(20, 40), range(40, 50), range(50, 70), range(70, 80)),
+                 summary="episodes and branches played by the reactive heuristic (rollouts that regrow after a cull; "
+                         "attempt 1's were the plan, which never does), 16 episodes a replicate, one round; each "
+                         "replicate cloned residual to the Fast plan and residual to the reactive heuristic from the "
+                         "same critic labels, validation picks"),
 }
-"""Fresh seeds of Simic v4's attempt 1 (claimed in the ledger). Best static plans known from issue 35's validation
-picks (faulty, faulty-real: no growth) and the static ceiling searches of issue 26 (fast, subset: their ceiling
-plans). The blind ablations play where the event is, at Fast's cost. The training distribution is read as its two
-families' evaluations pooled (40 seeds, half each): :data:`POOLED`."""
+"""Every attempt, each on its own fresh evaluation seeds (the ledger holds them); attempt 1 stays as it ran."""
+LATEST = "2"
 POOLED = ("faulty", "fast")
 """The settings whose evaluations, pooled, are the mixed distribution Simic v4 learned on (its two families)."""
 
 
-def config(replicate: str, blind: bool = False) -> IterateConfig:
-    """One replicate's pipeline (its blind ablation: one round on the same labels, critic and clone masked)."""
+def config(replicate: str, blind: bool = False, attempt: str = LATEST, base: str | None = None) -> IterateConfig:
+    """One replicate's pipeline with one residual base (default: the attempt's first, whose run labels); its blind
+    ablation: one round on the same labels, residual to the plan, critic and clone masked."""
+    a = ATTEMPTS[attempt]
+    base = next(iter(a.bases)) if base is None else base
     env_id, overrides = TRAIN
-    return IterateConfig(env_id, dict(overrides), rounds=1 if blind else ROUNDS, episodes=EPISODES,
-                         first_seed=REPLICATES[replicate], start=f"schedule:{PLAN}", rollout="policy",
+    return IterateConfig(env_id, dict(overrides), rounds=1 if blind else a.rounds, episodes=a.episodes,
+                         first_seed=a.replicates[replicate], start=a.start, rollout="policy",
                          objective="val", max_germinate=2, concurrent=True, stride=2, race=RACE, critic=True,
-                         critic_margin=CRITIC_MARGIN, observe=BLIND if blind else None, residual=PLAN,
-                         residual_bonus=BONUS, out=OUT / (f"{replicate}-blind" if blind else replicate), workers=2)
+                         critic_margin=CRITIC_MARGIN, observe=BLIND if blind else None,
+                         residual=PLAN if blind else a.bases[base], residual_bonus=BONUS,
+                         out=a.out / f"{replicate}-blind" if blind else a.folder(replicate, base), workers=2)
 
 
-def train(replicates: list[str]) -> None:
+def share_labels(src: IterateConfig, dst: IterateConfig) -> None:
+    """Give ``dst`` round 0's labels of ``src`` (they do not depend on the learner, so the other bases and the blind
+    ablation clone the same labels: labelled once)."""
+    if not dst.labels(0).is_file():
+        dst.labels(0).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src.labels(0), dst.labels(0))
+
+
+def train(replicates: list[str], attempt: str = LATEST) -> None:
     for r in replicates:
         t0 = time.perf_counter()
-        iterate(config(r))
-        blind = config(r, blind=True)
-        src, dst = config(r).labels(0), blind.labels(0)
-        if not dst.is_file():  # round 0's labels do not depend on the learner: the blind run shares them
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
+        first = config(r, attempt=attempt)
+        iterate(first)
+        for base in list(ATTEMPTS[attempt].bases)[1:]:
+            other = config(r, attempt=attempt, base=base)
+            share_labels(first, other)
+            iterate(other)
+        blind = config(r, blind=True, attempt=attempt)
+        share_labels(first, blind)
         iterate(blind)
         print(f"replicate {r}: {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -152,57 +216,63 @@ def with_bonus(src: Path, bonus: float) -> Path:
     return dst
 
 
-def policies(replicate: str) -> dict[str, Path]:
-    """A replicate's candidate clones by name: each round's, and the last one with :data:`LARGER_BONUS`."""
-    cfg = config(replicate)
-    out = {f"{replicate}-round{k}": cfg.policy(k) for k in range(ROUNDS)}
-    last = cfg.policy(ROUNDS - 1)
-    if last.is_file():
-        out[f"{replicate}-round{ROUNDS - 1}-bonus{LARGER_BONUS:g}"] = with_bonus(last, LARGER_BONUS)
+def policies(replicate: str, attempt: str = LATEST) -> dict[str, Path]:
+    """A replicate's candidate clones by name: each base's and round's (attempt 1: and the last one with
+    :data:`LARGER_BONUS`)."""
+    a, out = ATTEMPTS[attempt], {}
+    for base in a.bases:
+        cfg = config(replicate, attempt=attempt, base=base)
+        name = f"{replicate}-{base}" if base else replicate
+        out.update({f"{name}-round{k}": cfg.policy(k) for k in range(a.rounds)})
+        last = cfg.policy(a.rounds - 1)
+        if a.larger_bonus and last.is_file():
+            out[f"{name}-round{a.rounds - 1}-bonus{LARGER_BONUS:g}"] = with_bonus(last, LARGER_BONUS)
     return out
 
 
-def candidates(replicate: str) -> dict[str, str]:
+def candidates(replicate: str, attempt: str = LATEST) -> dict[str, str]:
     """A replicate's candidate clones, as compare rows."""
-    return {name: f"{name}=policy:{path}" for name, path in policies(replicate).items()}
+    return {name: f"{name}=policy:{path}" for name, path in policies(replicate, attempt).items()}
 
 
-def validate(replicates: list[str], workers: int) -> dict:
+def validate(replicates: list[str], workers: int, attempt: str = LATEST) -> dict:
     """Pick each replicate's round on validation seeds of the training distribution, the shipped replicate, and the
     best static plan of every setting whose best static plan is not known yet."""
     from lab.compare import CompareConfig, run_comparison
     from lab.compare.stats import pick
     from lab.evaluation import setting, training_overrides
 
-    picks = {}
+    a, picks = ATTEMPTS[attempt], {}
     s = setting("faulty-fast")
-    rows = {name: row for r in replicates for name, row in candidates(r).items()}
+    rows = {name: row for r in replicates for name, row in candidates(r, attempt).items()}
     comp = run_comparison(CompareConfig(s.env_id, training_overrides("faulty-fast"), rows=tuple(rows.values()),
                                         seeds=VALIDATION, scratch=False, workers=workers,
-                                        out=OUT / "validation/clones",
-                                        command="python benchmarks/simic4.py --stage validate"))
+                                        out=a.out / "validation/clones",
+                                        command=f"python benchmarks/simic4.py --attempt {attempt} --stage validate"))
     means = {}
     for r in replicates:
-        best, m = pick(comp.rows, list(candidates(r)))
+        best, m = pick(comp.rows, list(candidates(r, attempt)))
         picks[r] = best
         means.update(m)
     shipped, _ = pick(comp.rows, list(picks.values()))
-    shutil.copyfile(policies(shipped.split("-round")[0])[shipped], SHIPPED)  # what `make demo` and the README play
+    if attempt == LATEST:  # what `make demo` and the README play
+        every = {n: p for r in replicates for n, p in policies(r, attempt).items()}
+        shutil.copyfile(every[shipped], SHIPPED)
     statics = {}
-    for name, w in EVALUATIONS.items():
+    for name, w in a.evaluations.items():
         if w.best_static is not None:
             statics[name] = w.best_static
             continue
         ws = setting(w.setting)
         c = run_comparison(CompareConfig(ws.env_id, training_overrides(w.setting), rows=tuple(w.static.values()),
                                          seeds=w.validation, scratch=False, workers=workers,
-                                         out=OUT / f"validation/{name}-static",
-                                         command="python benchmarks/simic4.py --stage validate"))
+                                         out=a.out / f"validation/{name}-static",
+                                         command=f"python benchmarks/simic4.py --attempt {attempt} --stage validate"))
         statics[name], static_means = pick(c.rows, list(w.static))
         means.update({f"{name}:{k}": v for k, v in static_means.items()})
     out = dict(rounds=picks, shipped=shipped, best_static=statics, validation_means=means,
                validation_seeds=[VALIDATION[0], VALIDATION[-1]])
-    with atomic_path(OUT / "picks.json", suffix=".json") as tmp:
+    with atomic_path(a.out / "picks.json", suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(out, indent=1) + "\n")
     return out
 
@@ -232,7 +302,7 @@ def racing_check(families: tuple[str, ...] = ("faulty", "stream", "shift")) -> t
     return lines, check
 
 
-def spent(replicates: list[str]) -> tuple[list[str], dict]:
+def spent(replicates: list[str], attempt: str = LATEST) -> tuple[list[str], dict]:
     """Each replicate's compute: labelled episodes, branch episode-equivalents, wall time (labelling + cloning)."""
     lines = ["| replicate | round | training seeds | episodes | branch epochs | episode-equivalents (episodes + "
              "branches) | labelling wall | cloning wall | critic: held-out agreement with branch labels / "
@@ -240,10 +310,12 @@ def spent(replicates: list[str]) -> tuple[list[str], dict]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     total = dict(episode_equivalents=0.0, wall_s=0.0)
     for r in replicates:
-        for name, cfg in ((r, config(r)), (f"{r}-blind", config(r, blind=True))):
+        bases = list(ATTEMPTS[attempt].bases)
+        runs = [(f"{r}-{b}" if b else r, config(r, attempt=attempt, base=b), i > 0) for i, b in enumerate(bases)]
+        for name, cfg, other in runs + [(f"{r}-blind", config(r, blind=True, attempt=attempt), True)]:
             summary = json.loads((Path(cfg.out) / "iterate.json").read_text())
             for k, rd in sorted(summary["rounds"].items()):
-                shared = name.endswith("-blind") and k == "0"  # the blind run reuses round 0's labels
+                shared = other and k == "0"  # the other bases and the blind run reuse round 0's labels
                 eq = 0.0 if shared else rd["episodes"] + rd["episode_equivalents"]
                 wall = rd["bc_wall_s"] + (0.0 if shared else rd["label_wall_s"])
                 total["episode_equivalents"] += eq
@@ -266,29 +338,30 @@ def paired_by(rows: dict, a: str, b: str, key) -> tuple[float, float, float]:
     return mean_ci([test_points(r) - by[key(r)] for r in rows[a] if key(r) in by])
 
 
-def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty: bool,
-             shipped_only: tuple[str, ...] = ()) -> str:
+def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dirty: bool,
+             shipped_only: tuple[str, ...] = (), attempt: str = LATEST) -> str:
     """Every setting on its fresh seeds (claimed), the goal checks, ``goal.md``; on the settings in ``shipped_only``
     only the shipped replicate plays (when compute is short: the goal table says which checks that leaves out)."""
     from lab.compare import paired, test_points
     from lab.evaluation import Evaluation, flops_ratio, said, setting, write_goal
 
-    picks = json.loads((OUT / "picks.json").read_text())
-    simic = {f"simic-{r}": f"simic-{r}=policy:{policies(r)[picks['rounds'][r]]}" for r in replicates}
-    blind = {f"blind-{r}": f"blind-{r}=policy:{config(r, blind=True).policy(0)}" for r in replicates}
-    command = "python benchmarks/simic4.py --stage evaluate"
+    a = ATTEMPTS[attempt]
+    picks = json.loads((a.out / "picks.json").read_text())
+    simic = {f"simic-{r}": f"simic-{r}=policy:{policies(r, attempt)[picks['rounds'][r]]}" for r in replicates}
+    blind = {f"blind-{r}": f"blind-{r}=policy:{config(r, blind=True, attempt=attempt).policy(0)}" for r in replicates}
+    command = f"python benchmarks/simic4.py --attempt {attempt} --stage evaluate"
     checks, body, comps = [], [], {}
-    for where in wheres:
-        w = EVALUATIONS[where]
+    for where in settings:
+        w = a.evaluations[where]
         best = picks["best_static"][where]
         static = "no-growth" if best == "no-growth" else "best-static"
         rows = ["no-growth", "heuristic", "reactive"]
         rows += [] if best == "no-growth" else [w.static[best].replace(best, "best-static", 1)]
         rows += [w.reveal] if w.reveal else []
-        shipped = f"simic-{picks['shipped'].split('-round')[0]}"
+        shipped = f"simic-{picks['shipped'].split('-')[0]}"
         playing = {n: r for n, r in simic.items() if where not in shipped_only or n == shipped}
         rows += list(playing.values()) + (list(blind.values()) if w.blind else [])
-        comp = Evaluation("simic4", "1", w.setting, w.seeds, tuple(rows), OUT / "evaluate" / where, command,
+        comp = Evaluation("simic4", attempt, w.setting, w.seeds, tuple(rows), a.out / "evaluate" / where, command,
                           workers=workers, allow_dirty=allow_dirty).run()
         R = comps[where] = comp.rows
         mean = {row: float(np.mean([test_points(r) for r in rs])) for row, rs in R.items()}
@@ -348,20 +421,21 @@ def evaluate(replicates: list[str], wheres: list[str], workers: int, allow_dirty
             checks.append(GoalCheck(f"mixed (pooled): {name} − heuristic > 0", d[1] > 0, said(d)))
     racing_lines, racing = racing_check()
     checks.append(racing)
-    cost_lines, total = spent(replicates)
+    cost_lines, total = spent(replicates, attempt)
     header = ["# Simic v4: a learned Tamiyo that reads the report (issue 36)", "",
               f"Command: `{command}` (after `--stage train` and `--stage validate`). Trained on `Esper-Mixed-v0` "
-              f"`tasks=\"faulty-fast\"` (training seeds {min(REPLICATES.values())}+), residual to the Fast ceiling "
-              f"plan (+ ADVANCE rules), racing labels from rung {RACE}, critic margin {CRITIC_MARGIN} points, {ROUNDS} "
-              f"rounds of {EPISODES} episodes; picked on validation accuracy of seeds {VALIDATION[0]}-"
+              f"`tasks=\"faulty-fast\"` (training seeds {min(a.replicates.values())}+), {a.summary}; racing labels "
+              f"from rung {RACE}, critic margin {CRITIC_MARGIN} points, {a.rounds} round(s) of {a.episodes} episodes; "
+              f"picked on validation accuracy of seeds {VALIDATION[0]}-"
               f"{VALIDATION[-1]}: rounds {picks['rounds']}, shipped `{picks['shipped']}`. Fresh evaluation seeds "
-              "claimed in the ledger as simic4 attempt 1. Test accuracy in points, paired 95% intervals; return = "
-              "the env's (validation points net of rent, x100). `reveal` is privileged (told the event: a bound).", "",
+              f"claimed in the ledger as simic4 attempt {attempt}. Test accuracy in points, paired 95% intervals; "
+              "return = the env's (validation points net of rent, x100). `reveal` is privileged (told the event: a "
+              "bound).", "",
               f"Compute of the {len(replicates)} replicates: {total['episode_equivalents']:.0f} episode-equivalents, "
               f"{total['wall_s'] / 60:.0f} min wall on 2 workers (labelling) and one core (cloning).", "",
               *cost_lines, "", "## Racing labels: agreement with full rollouts (item 3)", "", *racing_lines, "",
               *body]
-    return write_goal(OUT / "goal.md", header, checks, "Goal (issue 36)")
+    return write_goal(a.out / "goal.md", header, checks, "Goal (issue 36)")
 
 
 @dataclass
@@ -369,9 +443,11 @@ class Args:
     stage: tuple[str, ...] = field(default=("train", "validate", "evaluate"),
                                    metadata={"choices": ["train", "validate", "evaluate"]})
     """Which stages to run (in order)."""
-    replicate: tuple[str, ...] = tuple(REPLICATES)
+    attempt: str = field(default=LATEST, metadata={"choices": list(ATTEMPTS)})
+    """Which attempt (each has its own training and fresh evaluation seeds: :data:`ATTEMPTS`)."""
+    replicate: tuple[str, ...] = ("a", "b", "c")
     """Which replicates of the whole pipeline."""
-    where: tuple[str, ...] = tuple(EVALUATIONS)
+    where: tuple[str, ...] = ("faulty", "faulty-real", "fast", "subset")
     """Which evaluation settings (evaluate stage)."""
     shipped_only: tuple[str, ...] = ()
     """Settings where only the shipped replicate plays (when compute is short; goal.md says so)."""
@@ -386,11 +462,12 @@ def main(argv: list[str] | None = None) -> None:
     os.chdir(ROOT)
     replicates = list(args.replicate)
     if "train" in args.stage:
-        train(replicates)
+        train(replicates, args.attempt)
     if "validate" in args.stage:
-        print(json.dumps(validate(replicates, args.workers), indent=1))
+        print(json.dumps(validate(replicates, args.workers, args.attempt), indent=1))
     if "evaluate" in args.stage:
-        print(evaluate(replicates, list(args.where), args.workers, args.allow_dirty, tuple(args.shipped_only)))
+        print(evaluate(replicates, list(args.where), args.workers, args.allow_dirty, tuple(args.shipped_only),
+                       args.attempt))
 
 
 if __name__ == "__main__":

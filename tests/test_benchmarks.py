@@ -160,7 +160,9 @@ def evaluation_folders():
     out += [("compare", "fast", "demo/attempt1")]  # the first demo (500-509)
     out += [("compare", ev.where, f"demo/{ev.where}") for ev in compare.PRESETS["demo"]]
     simic4 = load("simic4")
-    out += [("simic4", w.setting, f"simic4/evaluate/{name}") for name, w in simic4.EVALUATIONS.items()]
+    out += [("simic4", w.setting, str(a.out / "evaluate" / name).removeprefix("benchmarks/results/"))
+            for a in simic4.ATTEMPTS.values() for name, w in a.evaluations.items()
+            if (a.out / "evaluate" / name / "runs.jsonl").is_file() or a.name == "1"]
     out += [("baselines", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
             for ev in baselines.PRESETS.values()]
     out += [("simic3", w.setting, f"simic3/pi-fast-residual/evaluate/{name}") for name, w in simic3.WHERE.items()]
@@ -211,20 +213,25 @@ def test_the_events_headroom_reads_a_drawn_family_as_one_plan_against_the_oracle
 
 
 def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_enough_fresh_ones():
-    """Issue 36: every replicate and round labels its own training seeds; the blind ablation shares round 0 (its labels
-    do not depend on the learner) and masks the report; fresh evaluation seeds are disjoint across settings and as
-    many as the issue asks (>= 20 per family, >= 10 on the real subset, >= 30 on the mixed distribution: its two
-    families pooled)."""
+    """Issue 36: every attempt, replicate and round labels its own training seeds; the other residual bases and the
+    blind ablation share round 0 (its labels do not depend on the learner) and the blind one masks the report; fresh
+    evaluation seeds are disjoint across settings and attempts, and as many as the issue asks (>= 20 per family,
+    >= 10 on the real subset, >= 30 on the mixed distribution: its two families pooled)."""
     simic4 = load("simic4")
-    seeds = [s for r in simic4.REPLICATES for k in range(simic4.ROUNDS) for s in simic4.config(r).seeds(k)]
+    seeds = [s for a in simic4.ATTEMPTS for r in simic4.ATTEMPTS[a].replicates
+             for k in range(simic4.ATTEMPTS[a].rounds) for s in simic4.config(r, attempt=a).seeds(k)]
     assert len(seeds) == len(set(seeds)) and min(seeds) >= 1000
-    for r in simic4.REPLICATES:
-        blind, full = simic4.config(r, blind=True), simic4.config(r)
-        assert blind.seeds(0) == full.seeds(0) and blind.observe == simic4.BLIND and full.observe is None
-        assert blind.rounds == 1 and blind.out != full.out and full.critic and full.race == simic4.RACE
-    evaluation = [s for w in simic4.EVALUATIONS.values() for s in w.seeds]
+    evaluation = []
+    for name, a in simic4.ATTEMPTS.items():
+        for r in a.replicates:
+            blind, full = simic4.config(r, blind=True, attempt=name), simic4.config(r, attempt=name)
+            assert blind.seeds(0) == full.seeds(0) and blind.observe == simic4.BLIND and full.observe is None
+            assert blind.rounds == 1 and blind.out != full.out and full.critic and full.race == simic4.RACE
+            outs = {simic4.config(r, attempt=name, base=b).out for b in a.bases} | {blind.out}
+            assert len(outs) == len(a.bases) + 1  # every base clones into its own folder
+        evaluation += [s for w in a.evaluations.values() for s in w.seeds]
+        minimum = {"faulty": 20, "fast": 20, "faulty-real": 10, "subset": 10}
+        assert all(len(a.evaluations[k].seeds) >= n for k, n in minimum.items())
+        assert sum(len(a.evaluations[k].seeds) for k in simic4.POOLED) >= 30
+        assert all(min(w.validation) >= 900 for w in a.evaluations.values())
     assert len(evaluation) == len(set(evaluation)) and max(evaluation) < 900
-    minimum = {"faulty": 20, "fast": 20, "faulty-real": 10, "subset": 10}
-    assert all(len(simic4.EVALUATIONS[k].seeds) >= n for k, n in minimum.items())
-    assert sum(len(simic4.EVALUATIONS[k].seeds) for k in simic4.POOLED) >= 30
-    assert all(min(w.validation) >= 900 for w in simic4.EVALUATIONS.values())
