@@ -79,6 +79,9 @@ REACTIVE_BASE = OUT / "reactive-base.json"
 STATIC = {"no-growth": "no-growth", "ceiling": "ceiling=schedule:benchmarks/results/ceiling/fast/best.json",
           "one-early": "one-early=schedule:benchmarks/results/events/one-early-fast.json"}
 """The plans written in advance the best static plan is picked from (on validation seeds, per setting)."""
+STATIC_CHEAP = {"ceiling": "ceiling=schedule:benchmarks/results/ceiling/mixed/per-family.json"}
+"""The cheap distribution's best plan written in advance: the static ceiling search's plan per task family (issue 26),
+as good as its single best plan on Simic v3's fresh seeds."""
 STATIC_SUBSET = dict(STATIC, **{"ceiling": "ceiling=schedule:benchmarks/results/ceiling/subset/best.json",
                                 "one-early": "one-early=schedule:benchmarks/results/events/one-early-subset.json"})
 
@@ -100,10 +103,11 @@ class Where:
     """A family with measured headroom (issue 35): the simic − best static / − reactive / capture checks."""
 
 
-def wheres(faulty: range, faulty_real: range, fast: range, subset: range) -> dict[str, Where]:
-    """The four evaluation settings on an attempt's fresh seeds. Best static plans known from issue 35's validation
-    picks (faulty, faulty-real: no growth) and the static ceiling searches of issue 26 (fast, subset: their ceiling
-    plans). The blind ablations play where the event is, at Fast's cost."""
+def wheres(faulty: range, faulty_real: range, fast: range, subset: range, cheap: range = range(0)) -> dict[str, Where]:
+    """The evaluation settings on an attempt's fresh seeds. Best static plans known from issue 35's validation picks
+    (faulty, faulty-real: no growth) and the static ceiling searches of issue 26 (fast, subset, cheap: their ceiling
+    plans). The blind ablations play where the event is, at Fast's cost. ``cheap``: the cheap distribution's held-out
+    tasks as a third stationary check (attempt 2 on)."""
     return {
         "faulty": Where("faulty", tuple(faulty), VALIDATION, STATIC, "no-growth",
                         "reveal=py:lab.oracles:FaultyRevealFast", headroom=True),
@@ -111,6 +115,8 @@ def wheres(faulty: range, faulty_real: range, fast: range, subset: range) -> dic
                              "reveal=py:lab.oracles:FaultyRevealSubset", blind=False, headroom=True),
         "fast": Where("fast", tuple(fast), VALIDATION, STATIC, "ceiling", blind=False),
         "subset": Where("subset", tuple(subset), tuple(range(900, 910)), STATIC_SUBSET, "ceiling", blind=False),
+        **({"cheap": Where("mixed-heldout", tuple(cheap), VALIDATION, STATIC_CHEAP, "ceiling", blind=False)}
+           if cheap else {}),
     }
 
 
@@ -148,7 +154,7 @@ ATTEMPTS = {
                          "(DAgger) by the clone"),
     "2": Attempt("2", OUT / "attempt2", {"a": 6300, "b": 6400, "c": 6500}, rounds=1, episodes=16, start="reactive",
                  bases={"plan": PLAN, "reactive": REACTIVE_BASE},
-                 evaluations=wheres(range(20, 40), range(40, 50), range(50, 70), range(70, 80)),
+                 evaluations=wheres(range(20, 40), range(40, 50), range(50, 70), range(70, 80), range(80, 100)),
                  summary="episodes and branches played by the reactive heuristic (rollouts that regrow after a cull; "
                          "attempt 1's were the plan, which never does), 16 episodes a replicate, one round; each "
                          "replicate cloned residual to the Fast plan and residual to the reactive heuristic from the "
@@ -393,7 +399,7 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
                 captured = f"{d[0]:+.2f} of {reveal[0]:+.2f} ({100 * d[0] / reveal[0]:.0f}%)"
                 checks.append(GoalCheck(f"{where}: {name} captures ≥ 50% of reveal − best static",
                                         d[0] >= 0.5 * reveal[0], captured))
-        elif where in ("fast", "subset"):
+        elif where in ("fast", "subset", "cheap"):
             for name in playing:
                 gap = mean[name] - mean[static]
                 checks.append(GoalCheck(f"{where} (stationary): {name} ≥ best static − 0.3 (mean)", gap >= -0.3,
@@ -447,8 +453,8 @@ class Args:
     """Which attempt (each has its own training and fresh evaluation seeds: :data:`ATTEMPTS`)."""
     replicate: tuple[str, ...] = ("a", "b", "c")
     """Which replicates of the whole pipeline."""
-    where: tuple[str, ...] = ("faulty", "faulty-real", "fast", "subset")
-    """Which evaluation settings (evaluate stage)."""
+    where: tuple[str, ...] = ()
+    """Which evaluation settings (evaluate stage; default: every one of the attempt's)."""
     shipped_only: tuple[str, ...] = ()
     """Settings where only the shipped replicate plays (when compute is short; goal.md says so)."""
     workers: int = 2
@@ -466,8 +472,8 @@ def main(argv: list[str] | None = None) -> None:
     if "validate" in args.stage:
         print(json.dumps(validate(replicates, args.workers, args.attempt), indent=1))
     if "evaluate" in args.stage:
-        print(evaluate(replicates, list(args.where), args.workers, args.allow_dirty, tuple(args.shipped_only),
-                       args.attempt))
+        where = list(args.where or ATTEMPTS[args.attempt].evaluations)
+        print(evaluate(replicates, where, args.workers, args.allow_dirty, tuple(args.shipped_only), args.attempt))
 
 
 if __name__ == "__main__":
