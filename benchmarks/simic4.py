@@ -63,7 +63,11 @@ RACE = 4
 """Racing's first rung: the alternatives play 4 epochs, the better half 8, ... (agents/simic/racing.py; picked on the
 faulty family's training seeds 1400-1405: benchmarks/results/truncation/table.md)."""
 CRITIC_MARGIN = 0.25
-"""Points of predicted advantage the critic's label needs over the own command."""
+"""Points of predicted advantage the critic's label needs over the own command (attempt 1)."""
+CRITIC_MARGINS = (0.25, 0.5, 1.0, 2.0, 4.0)
+"""Attempt 2 on: the margins cross-validation over the training seeds picks from (agents/simic/critic.py
+pick_margin); none realising a gain: the critic abstains. Attempt 1's held-out deviations realised -0.48 to +0.98
+points against up to +2.61 for the seed's own best branch: a fixed margin let noise through."""
 BONUS = 3.0
 """The base's head start in logits (cloning)."""
 LARGER_BONUS = 12.0
@@ -139,6 +143,9 @@ class Attempt:
     evaluations: dict
     larger_bonus: bool = False
     """Also validate each replicate's last clone at :data:`LARGER_BONUS`."""
+    critic_margins: tuple = ()
+    """The critic's margin picked among these by cross-validation over the training seeds (or it abstains); ():
+    :data:`CRITIC_MARGIN`."""
     summary: str = ""
     """How it differs, for goal.md."""
 
@@ -153,12 +160,13 @@ ATTEMPTS = {
                  summary="residual to the Fast ceiling plan (+ ADVANCE rules); round 0 played by the plan, round 1 "
                          "(DAgger) by the clone"),
     "2": Attempt("2", OUT / "attempt2", {"a": 6300, "b": 6400, "c": 6500}, rounds=1, episodes=16, start="reactive",
-                 bases={"plan": PLAN, "reactive": REACTIVE_BASE},
+                 bases={"plan": PLAN, "reactive": REACTIVE_BASE}, critic_margins=CRITIC_MARGINS,
                  evaluations=wheres(range(20, 40), range(40, 50), range(50, 70), range(70, 80), range(80, 100)),
                  summary="episodes and branches played by the reactive heuristic (rollouts that regrow after a cull; "
                          "attempt 1's were the plan, which never does), 16 episodes a replicate, one round; each "
                          "replicate cloned residual to the Fast plan and residual to the reactive heuristic from the "
-                         "same critic labels, validation picks"),
+                         "same critic labels, validation picks; the critic's margin picked by 4-fold cross-validation "
+                         "over each replicate's training seeds among 0.25-4 points, or the critic abstains"),
 }
 """Every attempt, each on its own fresh evaluation seeds (the ledger holds them); attempt 1 stays as it ran."""
 LATEST = "2"
@@ -175,7 +183,8 @@ def config(replicate: str, blind: bool = False, attempt: str = LATEST, base: str
     return IterateConfig(env_id, dict(overrides), rounds=1 if blind else a.rounds, episodes=a.episodes,
                          first_seed=a.replicates[replicate], start=a.start, rollout="policy",
                          objective="val", max_germinate=2, concurrent=True, stride=2, race=RACE, critic=True,
-                         critic_margin=CRITIC_MARGIN, observe=BLIND if blind else None,
+                         critic_margin=CRITIC_MARGIN, critic_margins=a.critic_margins,
+                         observe=BLIND if blind else None,
                          residual=PLAN if blind else a.bases[base], residual_bonus=BONUS,
                          out=a.out / f"{replicate}-blind" if blind else a.folder(replicate, base), workers=2)
 

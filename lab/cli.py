@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_env(itr, IterateConfig.env_id)
     add_options(itr, IterateConfig, ("rounds", "episodes", "first_seed", "start", "rollout", "objective",
                                      "max_germinate", "concurrent", "stride", "margin", "race", "critic",
-                                     "critic_margin", "observe", "residual", "bc_epochs", "bc_seed", "out", "workers",
-                                     "executor"))
+                                     "critic_margin", "critic_margins", "observe", "residual", "bc_epochs", "bc_seed",
+                                     "out", "workers", "executor"))
     add_quiet(itr)
 
     bc = sub.add_parser("bc", help="behaviour cloning: train a MaskablePPO policy on demonstrations")

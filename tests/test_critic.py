@@ -77,3 +77,26 @@ def test_policy_iteration_with_racing_labels_and_the_critic_writes_a_blind_resid
     obs, info = env.reset(seed=5)
     noisy = np.where(observe_mask(blind) > 0, obs, np.float32(0.37))  # what it does not read cannot matter
     assert clone.act(obs, info) == clone.act(noisy, info)
+
+
+def _scored(data: Rows):
+    from agents.simic.critic import Scored
+
+    return [Scored(int(data.seed[i]), data.obs[i], 0, [0, 3], {0: 0.0, 3: float(data.advantage[i + 1])})
+            for i in range(0, len(data.seed), 2)]
+
+
+def test_the_margin_is_picked_on_held_out_seeds_and_the_critic_abstains_where_no_deviation_pays():
+    import math
+
+    from agents.simic.critic import pick_margin
+
+    cfg = CriticConfig(epochs=150, ensemble=2, folds=2, margins=(0.25, 1.0, 50.0))
+    data, _ = _rows()  # deviating where val_acc is high pays 2 points
+    margin, scores = pick_margin(_scored(data), data, 8, cfg)
+    assert margin in (0.25, 1.0)
+    assert max(s.realised for s in scores) > 0 and next(s for s in scores if s.margin == 50.0).deviations == 0
+    bad = Rows(data.obs, data.action, np.where(data.action == 3, data.advantage - 4.0, 0.0).astype(np.float32),
+               data.seed)  # -2 or -6 points: never worth it
+    margin, scores = pick_margin(_scored(bad), bad, 8, cfg)
+    assert math.isinf(margin) and all(s.realised <= 0 for s in scores)

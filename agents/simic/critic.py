@@ -9,6 +9,12 @@ dropped candidates are left out). Its label at a state is the candidate with the
 is above ``margin`` points, else the own command: what states *like this one* reward on average, not what this
 seed's noise did. Labels at states that were not branched stay the own command.
 
+``margins`` picks the margin by cross-validation over the training seeds (:func:`pick_margin`): the critic is
+refitted without each fold of seeds and its labels at the fold's branched states are scored by the advantage they
+realised where they were played to the end; the margin with the largest total wins, and if no margin's deviations
+realise a gain the critic *abstains* (every label stays the own command: nothing in the branches says the report
+warrants a deviation).
+
 ``observe`` restricts what the critic reads to a few observation fields (the blind ablation reads only ``progress``
 and ``budget_left``: a critic that cannot see the report can only learn a plan). :func:`held_out` fits on all seeds
 but every ``every``-th and reports, on those, how often the critic's label equals the seed's own branch label and
@@ -19,7 +25,8 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +53,12 @@ class CriticConfig:
     ensemble: int = 5
     """Independently initialised MLPs whose predictions are averaged."""
     margin: float = 0.25
-    """Points of predicted advantage a candidate needs over the own command to become the label."""
+    """Points of predicted advantage a candidate needs over the own command to become the label (inf: abstain)."""
+    margins: tuple[float, ...] = ()
+    """If given, ``margin`` is picked among these by cross-validation over seeds (:func:`pick_margin`), or the critic
+    abstains when none of them realises a gain."""
+    folds: int = 4
+    """Folds of seeds for :func:`pick_margin`."""
     observe: tuple[str, ...] | None = None
     """Observation fields the critic reads (others read as 0); None: all."""
     seed: int = 0
@@ -193,6 +205,66 @@ def held_out(files: list[Demonstrations], n_actions: int, cfg: CriticConfig, eve
     return HeldOut(n, agree / max(n, 1), dev, mean(realised), mean(realised_branch), known)
 
 
+@dataclass(frozen=True)
+class MarginScore:
+    """One candidate margin's cross-validated score."""
+
+    margin: float
+    deviations: int
+    """Held-out states where the critic's label was not the own command."""
+    known: int
+    """Deviations whose label was played to the end (racing drops some: their advantage is unknown, counted 0)."""
+    realised: float
+    """Total advantage (points) the deviations realised over the own command, summed over the held-out states."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A branched state as the margin's cross-validation reads it."""
+
+    seed: int
+    obs: np.ndarray
+    own: int
+    candidates: list[int]
+    values: dict
+    """Points of the objective of each candidate played to the end."""
+
+
+def scored_states(files: list[Demonstrations], objective: str = "val") -> list[Scored]:
+    k = 0 if objective == "val" else 1
+    return [Scored(seed, d.episodes[seed].obs[b["step"]], int(b["own"]), candidates_of(b),
+                   {int(a): 100.0 * v[k] for a, v in b["values"].items()})
+            for d in files for seed, b in branched_states(d)]
+
+
+def pick_margin(states: list[Scored], data: Rows, n_actions: int, cfg: CriticConfig
+                ) -> tuple[float, list[MarginScore]]:
+    """The margin among ``cfg.margins`` whose held-out deviations realised the most (folds of seeds, the critic
+    refitted on ``data`` without each), or inf (abstain) if none realised more than 0 points. Returns it and every
+    score."""
+    seeds = sorted({s.seed for s in states})
+    total = {m: [0, 0, 0.0] for m in cfg.margins}
+    for fold in range(min(cfg.folds, len(seeds))):
+        held = set(seeds[fold::cfg.folds])
+        keep = ~np.isin(data.seed, list(held))
+        critic = fit(Rows(data.obs[keep], data.action[keep], data.advantage[keep], data.seed[keep]), n_actions, cfg)
+        for st in (s for s in states if s.seed in held):
+            for m in cfg.margins:
+                label = critic.label(st.obs, st.own, st.candidates, m)
+                if label != st.own:
+                    total[m][0] += 1
+                    if label in st.values:
+                        total[m][1] += 1
+                        total[m][2] += st.values[label] - st.values[st.own]
+    scores = [MarginScore(m, *total[m]) for m in cfg.margins]
+    best = max(scores, key=lambda sc: (sc.realised, sc.margin), default=None)
+    return (best.margin if best is not None and best.realised > 0 else math.inf), scores
+
+
+def _json_margin(m: float) -> float | None:
+    return None if math.isinf(m) else m
+
+
 def write_labels(files: list[Path], outs: list[Path], cfg: CriticConfig, n_actions: int) -> dict:
     """Fit the critic on every file's branched states and write each file relabelled to its ``outs`` entry; the
     held-out check beside it. Returns the summary (also saved as ``<first out>.critic.json``)."""
@@ -201,17 +273,30 @@ def write_labels(files: list[Path], outs: list[Path], cfg: CriticConfig, n_actio
     from .dataset import load
 
     demos = [load(f) for f in files]
+    scores = None
+    if cfg.margins:
+        margin, scores = pick_margin(scored_states(demos, cfg.objective), rows(demos, cfg.objective), n_actions, cfg)
+        cfg = replace(cfg, margin=margin)
     critic = fit(rows(demos, cfg.objective), n_actions, cfg)
     changed = 0
     for d, out in zip(demos, outs):
         new = relabel(d, critic, cfg.margin)
-        new.meta["labelling"] = dict(new.meta.get("labelling", {}), critic=json.loads(json.dumps(asdict(cfg))))
+        new.meta["labelling"] = dict(new.meta.get("labelling", {}), critic=_config_json(cfg))
         changed += sum(int((new.episodes[s].teacher != d.episodes[s].teacher).sum()) for s in d.episodes)
         new.save(out)
     check = held_out(demos, n_actions, cfg)
-    summary = dict(config=asdict(cfg), files=[portable(f) for f in files],
+    summary = dict(config=_config_json(cfg), files=[portable(f) for f in files],
                    states=sum(len(branched_states(d)) for d in demos), changed_labels=changed,
-                   held_out=check.to_json())
+                   held_out=check.to_json(), abstained=math.isinf(cfg.margin),
+                   **({"margins": [dict(asdict(sc), margin=_json_margin(sc.margin)) for sc in scores]}
+                      if scores is not None else {}))
     with atomic_path(Path(outs[0]).with_suffix(".critic.json"), suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(summary, f, indent=1)
     return summary
+
+
+def _config_json(cfg: CriticConfig) -> dict:
+    """The config as plain JSON (an abstaining critic's margin is written as null)."""
+    out = json.loads(json.dumps(asdict(cfg), default=list))
+    out["margin"] = _json_margin(cfg.margin)
+    return out

@@ -72,6 +72,9 @@ class IterateConfig:
     this one reward on average) instead of each state's own best branch."""
     critic_margin: float = 0.25
     """Points of predicted advantage the critic's label needs over the own command."""
+    critic_margins: tuple[float, ...] = ()
+    """If given, the critic's margin is picked among these each round by cross-validation over the round's training
+    seeds, or the critic abstains (labels = the own command) where no margin's deviations realised a gain."""
     observe: tuple[str, ...] | None = None
     """Observation fields the critic and the clone read (None: all; the blind ablation: progress, budget_left)."""
     residual: Path | None = None
@@ -117,6 +120,9 @@ class IterateConfig:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
+        if not all(m >= 0 for m in (self.critic_margin, *self.critic_margins)):
+            raise ValueError(f"critic margins must be >= 0 points, got {self.critic_margin} / "
+                             f"{list(self.critic_margins)}")
         if self.residual is not None:
             from ..residual import load_base
 
@@ -139,8 +145,8 @@ class IterateConfig:
         return Path(self.out) / f"round{k}" / "critic-labels.npz"
 
     def critic_config(self) -> CriticConfig:
-        return CriticConfig(objective=self.objective, margin=self.critic_margin, observe=self.observe,
-                            seed=self.bc_seed)
+        return CriticConfig(objective=self.objective, margin=self.critic_margin,
+                            margins=tuple(self.critic_margins), observe=self.observe, seed=self.bc_seed)
 
     def bc_config(self, k: int) -> BCConfig:
         """Round ``k``'s cloning: the labels of rounds 0..k (DAgger's aggregation) into ``policy(k)``."""
