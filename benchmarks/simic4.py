@@ -143,6 +143,9 @@ class Attempt:
     evaluations: dict
     larger_bonus: bool = False
     """Also validate each replicate's last clone at :data:`LARGER_BONUS`."""
+    unpicked_on: tuple = ()
+    """Settings where each replicate's clones that validation did not pick play too (rows ``<base>-<replicate>``),
+    for the record: no goal check reads them."""
     critic_margins: tuple = ()
     """The critic's margin picked among these by cross-validation over the training seeds (or it abstains); ():
     :data:`CRITIC_MARGIN`."""
@@ -161,6 +164,7 @@ ATTEMPTS = {
                          "(DAgger) by the clone"),
     "2": Attempt("2", OUT / "attempt2", {"a": 6300, "b": 6400, "c": 6500}, rounds=1, episodes=16, start="reactive",
                  bases={"plan": PLAN, "reactive": REACTIVE_BASE}, critic_margins=CRITIC_MARGINS,
+                 unpicked_on=("faulty", "fast"),
                  evaluations=wheres(range(20, 40), range(40, 50), range(50, 70), range(70, 80), range(80, 100)),
                  summary="episodes and branches played by the reactive heuristic (rollouts that regrow after a cull; "
                          "attempt 1's were the plan, which never does), 16 episodes a replicate, one round; each "
@@ -376,6 +380,9 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
         shipped = f"simic-{picks['shipped'].split('-')[0]}"
         playing = {n: r for n, r in simic.items() if where not in shipped_only or n == shipped}
         rows += list(playing.values()) + (list(blind.values()) if w.blind else [])
+        if where in a.unpicked_on:  # the clones validation did not pick, for the record (no goal checks)
+            rows += [f"{b}-{r}=policy:{p}" for r in replicates for b in a.bases
+                     for n, p in policies(r, attempt).items() if n.startswith(f"{r}-{b}-") and n != picks["rounds"][r]]
         comp = Evaluation("simic4", attempt, w.setting, w.seeds, tuple(rows), a.out / "evaluate" / where, command,
                           workers=workers, allow_dirty=allow_dirty).run()
         R = comps[where] = comp.rows
