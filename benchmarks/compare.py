@@ -37,7 +37,7 @@ PRESETS = {
     # Fast-cost episodes take ~5-7 s on one thread: 9 rows x 6 seeds on 2 workers is ~3 minutes, and 6 paired seeds
     # separate growth from no growth on Fast (~5-7 points). The demo writes to runs/ (not committed results), so it
     # plays on a tree with local changes too.
-    "demo": tuple(Evaluation("demo", "2", where, DEMO_SEEDS, rows, Path("runs/demo") / where, allow_dirty=True)
+    "demo": tuple(Evaluation("demo", "3", where, DEMO_SEEDS, rows, Path("runs/demo") / where, allow_dirty=True)
                   for where, rows in DEMO_ROWS.items()),
     # Sizes chosen so each preset fits ~10-15 min on 2 CPU cores (one torch thread per worker).
     "synthetic": (Evaluation("compare-presets", "1", "synthetic", (0, 1, 2, 3, 4), BUILT_IN,
