@@ -447,7 +447,9 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
     header = ["# Simic v4: a learned Tamiyo that reads the report (issue 36)", "",
               f"Command: `{command}` (after `--stage train` and `--stage validate`). Trained on `Esper-Mixed-v0` "
               f"`tasks=\"faulty-fast\"` (training seeds {min(a.replicates.values())}+), {a.summary}; racing labels "
-              f"from rung {RACE}, critic margin {CRITIC_MARGIN} points, {a.rounds} round(s) of {a.episodes} episodes; "
+              f"from rung {RACE}, "
+              + ("" if a.critic_margins else f"critic margin {CRITIC_MARGIN} points, ")
+              + f"{a.rounds} round(s) of {a.episodes} episodes; "
               f"picked on validation accuracy of seeds {VALIDATION[0]}-"
               f"{VALIDATION[-1]}: rounds {picks['rounds']}, shipped `{picks['shipped']}`. Fresh evaluation seeds "
               f"claimed in the ledger as simic4 attempt {attempt}. Test accuracy in points, paired 95% intervals; "
