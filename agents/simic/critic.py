@@ -155,6 +155,32 @@ def relabel(demos: Demonstrations, critic: Critic, margin: float) -> Demonstrati
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A branched state as the margin's cross-validation reads it."""
+
+    seed: int
+    obs: np.ndarray
+    own: int
+    candidates: list[int]
+    values: dict
+    """Points of the objective of each candidate played to the end."""
+
+
+def scored_states(files: list[Demonstrations], objective: str = "val") -> list[Scored]:
+    """Every branched state of ``files``, with the value of each candidate played to the end."""
+    k = 0 if objective == "val" else 1
+    return [Scored(seed, d.episodes[seed].obs[b["step"]], int(b["own"]), candidates_of(b),
+                   {int(a): 100.0 * v[k] for a, v in b["values"].items()})
+            for d in files for seed, b in branched_states(d)]
+
+
+def _fit_without(data: Rows, held: set[int], n_actions: int, cfg: CriticConfig) -> Critic:
+    """The critic fitted on every row whose seed is not in ``held``."""
+    keep = ~np.isin(data.seed, list(held))
+    return fit(Rows(data.obs[keep], data.action[keep], data.advantage[keep], data.seed[keep]), n_actions, cfg)
+
+
+@dataclass(frozen=True)
 class HeldOut:
     """The critic fitted without every ``every``-th seed, read on those seeds' branched states."""
 
@@ -175,32 +201,25 @@ class HeldOut:
         return asdict(self)
 
 
-def held_out(files: list[Demonstrations], n_actions: int, cfg: CriticConfig, every: int = 5) -> HeldOut:
-    """Fit on the seeds not held out (every ``every``-th in order), read on the held-out ones."""
-    seeds = sorted({s for d in files for s in d.episodes})
-    held = set(seeds[every - 1::every])
-    data = rows(files, cfg.objective)
-    keep = ~np.isin(data.seed, list(held))
-    critic = fit(Rows(data.obs[keep], data.action[keep], data.advantage[keep], data.seed[keep]), n_actions, cfg)
-    k = 0 if cfg.objective == "val" else 1
+def held_out(states: list[Scored], data: Rows, seeds: list[int], n_actions: int, cfg: CriticConfig,
+             every: int = 5) -> HeldOut:
+    """Fit on the seeds not held out (every ``every``-th of ``seeds`` in order), read on the held-out ones."""
+    held = set(sorted(set(seeds))[every - 1::every])
+    critic = _fit_without(data, held, n_actions, cfg)
     agree = dev = known = 0
     realised, realised_branch, n = [], [], 0
-    for d in files:
-        for seed, b in branched_states(d):
-            if seed not in held:
-                continue
-            n += 1
-            own = int(b["own"])
-            values = {int(a): 100.0 * v[k] for a, v in b["values"].items()}
-            best = max(sorted(values), key=lambda a: values[a])
-            branch_label = best if values[best] > values[own] else own
-            label = critic.label(d.episodes[seed].obs[b["step"]], own, candidates_of(b), cfg.margin)
-            agree += label == branch_label
-            dev += label != own
-            realised_branch.append(values[branch_label] - values[own])
-            if label in values:
-                known += 1
-                realised.append(values[label] - values[own])
+    for st in (s for s in states if s.seed in held):
+        n += 1
+        values, own = st.values, st.own
+        best = max(sorted(values), key=lambda a: values[a])
+        branch_label = best if values[best] > values[own] else own
+        label = critic.label(st.obs, own, st.candidates, cfg.margin)
+        agree += label == branch_label
+        dev += label != own
+        realised_branch.append(values[branch_label] - values[own])
+        if label in values:
+            known += 1
+            realised.append(values[label] - values[own])
     mean = (lambda v: float(np.mean(v)) if v else float("nan"))
     return HeldOut(n, agree / max(n, 1), dev, mean(realised), mean(realised_branch), known)
 
@@ -218,25 +237,6 @@ class MarginScore:
     """Total advantage (points) the deviations realised over the own command, summed over the held-out states."""
 
 
-@dataclass(frozen=True)
-class Scored:
-    """A branched state as the margin's cross-validation reads it."""
-
-    seed: int
-    obs: np.ndarray
-    own: int
-    candidates: list[int]
-    values: dict
-    """Points of the objective of each candidate played to the end."""
-
-
-def scored_states(files: list[Demonstrations], objective: str = "val") -> list[Scored]:
-    k = 0 if objective == "val" else 1
-    return [Scored(seed, d.episodes[seed].obs[b["step"]], int(b["own"]), candidates_of(b),
-                   {int(a): 100.0 * v[k] for a, v in b["values"].items()})
-            for d in files for seed, b in branched_states(d)]
-
-
 def pick_margin(states: list[Scored], data: Rows, n_actions: int, cfg: CriticConfig
                 ) -> tuple[float, list[MarginScore]]:
     """The margin among ``cfg.margins`` whose held-out deviations realised the most (folds of seeds, the critic
@@ -246,8 +246,7 @@ def pick_margin(states: list[Scored], data: Rows, n_actions: int, cfg: CriticCon
     total = {m: [0, 0, 0.0] for m in cfg.margins}
     for fold in range(min(cfg.folds, len(seeds))):
         held = set(seeds[fold::cfg.folds])
-        keep = ~np.isin(data.seed, list(held))
-        critic = fit(Rows(data.obs[keep], data.action[keep], data.advantage[keep], data.seed[keep]), n_actions, cfg)
+        critic = _fit_without(data, held, n_actions, cfg)
         for st in (s for s in states if s.seed in held):
             for m in cfg.margins:
                 label = critic.label(st.obs, st.own, st.candidates, m)
@@ -273,18 +272,19 @@ def write_labels(files: list[Path], outs: list[Path], cfg: CriticConfig, n_actio
     from .dataset import load
 
     demos = [load(f) for f in files]
+    data, states = rows(demos, cfg.objective), scored_states(demos, cfg.objective)
     scores = None
     if cfg.margins:
-        margin, scores = pick_margin(scored_states(demos, cfg.objective), rows(demos, cfg.objective), n_actions, cfg)
+        margin, scores = pick_margin(states, data, n_actions, cfg)
         cfg = replace(cfg, margin=margin)
-    critic = fit(rows(demos, cfg.objective), n_actions, cfg)
+    critic = fit(data, n_actions, cfg)
     changed = 0
     for d, out in zip(demos, outs):
         new = relabel(d, critic, cfg.margin)
         new.meta["labelling"] = dict(new.meta.get("labelling", {}), critic=_config_json(cfg))
         changed += sum(int((new.episodes[s].teacher != d.episodes[s].teacher).sum()) for s in d.episodes)
         new.save(out)
-    check = held_out(demos, n_actions, cfg)
+    check = held_out(states, data, [s for d in demos for s in d.episodes], n_actions, cfg)
     summary = dict(config=_config_json(cfg), files=[portable(f) for f in files],
                    states=sum(len(branched_states(d)) for d in demos), changed_labels=changed,
                    held_out=check.to_json(), abstained=math.isinf(cfg.margin),
