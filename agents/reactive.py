@@ -39,6 +39,10 @@ class ReactiveConfig:
     seed (if a slot is free), as DEN grows when the loss stays high after new data arrives."""
     slot_order: str = "last"
     """Which free slot a new seed takes: "last" (after the deepest enabled block, as the best plans) or "first"."""
+    potential: float | None = None
+    """Also cull a GERMINATED or TRAINING seed whose potential (validation accuracy with it at alpha 1 minus without
+    it) is below -potential: a failure its own loss hides. None (the default): off (measured as a probe in
+    ``benchmarks/reactive_headroom.py``)."""
 
 
 @dataclass
@@ -59,6 +63,9 @@ class ReactiveTamiyo(RuleAgent):
                     report.train_loss, 1e-6):
                 return Command.cull(s.index), (f"its own loss {s.isolated_loss:.2f} is over {c.diverged:g}x the "
                                                f"host's {report.train_loss:.2f}: it diverged")
+            if c.potential is not None and s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING) \
+                    and s.potential < -c.potential:
+                return Command.cull(s.index), f"at alpha 1 it would cost {-100 * s.potential:.1f} points"
             if s.stage == SeedStage.BLENDING and s.contribution < -c.harm:
                 return Command.cull(s.index), f"blending it costs {-100 * s.contribution:.1f} points"
         for s in slots:  # 2. finish what is on its way

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import RuleAgent
+from agents.reactive import ReactiveTamiyo
 from agents.schedule import Schedule, ScheduledSeed
 from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage, TrainingReport
 
@@ -79,6 +80,42 @@ class FaultyRevealFast(RevealOracle):
 
     def __init__(self):
         super().__init__(Schedule.load(ROOT / CEILINGS["fast"]))
+
+
+class ReactiveReveal(ReactiveTamiyo):
+    """The reactive heuristic told which seeds fail: it culls a failed seed at its first report (when a failure that
+    shows would show), then plays on as the reactive heuristic (which grows again). Its margin over the reactive
+    heuristic bounds what a better failure *detector* adds to that heuristic: the headroom above it
+    (``benchmarks/reactive_headroom.py``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.name = "reactive-reveal"
+        self.failed, self.born = None, {}
+
+    def bind(self, env) -> None:
+        """Be told the env's hidden event (as :meth:`RevealOracle.bind`)."""
+        self.failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.born = {}
+
+    def decide(self, report: TrainingReport) -> tuple[Command, str]:
+        if self.failed is None:
+            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first")
+        for s in report.slots:
+            born = self.born.get(s.index)
+            if s.stage in LIVE and born is not None and self.failed(s.index, born):
+                return Command.cull(s.index), "failed (known to the oracle)"
+        return super().decide(report)
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        action = super().act(observation, info)
+        command = LAYOUT_CODEC.decode(action)
+        if command.op == Op.GERMINATE:
+            self.born[command.slot] = info["report"].epoch
+        return action
 
 
 class FaultyRevealSubset(RevealOracle):

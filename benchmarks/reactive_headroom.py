@@ -1,0 +1,115 @@
+"""Headroom above the reactive heuristic where seeds fail (issue 36): how much could any report-reader add to it,
+how much does one more signal of the report recover, and how many evaluation seeds would show it?
+
+    python benchmarks/reactive_headroom.py                      # training seeds 7100-7179, 2 workers (~30 min)
+    python benchmarks/reactive_headroom.py --seeds 1000 1001 --out runs/reactive-headroom-smoke
+
+Issue 36 asks a learned Tamiyo to beat the reactive heuristic (paired 95% interval above 0) on the faulty family.
+The reactive heuristic already reads the report: it culls a seed whose own loss diverges and grows again. Rows, on
+``Esper-Faulty-v0`` (failure probability 0.25, 0.5 or 0.75 drawn per seed), training seeds only:
+
+* ``reactive`` -- the heuristic as shipped;
+* ``reactive-reveal`` -- the same heuristic *told* which seeds fail (:class:`lab.oracles.ReactiveReveal`): it culls a
+  failed seed at its first report. Its margin bounds what a better failure detector adds to the heuristic;
+* ``reveal`` -- issue 35's reveal oracle (the Fast ceiling plan, culling failed seeds a report later);
+* ``potential-<x>`` -- probes (:mod:`lab.probes`): the heuristic also culling a GERMINATED or TRAINING seed whose
+  ``potential`` (in the report and the observation) is below -x points: a failure its own loss hides shows there.
+  The thresholds were tried first on training seeds 7000-7059; the committed numbers are on fresh ones.
+
+The table gives each row − reactive (test points, paired by seed), per failure probability, and the evaluation
+seeds a paired interval needs to clear 0 at that difference and spread (at the mean; with 80% power). Written to
+``benchmarks/results/reactive-headroom/headroom.md`` (the runs and ``esper compare``'s table beside it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from esper_env.fileio import atomic_path
+from lab.compare import CompareConfig, run_comparison
+from lab.compare.stats import fmt_ci, mean_ci, test_points
+from lab.options import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_ID = "Esper-Faulty-v0"
+ROWS = ("reactive", "reactive-reveal=py:lab.oracles:ReactiveReveal", "reveal=py:lab.oracles:FaultyRevealFast",
+        "potential-2=py:lab.probes:Potential02", "potential-3=py:lab.probes:Potential03",
+        "potential-5=py:lab.probes:Potential05")
+BASE = "reactive"
+Z95, Z80 = 1.96, 0.84
+"""Normal quantiles: a two-sided 95% interval, and 80% power."""
+
+
+def seeds_needed(mean: float, sd: float, power: bool) -> float:
+    """Paired seeds for a 95% interval to clear 0 at difference ``mean`` and per-seed spread ``sd`` (normal
+    approximation): at the mean, or with 80% power. inf when the difference is not positive."""
+    if mean <= 0:
+        return math.inf
+    return ((Z95 + (Z80 if power else 0.0)) * sd / mean) ** 2
+
+
+def _n(x: float) -> str:
+    return "never (not above 0)" if math.isinf(x) else f"{math.ceil(x)}"
+
+
+def report(rows: dict, command: str) -> str:
+    base = {r.seed: r for r in rows[BASE]}
+    seeds = sorted(base)
+    p_of = {s: base[s].config["fault_p"] for s in seeds}
+    ps = sorted(set(p_of.values()))
+    first = base[seeds[0]]
+    lines = ["# Headroom above the reactive heuristic where seeds fail", "",
+             f"Command: `{command}`. `{ENV_ID}`, training seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}; failure "
+             f"probability per seed: " + ", ".join(f"{p:g} on {sum(v == p for v in p_of.values())}" for p in ps)
+             + f"). Machine: {first.machine}, torch {first.torch}, {first.date[:10]}. Test accuracy in points; "
+             "differences paired by seed, 95% Student-t intervals.", "",
+             f"Reactive heuristic: {np.mean([test_points(base[s]) for s in seeds]):.2f}%.", "",
+             "| row | − reactive | " + " | ".join(f"p = {p:g}" for p in ps) + " | per-seed sd | interval half-width at "
+             "20 seeds | seeds to clear 0 (at the mean / 80% power) |", "|---|---|" + "---|" * len(ps) + "---|---|---|"]
+    for name, runs in rows.items():
+        if name == BASE:
+            continue
+        by = {r.seed: test_points(r) for r in runs}
+        d = np.array([by[s] - test_points(base[s]) for s in seeds])
+        sd = float(d.std(ddof=1))
+        per_p = [float(np.mean([by[s] - test_points(base[s]) for s in seeds if p_of[s] == p])) for p in ps]
+        from scipy import stats
+
+        half20 = stats.t.ppf(0.975, 19) * sd / math.sqrt(20)
+        lines.append(f"| {name} | {fmt_ci(*mean_ci(d), signed=True)} | " + " | ".join(f"{x:+.2f}" for x in per_p)
+                     + f" | {sd:.2f} | ±{half20:.2f} | {_n(seeds_needed(d.mean(), sd, False))} / "
+                     f"{_n(seeds_needed(d.mean(), sd, True))} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Args:
+    seeds: tuple[int, ...] = tuple(range(7100, 7180))
+    """Training seeds (>= 1000: headroom is measured before any learner, never on evaluation seeds)."""
+    workers: int = 2
+    """Worker processes (one torch thread each)."""
+    out: Path = field(default=ROOT / "benchmarks/results/reactive-headroom")
+    """Output folder (the runs are cached there: a rerun continues)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(Args, argv, __doc__)
+    if min(args.seeds) < 1000:
+        raise SystemExit("reactive_headroom.py: error: headroom is measured on training seeds (>= 1000); "
+                         f"got {min(args.seeds)}")
+    command = "python benchmarks/reactive_headroom.py" + (
+        "" if args.seeds == Args.seeds else f" --seeds {' '.join(map(str, args.seeds))}")
+    comp = run_comparison(CompareConfig(env_id=ENV_ID, rows=ROWS, seeds=args.seeds, scratch=False, out=args.out,
+                                        workers=args.workers, command=command))
+    text = report(comp.rows, command)
+    with atomic_path(Path(args.out) / "headroom.md", suffix=".md") as tmp:
+        Path(tmp).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
