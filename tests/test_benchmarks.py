@@ -45,6 +45,18 @@ def test_simic2_attempts_name_files_that_are_committed():
         assert min(a.improve.seeds) >= 1000 and max(a.subset_seeds) < 900
 
 
+def test_reactive_headroom_counts_the_seeds_a_paired_interval_needs():
+    import math
+
+    seeds_needed = load("reactive_headroom").seeds_needed
+    assert seeds_needed(1.0, 2.0, power=False) == pytest.approx((1.96 * 2.0) ** 2)
+    assert seeds_needed(1.0, 2.0, power=True) > seeds_needed(1.0, 2.0, power=False)
+    assert seeds_needed(0.5, 2.0, power=False) == pytest.approx(4 * seeds_needed(1.0, 2.0, power=False))
+    assert math.isinf(seeds_needed(0.0, 2.0, power=False)) and math.isinf(seeds_needed(-1.0, 2.0, power=True))
+    with pytest.raises(SystemExit, match="training seeds"):
+        load("reactive_headroom").main(["--seeds", "5", "--out", "/nonexistent"])
+
+
 def test_the_scripts_are_all_here():
     assert {"compare", "isolation", "synthetic_difficulty", "simic", "reproduce"} <= {p.stem for p in
                                                                                      BENCHMARKS.glob("*.py")}

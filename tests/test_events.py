@@ -278,3 +278,47 @@ def test_the_capacity_and_after_event_oracles_act_only_after_the_event_shows():
     oracle.bind(env)
     steps = run_episode(env, oracle, seed=2).steps
     assert [s.epoch for s in steps if s.command.startswith("GERMINATE")] == [0, 8]  # one early, one at tau + 2
+
+
+def test_the_reactive_heuristic_told_the_failures_culls_them_at_their_first_report_and_else_is_the_heuristic():
+    from agents import ReactiveTamiyo
+    from agents.base import run_episode
+    from lab.oracles import ReactiveReveal
+
+    oracle = ReactiveReveal()
+    with pytest.raises(RuntimeError, match="bind"):
+        run_episode(EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=1.0), oracle, seed=1)
+    env = EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=1.0)
+    oracle.bind(env)
+    steps = run_episode(env, oracle, seed=1).steps
+    first = next(i for i, s in enumerate(steps) if s.command.startswith("GERMINATE"))
+    assert steps[first + 1].command.startswith("CULL") and "known to the oracle" in steps[first + 1].reason
+    env = EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=0.0)
+    oracle.bind(env)
+    told = [s.command for s in run_episode(env, oracle, seed=1).steps]
+    plain = [s.command for s in run_episode(EsperEnv("fast", **SMALL, event="faulty_seeds", fault_p=0.0),
+                                           ReactiveTamiyo(), seed=1).steps]
+    assert told == plain  # nothing fails: it is the reactive heuristic
+
+
+def test_the_reactive_potential_rule_culls_a_training_seed_that_would_cost_points_and_is_off_by_default():
+    from agents import ReactiveTamiyo
+    from agents.reactive import ReactiveConfig
+    from esper_env import leyline as ly
+
+    def report(potential: float) -> ly.TrainingReport:
+        training = ly.SlotReport(2, ly.SeedStage.TRAINING, "conv_residual", epochs_in_stage=0, potential=potential,
+                                 isolated_loss=1.0)
+        return ly.TrainingReport(
+            epoch=4, max_epochs=16, train_loss=1.0, train_accuracy=0.6, val_loss=1.2, val_accuracy=0.5,
+            delta_train_accuracy=0.0, delta_val_accuracy=0.0, best_val_accuracy=0.5, plateau_epochs=0,
+            val_accuracy_history=(0.5,) * 5, val_loss_history=(1.2,) * 5, host_params=1000, seed_params=10,
+            fossilized_params=0, lr=0.01, base_lr=0.05, slots=(ly.SlotReport(1, ly.SeedStage.DORMANT), training),
+            blueprints=("conv_residual",))
+
+    probe = ReactiveTamiyo(ReactiveConfig(potential=0.03))
+    command, reason = probe.decide(report(-0.05))
+    assert command == Command.cull(2) and "5.0 points" in reason
+    assert probe.decide(report(-0.02))[0] != Command.cull(2)  # within the threshold
+    assert ReactiveTamiyo().decide(report(-0.05))[0] != Command.cull(2)  # off by default
+

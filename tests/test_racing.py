@@ -63,3 +63,23 @@ def test_racing_labels_with_the_own_command_free_equal_those_with_it_played(tmp_
     assert b_free["labels"]["val"][first_free["step"]] == b_kept["labels"]["val"][first_kept["step"]]
     with pytest.raises(ValueError, match="race"):
         ImproveConfig(env_id="Esper-Tiny-v0", race=-1).check()
+
+
+def test_a_race_ranked_on_a_window_averages_the_last_epochs_and_can_keep_a_branch_a_noisy_epoch_would_drop():
+    from agents.simic.branch import Branch
+    from agents.simic.racing import ranked_value
+
+    assert ranked_value((0.1, 0.3, 0.2), 3, 2) == pytest.approx(0.25)
+    assert ranked_value((0.1, 0.3, 0.2), 1, 2) == pytest.approx(0.1)  # nothing before the first epoch
+    assert ranked_value((0.1, 0.3), 5, 1) == pytest.approx(0.3)  # a branch that ended: its last value
+
+    def b(action, curve):
+        return Branch(action, curve[-1], 0.0, len(curve), tuple(curve), tuple(0.0 for _ in curve))
+
+    # the eventual winner (2) dips at epoch 2 only; own (0) is the rollout's command, 1 and 2 race from rung 2
+    state = BranchedState(1000, 0, 0, (b(0, [0.2] * 8), b(1, [0.30, 0.30, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]),
+                                       b(2, [0.40, 0.25, 0.4, 0.4, 0.5, 0.5, 0.5, 0.5])))
+    assert state.label() == 2
+    assert race_label(state, 2, window=1)[0] == 1  # ranked on epoch 2 alone, the winner is dropped
+    assert race_label(state, 2, window=2)[0] == 2  # on the mean of epochs 1-2 it survives
+    assert race_label(state, 2, window=2)[1] == race_label(state, 2, window=1)[1]  # at the same cost

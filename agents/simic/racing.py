@@ -25,14 +25,24 @@ def _curve(b: Branch, objective: str) -> tuple[float, ...]:
     return b.val_curve if objective == "val" else b.return_curve
 
 
+def ranked_value(curve, k: int, window: int = 1) -> float:
+    """What a race ranks a branch by after ``k`` of its epochs: the mean of its last ``window`` values up to
+    ``k`` (1: the value after epoch ``k``; 2 averages out one epoch's noise at no extra cost)."""
+    k = min(k, len(curve))
+    lo = max(0, k - window)
+    return float(sum(curve[lo:k]) / (k - lo))
+
+
 def race_label(state: BranchedState, rung: int, objective: str = "val", margin: float = 0.0,
-               own_free: bool = True) -> tuple[int, int]:
+               own_free: bool = True, window: int = 1) -> tuple[int, int]:
     """(label, branch epochs) of racing at ``state``, read off its full branches: the alternatives to the rollout's
-    own command race (:func:`halving`), the survivors are compared with the own command's full branch."""
+    own command race (:func:`halving`, ranked by :func:`ranked_value`), the survivors are compared with the own
+    command's full branch."""
     by_action = {b.action: b for b in state.branches}
     own = by_action[state.own]
     others = [a for a in by_action if a != state.own]
-    survivors, played = halving(others, lambda a, k: _curve(by_action[a], objective)[k - 1], rung, own.epochs)
+    survivors, played = halving(others, lambda a, k: ranked_value(_curve(by_action[a], objective), k, window), rung,
+                                own.epochs)
     cost = sum(played.values()) + sum(by_action[a].epochs for a in survivors) + (0 if own_free else own.epochs)
     return best_branch([own, *(by_action[a] for a in survivors)], state.own, objective, margin), cost
 
@@ -42,6 +52,8 @@ class RaceAgreement:
     """How often racing's label equals the full label, and what it costs."""
 
     rung: int
+    window: int
+    """Epochs a race ranks by (:func:`ranked_value`)."""
     states: int
     agree: float
     contested: int
@@ -51,16 +63,16 @@ class RaceAgreement:
 
 
 def agreement_table(states: list[BranchedState], rungs: tuple[int, ...], objective: str = "val",
-                    margin: float = 0.0) -> list[RaceAgreement]:
+                    margin: float = 0.0, window: int = 1) -> list[RaceAgreement]:
     """One :class:`RaceAgreement` per rung over ``states``."""
     full = [s.label(objective, None, margin) for s in states]
     contested = [i for i, s in enumerate(states) if full[i] != s.own]
     total = max(sum(s.epochs() for s in states), 1)
     out = []
     for rung in rungs:
-        raced = [race_label(s, rung, objective, margin) for s in states]
+        raced = [race_label(s, rung, objective, margin, window=window) for s in states]
         same = [r[0] == f for r, f in zip(raced, full)]
-        out.append(RaceAgreement(rung, len(states), sum(same) / max(len(states), 1), len(contested),
+        out.append(RaceAgreement(rung, window, len(states), sum(same) / max(len(states), 1), len(contested),
                                  sum(same[i] for i in contested) / len(contested) if contested else float("nan"),
                                  sum(r[1] for r in raced) / total))
     return out
