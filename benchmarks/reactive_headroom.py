@@ -1,8 +1,8 @@
 """Headroom above the reactive heuristic where seeds fail (issue 36): how much could any report-reader add to it,
 how much does one more signal of the report recover, and how many evaluation seeds would show it?
 
-    python benchmarks/reactive_headroom.py                      # training seeds 7100-7179, 2 workers (~30 min)
-    python benchmarks/reactive_headroom.py --seeds 1000 1001 --out runs/reactive-headroom-smoke
+    python benchmarks/reactive_headroom.py        # training seeds 7100-7179 (Fast: 7100-7119), 2 workers (~40 min)
+    python benchmarks/reactive_headroom.py --seeds 1000 1001 --fast-seeds 1000 --out runs/reactive-headroom-smoke
 
 Issue 36 asks a learned Tamiyo to beat the reactive heuristic (paired 95% interval above 0) on the faulty family.
 The reactive heuristic already reads the report: it culls a seed whose own loss diverges and grows again. Rows, on
@@ -17,7 +17,9 @@ The reactive heuristic already reads the report: it culls a seed whose own loss 
   The thresholds were tried first on training seeds 7000-7059; the committed numbers are on fresh ones.
 
 The table gives each row − reactive (test points, paired by seed), per failure probability, and the evaluation
-seeds a paired interval needs to clear 0 at that difference and spread (at the mean; with 80% power). Written to
+seeds a paired interval needs to clear 0 at that difference and spread (at the mean; with 80% power); a second
+table says what the report showed of the seeds that failed (the reactive heuristic's reports of a GERMINATED or
+TRAINING seed: its own loss, its potential; whether it failed read from the env). Written to
 ``benchmarks/results/reactive-headroom/headroom.md`` (the runs and ``esper compare``'s table beside it).
 """
 
@@ -56,6 +58,22 @@ def _n(x: float) -> str:
     return "never (not above 0)" if math.isinf(x) else f"{math.ceil(x)}"
 
 
+def stationary(rows: dict) -> str:
+    """The probes against the reactive heuristic where no seed fails."""
+    base = {r.seed: test_points(r) for r in rows[BASE]}
+    seeds = sorted(base)
+    lines = ["## Where nothing fails", "", f"`Esper-Fast-v0`, training seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}): "
+             "what a probe costs where every seed is sound (it culls one whose potential dips).", "",
+             "| row | − reactive | culls an episode (reactive: "
+             f"{np.mean([r.outcome.seeds_culled for r in rows[BASE]]):.2f}) |", "|---|---|---|"]
+    for name, runs in rows.items():
+        if name != BASE:
+            d = [test_points(r) - base[r.seed] for r in runs]
+            lines.append(f"| {name} | {fmt_ci(*mean_ci(d), signed=True)} | "
+                         f"{np.mean([r.outcome.seeds_culled for r in runs]):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def report(rows: dict, command: str) -> str:
     base = {r.seed: r for r in rows[BASE]}
     seeds = sorted(base)
@@ -86,26 +104,70 @@ def report(rows: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+FAST_ROWS = tuple(r for r in ROWS if "oracles" not in r)
+"""Where nothing fails (``Esper-Fast-v0``): the probes' cost of culling a sound seed (no oracle: nothing to tell)."""
+THRESHOLDS = (0.02, 0.03, 0.05)
+"""The probes' thresholds (points of potential / 100)."""
+
+
+def signal(seeds: tuple[int, ...], workers: int) -> str:
+    """What the report shows of a failed seed: the reactive heuristic's reports of a GERMINATED or TRAINING seed on
+    ``seeds`` (:func:`lab.headroom.seed_reports`), by whether the seed failed and whether its own loss gave it away."""
+    from agents.parallel import WorkerDied, run_tasks
+    from lab.headroom import seed_reports
+
+    reports = []
+    for seed, got in run_tasks(seed_reports, list(seeds), workers):
+        if isinstance(got, WorkerDied):
+            raise SystemExit(f"reactive_headroom.py: seed {seed}: {got.message}")
+        reports += got
+    groups = {"sound": lambda r: not r["failed"], "failed, its own loss gives it away": lambda r: r["failed"] and
+              r["flagged"], "failed, its own loss looks sound": lambda r: r["failed"] and not r["flagged"]}
+    lines = ["## What the report shows of a failed seed", "",
+             f"The reactive heuristic's reports of a GERMINATED or TRAINING seed on the same seeds ({len(reports)} "
+             "reports; whether a seed failed is read from the env, the measurement's privilege). `potential` in "
+             "points; own loss = `isolated_loss` / the host's training loss (the heuristic culls above "
+             "1.3).", "",
+             "| seed | stage | reports | own loss (median) | potential: min / median / max | "
+             + " | ".join(f"potential < −{100 * x:g}" for x in THRESHOLDS) + " |", "|---|---|---|---|---|"
+             + "---|" * len(THRESHOLDS)]
+    for name, keep in groups.items():
+        for stage in ("GERMINATED", "TRAINING"):
+            rs = [r for r in reports if keep(r) and r["stage"] == stage]
+            if not rs:
+                continue
+            pot = 100 * np.array([r["potential"] for r in rs])
+            lines.append(f"| {name} | {stage} | {len(rs)} | {np.median([r['ratio'] for r in rs]):.2f} | "
+                         f"{pot.min():+.1f} / {np.median(pot):+.1f} / {pot.max():+.1f} | "
+                         + " | ".join(f"{100 * np.mean(pot < -100 * x):.0f}%" for x in THRESHOLDS) + " |")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass
 class Args:
     seeds: tuple[int, ...] = tuple(range(7100, 7180))
     """Training seeds (>= 1000: headroom is measured before any learner, never on evaluation seeds)."""
     workers: int = 2
     """Worker processes (one torch thread each)."""
+    fast_seeds: tuple[int, ...] = tuple(range(7100, 7120))
+    """Training seeds of ``Esper-Fast-v0`` (nothing fails) the probes also play."""
     out: Path = field(default=ROOT / "benchmarks/results/reactive-headroom")
     """Output folder (the runs are cached there: a rerun continues)."""
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(Args, argv, __doc__)
-    if min(args.seeds) < 1000:
+    if min(args.seeds + args.fast_seeds) < 1000:
         raise SystemExit("reactive_headroom.py: error: headroom is measured on training seeds (>= 1000); "
-                         f"got {min(args.seeds)}")
+                         f"got {min(args.seeds + args.fast_seeds)}")
     command = "python benchmarks/reactive_headroom.py" + (
-        "" if args.seeds == Args.seeds else f" --seeds {' '.join(map(str, args.seeds))}")
+        "" if args.seeds == Args.seeds else f" --seeds {' '.join(map(str, args.seeds))}") + (
+        "" if args.fast_seeds == Args.fast_seeds else f" --fast-seeds {' '.join(map(str, args.fast_seeds))}")
     comp = run_comparison(CompareConfig(env_id=ENV_ID, rows=ROWS, seeds=args.seeds, scratch=False, out=args.out,
                                         workers=args.workers, command=command))
-    text = report(comp.rows, command)
+    fast = run_comparison(CompareConfig(env_id="Esper-Fast-v0", rows=FAST_ROWS, seeds=args.fast_seeds, scratch=False,
+                                        out=Path(args.out) / "fast", workers=args.workers, command=command))
+    text = report(comp.rows, command) + "\n" + signal(args.seeds, args.workers) + "\n" + stationary(fast.rows)
     with atomic_path(Path(args.out) / "headroom.md", suffix=".md") as tmp:
         Path(tmp).write_text(text)
     print(text)

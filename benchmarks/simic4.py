@@ -149,6 +149,8 @@ class Attempt:
     critic_margins: tuple = ()
     """The critic's margin picked among these by cross-validation over the training seeds (or it abstains); ():
     :data:`CRITIC_MARGIN`."""
+    max_germinate: int = 2
+    """GERMINATE alternatives branched at a state (agents/simic/branch.py candidates)."""
     summary: str = ""
     """How it differs, for goal.md."""
 
@@ -171,6 +173,16 @@ ATTEMPTS = {
                          "replicate cloned residual to the Fast plan and residual to the reactive heuristic from the "
                          "same critic labels, validation picks; the critic's margin picked by 4-fold cross-validation "
                          "over each replicate's training seeds among 0.25-4 points, or the critic abstains"),
+    "3": Attempt("3", OUT / "attempt3", {"a": 6600, "b": 6700, "c": 6800}, rounds=1, episodes=24, start="reactive",
+                 bases={"reactive": REACTIVE_BASE}, critic_margins=CRITIC_MARGINS, max_germinate=1,
+                 unpicked_on=(),
+                 evaluations=wheres(range(100, 160), range(160, 170), range(170, 190), range(190, 200),
+                                    range(200, 220)),
+                 summary="attempt 2's pipeline residual to the reactive heuristic only (validation picked that base "
+                         "for every replicate of attempt 2), 24 episodes a replicate with one GERMINATE alternative "
+                         "branched instead of two (more states where a seed trains: the headroom above the reactive "
+                         "heuristic is there, benchmarks/results/reactive-headroom/), 60 fresh seeds where seeds fail "
+                         "(a paired interval needs >= 42 to clear 0 at a hand rule's +0.94 with 80% power)"),
 }
 """Every attempt, each on its own fresh evaluation seeds (the ledger holds them); attempt 1 stays as it ran."""
 LATEST = "2"
@@ -186,7 +198,8 @@ def config(replicate: str, blind: bool = False, attempt: str = LATEST, base: str
     env_id, overrides = TRAIN
     return IterateConfig(env_id, dict(overrides), rounds=1 if blind else a.rounds, episodes=a.episodes,
                          first_seed=a.replicates[replicate], start=a.start, rollout="policy",
-                         objective="val", max_germinate=2, concurrent=True, stride=2, race=RACE, critic=True,
+                         objective="val", max_germinate=a.max_germinate, concurrent=True, stride=2, race=RACE,
+                         critic=True,
                          critic_margin=CRITIC_MARGIN, critic_margins=a.critic_margins,
                          observe=BLIND if blind else None,
                          residual=PLAN if blind else a.bases[base], residual_bonus=BONUS,

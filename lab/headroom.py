@@ -132,3 +132,34 @@ def reveal_headroom(static: Scores, reveal: Scores) -> RevealHeadroom:
                           reveal_mean=float(np.mean(list(react.values()))),
                           clairvoyant_mean=float(np.mean([max(every[n][s] for n in every) for s in seeds])),
                           gain=mean_ci([react[s] - one[s] for s in seeds]), seeds=len(seeds))
+
+
+def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
+    """Play the reactive heuristic on ``seed`` and return, for every report of a GERMINATED or TRAINING seed, what
+    the report shows (stage, ``potential``, ``isolated_loss`` over the host's training loss, whether the heuristic's
+    own-loss rule flags it) beside whether the seed failed (read from the env's variant: the measurement's
+    privilege, never a controller's)."""
+    import gymnasium as gym
+    import torch
+
+    from agents.base import run_episode
+    from agents.reactive import ReactiveTamiyo
+    from esper_env.leyline import LAYOUT_CODEC, Op, SeedStage
+
+    torch.set_num_threads(1)
+    env = gym.make(env_id)
+    agent = ReactiveTamiyo()
+    record = run_episode(env, agent, seed=seed)
+    u, born, out = env.unwrapped, {}, []
+    for step in record.steps:
+        command = LAYOUT_CODEC.decode(step.action)
+        if command.op == Op.GERMINATE:
+            born[command.slot] = step.epoch
+        r = step.report
+        for s in r.slots:
+            if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING) and s.index in born:
+                ratio = s.isolated_loss / max(r.train_loss, 1e-6)
+                out.append(dict(seed=seed, epoch=r.epoch, stage=s.stage.name, potential=s.potential, ratio=ratio,
+                                flagged=ratio > agent.config.diverged,
+                                failed=bool(u.variant.failed(u.config.slots.index(s.index), born[s.index]))))
+    return out
