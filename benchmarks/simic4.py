@@ -309,10 +309,15 @@ def validate(replicates: list[str], workers: int, attempt: str = LATEST) -> dict
     return out
 
 
-def racing_check(families: tuple[str, ...] = ("faulty", "stream", "shift")) -> tuple[list[str], GoalCheck]:
-    """Item 3's target from the full branches of ``benchmarks/truncation.py --target faulty stream shift`` (the
-    ceiling plan's states; training seeds): racing from :data:`RACE` costs <= 50% of full branching and keeps >= 90%
-    of the labels. Its agreement table per family and pooled."""
+RACING_FAMILIES = ("faulty", "stream", "shift", "faulty-heldout", "stream-heldout", "shift-heldout")
+"""The truncation targets item 3 is measured on: the three the first rung was picked on, and three on fresh training
+seeds (held out: added 2026-12-07; attempts 1 and 2 read the first three)."""
+
+
+def racing_check(families: tuple[str, ...] = RACING_FAMILIES) -> tuple[list[str], GoalCheck]:
+    """Item 3's target from the full branches of ``benchmarks/truncation.py`` (the ceiling plan's states; training
+    seeds): racing from :data:`RACE` costs <= 50% of full branching and keeps >= 90% of the labels. Its agreement
+    table per family and pooled."""
     from agents.simic.racing import agreement_table
     from agents.simic.truncation import BranchedState
 
