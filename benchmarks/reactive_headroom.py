@@ -1,8 +1,9 @@
 """Headroom above the reactive heuristic where seeds fail (issue 36): how much could any report-reader add to it,
 how much does one more signal of the report recover, and how many evaluation seeds would show it?
 
-    python benchmarks/reactive_headroom.py        # training seeds 7100-7179 (Fast: 7100-7119), 2 workers (~40 min)
-    python benchmarks/reactive_headroom.py --seeds 1000 1001 --fast-seeds 1000 --out runs/reactive-headroom-smoke
+    python benchmarks/reactive_headroom.py        # training seeds 7100-7179 (Fast: 7100-7119), 2 workers (~55 min)
+    python benchmarks/reactive_headroom.py --seeds 1000 1001 --fast-seeds 1000 --branch-seeds 1000 \\
+        --out runs/reactive-headroom-smoke
 
 Issue 36 asks a learned Tamiyo to beat the reactive heuristic (paired 95% interval above 0) on the faulty family.
 The reactive heuristic already reads the report: it culls a seed whose own loss diverges and grows again. Rows, on
@@ -19,7 +20,10 @@ The reactive heuristic already reads the report: it culls a seed whose own loss 
 The table gives each row − reactive (test points, paired by seed), per failure probability, and the evaluation
 seeds a paired interval needs to clear 0 at that difference and spread (at the mean; with 80% power); a second
 table says what the report showed of the seeds that failed (the reactive heuristic's reports of a GERMINATED or
-TRAINING seed: its own loss, its potential; whether it failed read from the env). Written to
+TRAINING seed: its own loss, its potential; whether it failed read from the env); a third, what the probes cost on
+stationary Fast; a fourth, what one branch label says at those states (CULL instead of the heuristic's command, the
+heuristic playing on: the label ``esper improve`` would write), and how many such states a critic needs. Per-seed
+records in ``reports/`` and ``branches/`` (a rerun continues). Written to
 ``benchmarks/results/reactive-headroom/headroom.md`` (the runs and ``esper compare``'s table beside it).
 """
 
@@ -56,6 +60,34 @@ def seeds_needed(mean: float, sd: float, power: bool) -> float:
 
 def _n(x: float) -> str:
     return "never (not above 0)" if math.isinf(x) else f"{math.ceil(x)}"
+
+
+def branches(seeds: tuple[int, ...], workers: int, out: Path) -> str:
+    """What one branch label says where the room is: CULL against the heuristic's own command at every report of a
+    GERMINATED or TRAINING seed it keeps (:func:`lab.headroom.cull_branches`), by what the report showed."""
+    from lab.headroom import cull_branches
+
+    got = per_seed(cull_branches, seeds, workers, out / "branches")
+    lines = ["## What one branch label says", "",
+             f"On `{ENV_ID}` training seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}): at every report of a GERMINATED or "
+             f"TRAINING seed that the reactive heuristic keeps ({len(got)} states), CULL it instead and let the "
+             "heuristic play on (one branch, as `esper improve` labels); advantage = the branch's final validation "
+             "accuracy − the episode's, in points. States a critic needs: for the mean advantage of the group to "
+             "clear 0 at 95% (at the mean).", "",
+             "| report | states | of them failed | CULL − own command, points | per-state sd | states needed |",
+             "|---|---|---|---|---|---|"]
+    groups = {f"potential < −{100 * x:g}": (lambda r, x=x: r["potential"] < -x) for x in (0.03,)}
+    groups.update({"potential ≥ −3": lambda r: r["potential"] >= -0.03, "every state": lambda r: True})
+    for name, keep in groups.items():
+        rs = [r for r in got if keep(r)]
+        if len(rs) < 2:
+            lines.append(f"| {name} | {len(rs)} | — | — | — | — |")
+            continue
+        adv = np.array([100 * r["advantage"] for r in rs])
+        sd = float(adv.std(ddof=1))
+        lines.append(f"| {name} | {len(rs)} | {sum(r['failed'] for r in rs)} | "
+                     f"{fmt_ci(*mean_ci(adv), signed=True)} | {sd:.2f} | {_n(seeds_needed(adv.mean(), sd, False))} |")
+    return "\n".join(lines) + "\n"
 
 
 def stationary(rows: dict) -> str:
@@ -107,20 +139,32 @@ def report(rows: dict, command: str) -> str:
 FAST_ROWS = tuple(r for r in ROWS if "oracles" not in r)
 """Where nothing fails (``Esper-Fast-v0``): the probes' cost of culling a sound seed (no oracle: nothing to tell)."""
 THRESHOLDS = (0.02, 0.03, 0.05)
+
+
+def per_seed(fn, seeds: tuple[int, ...], workers: int, folder: Path) -> list[dict]:
+    """``fn(seed)`` (a list of plain records) for every seed, in worker processes; each seed's records are saved as
+    ``folder/<seed>.json`` as it finishes, so a rerun continues."""
+    import json
+
+    from agents.parallel import WorkerDied, run_tasks
+
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in seeds if not (folder / f"{s}.json").is_file()]
+    for seed, got in run_tasks(fn, todo, workers):
+        if isinstance(got, WorkerDied):
+            raise SystemExit(f"reactive_headroom.py: seed {seed}: {got.message}")
+        with atomic_path(folder / f"{seed}.json", suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps(got))
+    return [r for s in seeds for r in json.loads((folder / f"{s}.json").read_text())]
 """The probes' thresholds (points of potential / 100)."""
 
 
-def signal(seeds: tuple[int, ...], workers: int) -> str:
+def signal(seeds: tuple[int, ...], workers: int, out: Path) -> str:
     """What the report shows of a failed seed: the reactive heuristic's reports of a GERMINATED or TRAINING seed on
     ``seeds`` (:func:`lab.headroom.seed_reports`), by whether the seed failed and whether its own loss gave it away."""
-    from agents.parallel import WorkerDied, run_tasks
     from lab.headroom import seed_reports
 
-    reports = []
-    for seed, got in run_tasks(seed_reports, list(seeds), workers):
-        if isinstance(got, WorkerDied):
-            raise SystemExit(f"reactive_headroom.py: seed {seed}: {got.message}")
-        reports += got
+    reports = per_seed(seed_reports, seeds, workers, out / "reports")
     groups = {"sound": lambda r: not r["failed"], "failed, its own loss gives it away": lambda r: r["failed"] and
               r["flagged"], "failed, its own loss looks sound": lambda r: r["failed"] and not r["flagged"]}
     lines = ["## What the report shows of a failed seed", "",
@@ -149,6 +193,8 @@ class Args:
     """Training seeds (>= 1000: headroom is measured before any learner, never on evaluation seeds)."""
     workers: int = 2
     """Worker processes (one torch thread each)."""
+    branch_seeds: tuple[int, ...] = tuple(range(7100, 7140))
+    """Training seeds whose live-seed states get a CULL branch (the last table; ~12 min on 2 workers)."""
     fast_seeds: tuple[int, ...] = tuple(range(7100, 7120))
     """Training seeds of ``Esper-Fast-v0`` (nothing fails) the probes also play."""
     out: Path = field(default=ROOT / "benchmarks/results/reactive-headroom")
@@ -157,17 +203,20 @@ class Args:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(Args, argv, __doc__)
-    if min(args.seeds + args.fast_seeds) < 1000:
+    if min(args.seeds + args.fast_seeds + args.branch_seeds) < 1000:
         raise SystemExit("reactive_headroom.py: error: headroom is measured on training seeds (>= 1000); "
-                         f"got {min(args.seeds + args.fast_seeds)}")
+                         f"got {min(args.seeds + args.fast_seeds + args.branch_seeds)}")
     command = "python benchmarks/reactive_headroom.py" + (
         "" if args.seeds == Args.seeds else f" --seeds {' '.join(map(str, args.seeds))}") + (
-        "" if args.fast_seeds == Args.fast_seeds else f" --fast-seeds {' '.join(map(str, args.fast_seeds))}")
+        "" if args.fast_seeds == Args.fast_seeds else f" --fast-seeds {' '.join(map(str, args.fast_seeds))}") + (
+        "" if args.branch_seeds == Args.branch_seeds else f" --branch-seeds {' '.join(map(str, args.branch_seeds))}")
     comp = run_comparison(CompareConfig(env_id=ENV_ID, rows=ROWS, seeds=args.seeds, scratch=False, out=args.out,
                                         workers=args.workers, command=command))
     fast = run_comparison(CompareConfig(env_id="Esper-Fast-v0", rows=FAST_ROWS, seeds=args.fast_seeds, scratch=False,
                                         out=Path(args.out) / "fast", workers=args.workers, command=command))
-    text = report(comp.rows, command) + "\n" + signal(args.seeds, args.workers) + "\n" + stationary(fast.rows)
+    out = Path(args.out)
+    text = (report(comp.rows, command) + "\n" + signal(args.seeds, args.workers, out) + "\n"
+            + stationary(fast.rows) + "\n" + branches(args.branch_seeds, args.workers, out))
     with atomic_path(Path(args.out) / "headroom.md", suffix=".md") as tmp:
         Path(tmp).write_text(text)
     print(text)

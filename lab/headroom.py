@@ -163,3 +163,44 @@ def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
                                 flagged=ratio > agent.config.diverged,
                                 failed=bool(u.variant.failed(u.config.slots.index(s.index), born[s.index]))))
     return out
+
+
+def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
+    """Play the reactive heuristic on ``seed``; at every report of a GERMINATED or TRAINING seed where the heuristic
+    does not cull it, play CULL of that seed instead (the heuristic rolling out, as ``esper improve`` branches) and
+    return what one such branch label says: the final validation accuracy of the CULL branch minus the episode's
+    own (the heuristic is stateless and the env deterministic, so the episode *is* the own command's branch), beside
+    what the report showed (``potential``, own loss) and whether the seed failed (the measurement's privilege)."""
+    import gymnasium as gym
+    import torch
+
+    from agents.reactive import ReactiveTamiyo
+    from agents.simic.branch import branch
+    from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage
+
+    torch.set_num_threads(1)
+    env = gym.make(env_id)
+    u = env.unwrapped
+    agent = ReactiveTamiyo()
+    obs, info = env.reset(seed=seed)
+    born, pending, done = {}, [], False
+    while not done:
+        report = info["report"]
+        action = int(agent.act(obs, info))
+        own = LAYOUT_CODEC.decode(action)
+        live = [s for s in report.slots if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING) and s.index in born
+                and not (own.op == Op.CULL and own.slot == s.index)]
+        if live:
+            snap = u.snapshot()
+            for s in live:
+                (b,) = branch(env, snap, [LAYOUT_CODEC.encode(Command.cull(s.index))], ReactiveTamiyo)
+                pending.append(dict(seed=seed, epoch=report.epoch, stage=s.stage.name, potential=s.potential,
+                                    ratio=s.isolated_loss / max(report.train_loss, 1e-6), cull=b.val_accuracy,
+                                    failed=bool(u.variant.failed(u.config.slots.index(s.index), born[s.index]))))
+            obs, info = u.restore(snap)
+        if own.op == Op.GERMINATE:
+            born[own.slot] = report.epoch
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    final = info["final"].val_accuracy
+    return [dict(r, advantage=r.pop("cull") - final) for r in pending]
