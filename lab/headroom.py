@@ -134,11 +134,11 @@ def reveal_headroom(static: Scores, reveal: Scores) -> RevealHeadroom:
                           gain=mean_ci([react[s] - one[s] for s in seeds]), seeds=len(seeds))
 
 
-def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
+def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0", **overrides) -> list[dict]:
     """Play the reactive heuristic on ``seed`` and return, for every report of a GERMINATED or TRAINING seed, what
     the report shows (stage, ``potential``, ``isolated_loss`` over the host's training loss, whether the heuristic's
     own-loss rule flags it) beside whether the seed failed (read from the env's variant: the measurement's
-    privilege, never a controller's)."""
+    privilege, never a controller's). ``overrides``: env settings (tests play a small env)."""
     import gymnasium as gym
     import torch
 
@@ -147,7 +147,7 @@ def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
     from esper_env.leyline import LAYOUT_CODEC, Op, SeedStage
 
     torch.set_num_threads(1)
-    env = gym.make(env_id)
+    env = gym.make(env_id, **overrides)
     agent = ReactiveTamiyo()
     record = run_episode(env, agent, seed=seed)
     u, born, out = env.unwrapped, {}, []
@@ -165,7 +165,7 @@ def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
     return out
 
 
-def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
+def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0", **overrides) -> list[dict]:
     """Play the reactive heuristic on ``seed``; at every report of a GERMINATED or TRAINING seed where the heuristic
     does not cull it, play CULL of that seed instead (the heuristic rolling out, as ``esper improve`` branches) and
     return what one such branch label says: the final validation accuracy of the CULL branch minus the episode's
@@ -179,7 +179,7 @@ def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0") -> list[dict]:
     from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage
 
     torch.set_num_threads(1)
-    env = gym.make(env_id)
+    env = gym.make(env_id, **overrides)
     u = env.unwrapped
     agent = ReactiveTamiyo()
     obs, info = env.reset(seed=seed)

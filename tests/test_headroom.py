@@ -59,3 +59,18 @@ def test_reveal_headroom_counts_no_gain_where_reacting_does_not_help():
     reveal = {"react": {s: 30 + noise[(s + 1) if s + 1 in noise else 1000] for s in seeds}, "plan": static["plan"]}
     h = reveal_headroom(static, reveal)
     assert h.gain[1] < 0 < h.gain[2] or h.gain[0] == 0  # nothing to find, and the interval says so
+
+
+def test_what_the_report_showed_of_failed_seeds_and_what_a_cull_branch_says_there():
+    from lab.headroom import cull_branches, seed_reports
+
+    small = dict(train_size=256, val_size=128, test_size=128, max_epochs=8)
+    every = seed_reports(1000, fault_p=1.0, **small)
+    assert every and all(r["failed"] for r in every)  # every germination fails
+    assert all(r["stage"] in ("GERMINATED", "TRAINING") for r in every)
+    none = seed_reports(1000, fault_p=0.0, **small)
+    assert none and not any(r["failed"] for r in none)
+    branched = cull_branches(1000, fault_p=0.0, **small)
+    assert branched and not any(r["failed"] for r in branched)
+    assert all(-1.0 <= r["advantage"] <= 1.0 for r in branched)
+    assert len({r["advantage"] for r in branched}) > 1 or len(branched) == 1  # a real branch per state
