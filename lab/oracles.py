@@ -31,7 +31,40 @@ CEILINGS = {"fast": "benchmarks/results/ceiling/fast/best.json",
 LIVE = (SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING)
 
 
-class RevealOracle(RuleAgent):
+class _ToldFailures:
+    """The privilege of the faulty family's oracles: which germinations fail (``failed``: ``(slot position,
+    germination epoch) -> bool``, set by :meth:`bind` when None), and when each live seed was germinated."""
+
+    failed = None
+
+    def bind(self, env) -> None:
+        """Be told the env's hidden event: which germinations fail (read from its variant at each question)."""
+        self.failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.born = {}
+
+    def failed_seed(self, report: TrainingReport, age: int) -> int | None:
+        """The slot of a live seed that failed and was germinated at least ``age`` epochs ago (None if none)."""
+        if self.failed is None:
+            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first (esper "
+                               "compare does so for agents with a bind method)")
+        for s in report.slots:
+            born = self.born.get(s.index)
+            if s.stage in LIVE and born is not None and self.failed(s.index, born) and report.epoch - born >= age:
+                return s.index
+        return None
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        action = super().act(observation, info)
+        command = LAYOUT_CODEC.decode(action)
+        if command.op == Op.GERMINATE:
+            self.born[command.slot] = info["report"].epoch
+        return action
+
+
+class RevealOracle(_ToldFailures, RuleAgent):
     """A plan, plus: cull every seed that failed once its failure shows (its first report) + ``delay`` epochs.
 
     ``plan``: the plan it follows otherwise (the plan grows again after a cull, as schedules do); ``failed``:
@@ -47,32 +80,12 @@ class RevealOracle(RuleAgent):
         if delay is not None:
             self.delay = delay
 
-    def bind(self, env) -> None:
-        """Be told the env's hidden event: which germinations fail (read from its variant at each question)."""
-        self.failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self.born = {}
-
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
-        if self.failed is None:
-            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first (esper "
-                               "compare does so for agents with a bind method)")
-        for s in report.slots:
-            born = self.born.get(s.index)
-            if s.stage in LIVE and born is not None and self.failed(s.index, born) \
-                    and report.epoch - born >= 1 + self.delay:
-                return Command.cull(s.index), "failed (known to the oracle), shown in the report"
+        slot = self.failed_seed(report, 1 + self.delay)
+        if slot is not None:
+            return Command.cull(slot), "failed (known to the oracle), shown in the report"
         command = self.plan.command_at(report)
         return (command, "the plan") if command is not None else (Command.wait(), "the plan")
-
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
-        action = super().act(observation, info)
-        command = LAYOUT_CODEC.decode(action)
-        if command.op == Op.GERMINATE:
-            self.born[command.slot] = info["report"].epoch
-        return action
 
 
 class FaultyRevealFast(RevealOracle):
@@ -82,7 +95,7 @@ class FaultyRevealFast(RevealOracle):
         super().__init__(Schedule.load(ROOT / CEILINGS["fast"]))
 
 
-class ReactiveReveal(ReactiveTamiyo):
+class ReactiveReveal(_ToldFailures, ReactiveTamiyo):
     """The reactive heuristic told which seeds fail: it culls a failed seed at its first report (when a failure that
     shows would show), then plays on as the reactive heuristic (which grows again). Its margin over the reactive
     heuristic bounds what a better failure *detector* adds to that heuristic: the headroom above it
@@ -91,31 +104,13 @@ class ReactiveReveal(ReactiveTamiyo):
     def __init__(self):
         super().__init__()
         self.name = "reactive-reveal"
-        self.failed, self.born = None, {}
-
-    def bind(self, env) -> None:
-        """Be told the env's hidden event (as :meth:`RevealOracle.bind`)."""
-        self.failed = lambda pos, g: env.variant.failed(env.config.slots.index(pos), g)
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
         self.born = {}
 
     def decide(self, report: TrainingReport) -> tuple[Command, str]:
-        if self.failed is None:
-            raise RuntimeError("a reveal oracle plays only where it is told the event: bind(env) first")
-        for s in report.slots:
-            born = self.born.get(s.index)
-            if s.stage in LIVE and born is not None and self.failed(s.index, born):
-                return Command.cull(s.index), "failed (known to the oracle)"
+        slot = self.failed_seed(report, 0)
+        if slot is not None:
+            return Command.cull(slot), "failed (known to the oracle)"
         return super().decide(report)
-
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
-        action = super().act(observation, info)
-        command = LAYOUT_CODEC.decode(action)
-        if command.op == Op.GERMINATE:
-            self.born[command.slot] = info["report"].epoch
-        return action
 
 
 class FaultyRevealSubset(RevealOracle):
