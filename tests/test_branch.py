@@ -8,6 +8,7 @@ import pytest
 from agents import HeuristicTamiyo, make_agent
 from agents.simic.branch import Branch, ImproveConfig, best_branch, branch, candidates
 from esper_env import leyline as ly
+from esper_env.fileio import portable
 from lab.cli import main
 
 SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)
@@ -167,7 +168,7 @@ def test_policy_iteration_rounds_run_end_to_end_resume_and_label_the_clones_own_
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "pi" / "round0").iterdir()} == first
     r1 = summary["rounds"]["1"]
     assert r1["seeds"] == [1003, 1004, 1005] and r1["branch_epochs"] > 0
-    assert r1["behaviour"] == r1["rollout"] == f"policy:{cfg.policy(0)}"
+    assert r1["behaviour"] == r1["rollout"] == f"policy:{portable(cfg.policy(0))}"  # as records keep paths
     assert len(r1["trained_on"]) == 2  # DAgger: the labels of rounds 0 and 1 together
     again = {p: p.stat().st_mtime_ns for p in (tmp_path / "pi").rglob("*") if p.is_file()}
     assert iterate(cfg, progress=False) == json.loads((tmp_path / "pi" / "iterate.json").read_text())

@@ -12,6 +12,7 @@ from agents.residual import RESIDUAL_ENTRY, read_residual
 from agents.schedule import Schedule, ScheduledSeed
 from agents.simic.bc import BCConfig, behaviour_clone
 from agents.simic.collect import CollectConfig, collect
+from esper_env.fileio import portable
 
 SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=6, blend_epochs=1, plateau_threshold=1.0)
 PLAN = Schedule((ScheduledSeed(0.0, 0, "conv_residual", 1), ScheduledSeed(0.34, 1, "norm", 1)))
@@ -76,7 +77,7 @@ def test_residual_policy_iteration_plays_the_plan_then_its_residual_clone(tmp_pa
     cfg = IterateConfig("Esper-Tiny-v0", SMALL, rounds=2, episodes=3, start=f"schedule:{plan}", residual=plan,
                         stride=3, bc_epochs=5, out=tmp_path / "pi")
     summary = iterate(cfg, progress=False)
-    assert summary["rounds"]["1"]["behaviour"] == f"policy:{cfg.policy(0)}"
+    assert summary["rounds"]["1"]["behaviour"] == f"policy:{portable(cfg.policy(0))}"  # as records keep paths
     clone = make_agent(f"policy:{cfg.policy(0)}")
     assert isinstance(clone, ResidualPolicyAgent) and read_residual(cfg.policy(1)) == (PLAN, 3.0, None)
     env = gym.make("Esper-Tiny-v0", **SMALL)
