@@ -46,6 +46,10 @@ ROWS = ("reactive", "reactive-reveal=py:lab.oracles:ReactiveReveal", "reveal=py:
         "potential-2=py:lab.probes:Potential02", "potential-3=py:lab.probes:Potential03",
         "potential-5=py:lab.probes:Potential05")
 BASE = "reactive"
+FAST_ROWS = tuple(r for r in ROWS if "oracles" not in r)
+"""Where nothing fails (``Esper-Fast-v0``): the probes' cost of culling a sound seed (no oracle: nothing to tell)."""
+THRESHOLDS = (0.02, 0.03, 0.05)
+"""The probes' thresholds (points of potential / 100)."""
 Z95, Z80 = 1.96, 0.84
 """Normal quantiles: a two-sided 95% interval, and 80% power."""
 
@@ -107,6 +111,8 @@ def stationary(rows: dict) -> str:
 
 
 def report(rows: dict, command: str) -> str:
+    from scipy import stats
+
     base = {r.seed: r for r in rows[BASE]}
     seeds = sorted(base)
     p_of = {s: base[s].config["fault_p"] for s in seeds}
@@ -126,19 +132,12 @@ def report(rows: dict, command: str) -> str:
         by = {r.seed: test_points(r) for r in runs}
         d = np.array([by[s] - test_points(base[s]) for s in seeds])
         sd = float(d.std(ddof=1))
-        per_p = [float(np.mean([by[s] - test_points(base[s]) for s in seeds if p_of[s] == p])) for p in ps]
-        from scipy import stats
-
+        per_p = [float(np.mean([x for s, x in zip(seeds, d) if p_of[s] == p])) for p in ps]
         half20 = stats.t.ppf(0.975, 19) * sd / math.sqrt(20)
         lines.append(f"| {name} | {fmt_ci(*mean_ci(d), signed=True)} | " + " | ".join(f"{x:+.2f}" for x in per_p)
                      + f" | {sd:.2f} | ±{half20:.2f} | {_n(seeds_needed(d.mean(), sd, False))} / "
                      f"{_n(seeds_needed(d.mean(), sd, True))} |")
     return "\n".join(lines) + "\n"
-
-
-FAST_ROWS = tuple(r for r in ROWS if "oracles" not in r)
-"""Where nothing fails (``Esper-Fast-v0``): the probes' cost of culling a sound seed (no oracle: nothing to tell)."""
-THRESHOLDS = (0.02, 0.03, 0.05)
 
 
 def per_seed(fn, seeds: tuple[int, ...], workers: int, folder: Path) -> list[dict]:
@@ -156,7 +155,6 @@ def per_seed(fn, seeds: tuple[int, ...], workers: int, folder: Path) -> list[dic
         with atomic_path(folder / f"{seed}.json", suffix=".json") as tmp:
             Path(tmp).write_text(json.dumps(got))
     return [r for s in seeds for r in json.loads((folder / f"{s}.json").read_text())]
-"""The probes' thresholds (points of potential / 100)."""
 
 
 def signal(seeds: tuple[int, ...], workers: int, out: Path) -> str:

@@ -134,34 +134,41 @@ def reveal_headroom(static: Scores, reveal: Scores) -> RevealHeadroom:
                           gain=mean_ci([react[s] - one[s] for s in seeds]), seeds=len(seeds))
 
 
+
+def _growing(report, born: dict[int, int], u) -> list[tuple[object, dict]]:
+    """Each seed in GERMINATED or TRAINING whose germination epoch is known, with what the report shows of it (stage,
+    ``potential``, ``isolated_loss`` over the host's training loss) and whether it failed (read from the env's
+    variant ``u``: the measurement's privilege, never a controller's)."""
+    from esper_env.leyline import SeedStage
+
+    return [(s, dict(epoch=report.epoch, stage=s.stage.name, potential=s.potential,
+                     ratio=s.isolated_loss / max(report.train_loss, 1e-6),
+                     failed=bool(u.variant.failed(u.config.slots.index(s.index), born[s.index]))))
+            for s in report.slots if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING) and s.index in born]
+
+
 def seed_reports(seed: int, env_id: str = "Esper-Faulty-v0", **overrides) -> list[dict]:
     """Play the reactive heuristic on ``seed`` and return, for every report of a GERMINATED or TRAINING seed, what
-    the report shows (stage, ``potential``, ``isolated_loss`` over the host's training loss, whether the heuristic's
-    own-loss rule flags it) beside whether the seed failed (read from the env's variant: the measurement's
-    privilege, never a controller's). ``overrides``: env settings (tests play a small env)."""
+    the report shows and whether the seed failed (:func:`_growing`), and whether the heuristic's own-loss rule flags
+    it. ``overrides``: env settings (tests play a small env)."""
     import gymnasium as gym
     import torch
 
     from agents.base import run_episode
     from agents.reactive import ReactiveTamiyo
-    from esper_env.leyline import LAYOUT_CODEC, Op, SeedStage
+    from esper_env.leyline import LAYOUT_CODEC, Op
 
     torch.set_num_threads(1)
     env = gym.make(env_id, **overrides)
     agent = ReactiveTamiyo()
     record = run_episode(env, agent, seed=seed)
-    u, born, out = env.unwrapped, {}, []
+    born, out = {}, []
     for step in record.steps:
         command = LAYOUT_CODEC.decode(step.action)
         if command.op == Op.GERMINATE:
             born[command.slot] = step.epoch
-        r = step.report
-        for s in r.slots:
-            if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING) and s.index in born:
-                ratio = s.isolated_loss / max(r.train_loss, 1e-6)
-                out.append(dict(seed=seed, epoch=r.epoch, stage=s.stage.name, potential=s.potential, ratio=ratio,
-                                flagged=ratio > agent.config.diverged,
-                                failed=bool(u.variant.failed(u.config.slots.index(s.index), born[s.index]))))
+        out += [dict(seed=seed, **shown, flagged=shown["ratio"] > agent.config.diverged)
+                for _, shown in _growing(step.report, born, env.unwrapped)]
     return out
 
 
@@ -170,13 +177,13 @@ def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0", **overrides) -> li
     does not cull it, play CULL of that seed instead (the heuristic rolling out, as ``esper improve`` branches) and
     return what one such branch label says: the final validation accuracy of the CULL branch minus the episode's
     own (the heuristic is stateless and the env deterministic, so the episode *is* the own command's branch), beside
-    what the report showed (``potential``, own loss) and whether the seed failed (the measurement's privilege)."""
+    what the report showed and whether the seed failed (:func:`_growing`)."""
     import gymnasium as gym
     import torch
 
     from agents.reactive import ReactiveTamiyo
     from agents.simic.branch import branch
-    from esper_env.leyline import LAYOUT_CODEC, Command, Op, SeedStage
+    from esper_env.leyline import LAYOUT_CODEC, Command, Op
 
     torch.set_num_threads(1)
     env = gym.make(env_id, **overrides)
@@ -188,15 +195,12 @@ def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0", **overrides) -> li
         report = info["report"]
         action = int(agent.act(obs, info))
         own = LAYOUT_CODEC.decode(action)
-        live = [s for s in report.slots if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING) and s.index in born
-                and not (own.op == Op.CULL and own.slot == s.index)]
+        live = [(s, shown) for s, shown in _growing(report, born, u) if not (own.op == Op.CULL and own.slot == s.index)]
         if live:
             snap = u.snapshot()
-            for s in live:
+            for s, shown in live:
                 (b,) = branch(env, snap, [LAYOUT_CODEC.encode(Command.cull(s.index))], ReactiveTamiyo)
-                pending.append(dict(seed=seed, epoch=report.epoch, stage=s.stage.name, potential=s.potential,
-                                    ratio=s.isolated_loss / max(report.train_loss, 1e-6), cull=b.val_accuracy,
-                                    failed=bool(u.variant.failed(u.config.slots.index(s.index), born[s.index]))))
+                pending.append(dict(seed=seed, **shown, cull=b.val_accuracy))
             obs, info = u.restore(snap)
         if own.op == Op.GERMINATE:
             born[own.slot] = report.epoch
