@@ -151,6 +151,11 @@ class Attempt:
     :data:`CRITIC_MARGIN`."""
     max_germinate: int = 2
     """GERMINATE alternatives branched at a state (agents/simic/branch.py candidates)."""
+    train: tuple = TRAIN
+    """Where it labels: (env id, overrides)."""
+    focus: str = "all"
+    """Which states and commands are branched (agents/simic/branch.py ``focus``): "all" (every other state, every
+    candidate) or "growing" (the own command against culling each GERMINATED or TRAINING seed)."""
     summary: str = ""
     """How it differs, for goal.md."""
 
@@ -183,6 +188,18 @@ ATTEMPTS = {
                          "branched instead of two (more states where a seed trains: the headroom above the reactive "
                          "heuristic is there, benchmarks/results/reactive-headroom/), 60 fresh seeds where seeds fail "
                          "(a paired interval needs >= 42 to clear 0 at a hand rule's +0.94 with 80% power)"),
+    "4": Attempt("4", OUT / "attempt4", {"a": 8000, "b": 8100, "c": 8200}, rounds=1, episodes=80,
+                 start="reactive", bases={"reactive": REACTIVE_BASE}, critic_margins=CRITIC_MARGINS,
+                 train=("Esper-Faulty-v0", {}), focus="growing",
+                 evaluations=wheres(range(220, 268), range(268, 278), range(278, 298), range(298, 308),
+                                    range(308, 328)),
+                 summary="labels where the room above the reactive heuristic is (benchmarks/results/reactive-headroom/"
+                         "headroom.md): at every state of a faulty episode where a seed is GERMINATED or TRAINING, "
+                         "the reactive heuristic's own command against culling that seed (one branch each, the "
+                         "heuristic playing on), 80 `Esper-Faulty-v0` episodes a replicate (sound seeds among them: "
+                         "where culling costs); the critic (margin cross-validated or abstaining) and a clone residual "
+                         "to the reactive heuristic, as in attempt 3; 48 fresh faulty seeds (>= 42: 80% power at a "
+                         "hand rule's +0.94)"),
 }
 """Every attempt, each on its own fresh evaluation seeds (the ledger holds them); attempt 1 stays as it ran."""
 LATEST = "2"
@@ -195,11 +212,11 @@ def config(replicate: str, blind: bool = False, attempt: str = LATEST, base: str
     ablation: one round on the same labels, residual to the plan, critic and clone masked."""
     a = ATTEMPTS[attempt]
     base = next(iter(a.bases)) if base is None else base
-    env_id, overrides = TRAIN
+    env_id, overrides = a.train
     return IterateConfig(env_id, dict(overrides), rounds=1 if blind else a.rounds, episodes=a.episodes,
                          first_seed=a.replicates[replicate], start=a.start, rollout="policy",
                          objective="val", max_germinate=a.max_germinate, concurrent=True, stride=2, race=RACE,
-                         critic=True,
+                         focus=a.focus, critic=True,
                          critic_margin=CRITIC_MARGIN, critic_margins=a.critic_margins,
                          observe=BLIND if blind else None,
                          residual=PLAN if blind else a.bases[base], residual_bonus=BONUS,
@@ -463,8 +480,9 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
     checks.append(racing)
     cost_lines, total = spent(replicates, attempt)
     header = ["# Simic v4: a learned Tamiyo that reads the report (issue 36)", "",
-              f"Command: `{command}` (after `--stage train` and `--stage validate`). Trained on `Esper-Mixed-v0` "
-              f"`tasks=\"faulty-fast\"` (training seeds {min(a.replicates.values())}+), {a.summary}; racing labels "
+              f"Command: `{command}` (after `--stage train` and `--stage validate`). Trained on `{a.train[0]}` "
+              + "".join(f"`{k}=\"{v}\"` " for k, v in a.train[1].items())
+              + f"(training seeds {min(a.replicates.values())}+), {a.summary}; racing labels "
               f"from rung {RACE}, "
               + ("" if a.critic_margins else f"critic margin {CRITIC_MARGIN} points, ")
               + f"{a.rounds} round(s) of {a.episodes} episodes; "

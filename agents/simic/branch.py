@@ -42,6 +42,8 @@ from .dataset import Demonstrations, Episode, EpisodeRows, open_or_start, record
 from .dataset import load as load_demonstrations
 
 OBJECTIVES = ("val", "return")
+FOCUS = ("all", "growing")
+"""Where the improved teacher branches (:attr:`ImproveConfig.focus`)."""
 
 
 @dataclass
@@ -77,6 +79,10 @@ class ImproveConfig:
     worse half is dropped, the survivors twice as long, ...; only the winner plays to the end. When the rollout
     controller plays the episode, its own command's branch is the episode itself and costs nothing. 0: every
     candidate is played to the end."""
+    focus: str = "all"
+    """Which states and commands are branched: "all" (every ``stride``-th state, :func:`candidates`) or "growing"
+    (:func:`growing_candidates`: every state where a seed is GERMINATED or TRAINING, the rollout's own command
+    against culling each such seed -- where the room above the reactive heuristic is, issue 36)."""
     out: Path = Path("runs/improved.npz")
     """Demonstration file (appended to by seed, like ``esper collect``)."""
     workers: int = 1
@@ -99,6 +105,8 @@ class ImproveConfig:
             ControllerSpec.parse(self.behaviour, named=False, what="behaviour (or teacher)").check()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.focus not in FOCUS:
+            raise ValueError(f"focus must be one of {', '.join(FOCUS)}, got {self.focus!r}")
         if not isinstance(self.race, int) or isinstance(self.race, bool) or self.race < 0:
             raise ValueError(f"race must be an integer >= 0 (epochs of the first rung; 0: full branches), got "
                              f"{self.race!r}")
@@ -132,6 +140,21 @@ def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, ma
             for b in order[:max_germinate]:
                 out.add(codec.encode(Command.germinate(free, b)))
     return sorted(a for a in out if mask[a])
+
+
+def growing_candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int,
+                       codec: ActionCodec | None = None) -> list[int]:
+    """The rollout's own command and the legal CULL of every seed in GERMINATED or TRAINING (a seed still proving
+    itself: the one decision the reactive heuristic's own-loss rule makes late or never for a seed that fails
+    quietly). Sorted, distinct; a single entry where no such seed grows (nothing to branch)."""
+    codec = codec or ActionCodec.layout()
+    out = {int(rollout_action)}
+    for s in report.slots:
+        if s.stage in (SeedStage.GERMINATED, SeedStage.TRAINING):
+            a = codec.encode(Command.cull(s.index))
+            if mask[a]:
+                out.add(int(a))
+    return sorted(out)
 
 
 def halving(actions: list[int], value_at: Callable[[int, int], float], rung: int,
@@ -331,10 +354,14 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
         owns.append(own)
-        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
+        if cfg.get("focus", "all") == "growing":
+            cands = growing_candidates(info["report"], mask, own, codec)
+            here = len(cands) > 1
+        else:
+            cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
+            here = branch_here(cands, info["report"].epoch, own, cfg["stride"], codec)
         by_objective = dict.fromkeys(OBJECTIVES, own)
-        epoch = info["report"].epoch
-        if branch_here(cands, epoch, own, cfg["stride"], codec):
+        if here:
             snap = env.unwrapped.snapshot()
             states += 1
             if own_free:  # the own command's branch is the rest of this episode: race the others once it ends
@@ -408,6 +435,8 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> Demonstrations:
     out = Path(cfg.out)
     labelling = dict(rollout=cfg.rollout, objective=cfg.objective, max_germinate=cfg.max_germinate,
                      concurrent=cfg.concurrent, stride=cfg.stride, margin=cfg.margin, race=cfg.race)
+    if cfg.focus != "all":  # files labelled before the option read as "all"
+        labelling["focus"] = cfg.focus
     kwargs, schema, made = recording(cfg.env_id, cfg.overrides, teacher=f"improved:{cfg.rollout}", explore=0.0,
                                      labelling=labelling)
     demos = open_or_start(out, made, schema, budget={})

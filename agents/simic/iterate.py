@@ -67,6 +67,9 @@ class IterateConfig:
     """A branch replaces the rollout's own command only if it is better by more than this."""
     race: int = 0
     """Racing labels (:mod:`agents.simic.racing`): the first rung's epochs; 0: every candidate played to the end."""
+    focus: str = "all"
+    """Which states and commands are branched: "all" (every ``stride``-th state, every candidate) or "growing" (the
+    own command against culling each GERMINATED or TRAINING seed, at every state with one: agents/simic/branch.py)."""
     critic: bool = False
     """Clone the labels of a critic fitted on every round's branches (:mod:`agents.simic.critic`: what states like
     this one reward on average) instead of each state's own best branch."""
@@ -162,7 +165,8 @@ class IterateConfig:
         rollout = self.rollout if self.rollout != ROLLOUTS_OF_THE_POLICY else behaviour
         return ImproveConfig(self.env_id, dict(self.overrides), self.seeds(k), behaviour=behaviour, rollout=rollout,
                              objective=self.objective, max_germinate=self.max_germinate, concurrent=self.concurrent,
-                             stride=self.stride, margin=self.margin, race=self.race, out=self.labels(k),
+                             stride=self.stride, margin=self.margin, race=self.race, focus=self.focus,
+                             out=self.labels(k),
                              workers=self.workers, executor=self.executor)
 
 
