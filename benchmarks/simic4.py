@@ -392,6 +392,31 @@ def paired_by(rows: dict, a: str, b: str, key) -> tuple[float, float, float]:
     return mean_ci([test_points(r) - by[key(r)] for r in rows[a] if key(r) in by])
 
 
+def reference_rows(w: Where, best: str) -> list[str]:
+    """The rows of a setting that do not depend on training: no growth, both heuristics, the best static plan
+    (``best``) and, where the event is hidden, the reveal oracle."""
+    rows = ["no-growth", "heuristic", "reactive"]
+    rows += [] if best == "no-growth" else [w.static[best].replace(best, "best-static", 1)]
+    return rows + ([w.reveal] if w.reveal else [])
+
+
+def play_references(settings: list[str], workers: int, allow_dirty: bool, attempt: str = LATEST) -> None:
+    """Claim and play the rows that do not depend on training (:func:`reference_rows`) on the fresh seeds, into the
+    evaluation's own folders, so ``--stage evaluate`` plays only the learned rows (its cache holds these): they can
+    run while replicates train. Needs every setting's best static plan known in advance (:class:`Where`)."""
+    from lab.evaluation import Evaluation
+
+    a = ATTEMPTS[attempt]
+    for where in settings:
+        w = a.evaluations[where]
+        if w.best_static is None:
+            raise ValueError(f"{where}: the best static plan is picked on validation seeds: run --stage validate "
+                             "first")
+        Evaluation("simic4", attempt, w.setting, w.seeds, tuple(reference_rows(w, w.best_static)),
+                   a.out / "evaluate" / where, f"python benchmarks/simic4.py --attempt {attempt} --stage references",
+                   workers=workers, allow_dirty=allow_dirty).run()
+
+
 def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dirty: bool,
              shipped_only: tuple[str, ...] = (), attempt: str = LATEST) -> str:
     """Every setting on its fresh seeds (claimed), the goal checks, ``goal.md``; on the settings in ``shipped_only``
@@ -409,9 +434,7 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
         w = a.evaluations[where]
         best = picks["best_static"][where]
         static = "no-growth" if best == "no-growth" else "best-static"
-        rows = ["no-growth", "heuristic", "reactive"]
-        rows += [] if best == "no-growth" else [w.static[best].replace(best, "best-static", 1)]
-        rows += [w.reveal] if w.reveal else []
+        rows = reference_rows(w, best)
         shipped = f"simic-{picks['shipped'].split('-')[0]}"
         playing = {n: r for n, r in simic.items() if where not in shipped_only or n == shipped}
         rows += list(playing.values()) + (list(blind.values()) if w.blind else [])
@@ -501,8 +524,9 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
 @dataclass
 class Args:
     stage: tuple[str, ...] = field(default=("train", "validate", "evaluate"),
-                                   metadata={"choices": ["train", "validate", "evaluate"]})
-    """Which stages to run (in order)."""
+                                   metadata={"choices": ["references", "train", "validate", "evaluate"]})
+    """Which stages to run (in order; "references": play the rows that do not depend on training on the fresh
+    seeds first, e.g. beside training)."""
     attempt: str = field(default=LATEST, metadata={"choices": list(ATTEMPTS)})
     """Which attempt (each has its own training and fresh evaluation seeds: :data:`ATTEMPTS`)."""
     replicate: tuple[str, ...] = ("a", "b", "c")
@@ -521,6 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(Args, argv, __doc__)
     os.chdir(ROOT)
     replicates = list(args.replicate)
+    if "references" in args.stage:
+        play_references(list(args.where or ATTEMPTS[args.attempt].evaluations), args.workers, args.allow_dirty,
+                        args.attempt)
     if "train" in args.stage:
         train(replicates, args.attempt)
     if "validate" in args.stage:

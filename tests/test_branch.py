@@ -215,3 +215,29 @@ def test_esper_iterate_on_the_command_line_runs_a_round_and_says_what_it_made(tm
     assert f"round 0: {r0['behaviour']} played 2 episodes (seeds 1000-1001)" in said
     assert f"summary: {out}/iterate.json" in said and (out / "round0" / "policy.zip").is_file()
     assert r0["branch_epochs"] > 0 and 0.0 <= r0["held_out_agreement"] <= 1.0
+
+
+def test_growing_focus_branches_the_own_command_against_culling_each_growing_seed(tmp_path):
+    """focus="growing" (Simic v4 attempt 4): the states and branches are those of lab.headroom.cull_branches -- the
+    same CULL values, from the same reactive episode -- and nothing else is branched."""
+    from agents.simic.branch import growing_candidates, improve
+    from lab.headroom import cull_branches
+
+    small = dict(train_size=256, val_size=128, test_size=128, max_epochs=8, fault_p=0.5)
+    codec = ly.ActionCodec.layout()
+    env = gym.make("Esper-Faulty-v0", **small)
+    obs, info = env.reset(seed=1001)
+    assert growing_candidates(info["report"], info["action_mask"], 0, codec) == [0]  # nothing grows: no branch
+    demos = improve(ImproveConfig("Esper-Faulty-v0", small, seeds=(1001,), behaviour="reactive", rollout="reactive",
+                                  race=4, focus="growing", out=tmp_path / "g.npz"), progress=False)
+    branched = demos.meta["budget"]["1001"]["branched"]
+    assert branched and demos.meta["labelling"]["focus"] == "growing"
+    culls = []
+    for b in branched:
+        others = [int(a) for a in b["values"] if int(a) != b["own"]]
+        assert others and all(codec.decode(a).op == ly.Op.CULL for a in others)
+        culls += [100 * (b["values"][str(a)][0] - b["values"][str(b["own"])][0]) for a in others]
+    expected = [100 * r["advantage"] for r in cull_branches(1001, **small)]
+    assert sorted(culls) == pytest.approx(sorted(expected), abs=1e-9)
+    with pytest.raises(ValueError, match="focus"):
+        ImproveConfig(env_id="Esper-Tiny-v0", focus="everywhere").check()
