@@ -384,14 +384,6 @@ def spent(replicates: list[str], attempt: str = LATEST) -> tuple[list[str], dict
     return lines, total
 
 
-def paired_by(rows: dict, a: str, b: str, key) -> tuple[float, float, float]:
-    """Mean and 95% CI of test points of ``a`` - ``b``, paired by ``key(record)`` (setting and seed when pooled)."""
-    from lab.compare.stats import mean_ci, test_points
-
-    by = {key(r): test_points(r) for r in rows[b]}
-    return mean_ci([test_points(r) - by[key(r)] for r in rows[a] if key(r) in by])
-
-
 def reference_rows(w: Where, best: str) -> list[str]:
     """The rows of a setting that do not depend on training: no growth, both heuristics, the best static plan
     (``best``) and, where the event is hidden, the reveal oracle."""
@@ -493,11 +485,11 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
                  "|---|---|---|---|---|"]
         for row, rs in pooled.items():
             body.append(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | "
-                        + " | ".join(said(paired_by(pooled, row, b, key)) for b in
+                        + " | ".join(said(paired(pooled, row, b, test_points, key)) for b in
                                      ("per-family best static", "reactive", "heuristic")) + " |")
         body.append("")
         for name in simic:
-            d = paired_by(pooled, name, "heuristic", key)
+            d = paired(pooled, name, "heuristic", test_points, key)
             checks.append(GoalCheck(f"mixed (pooled): {name} − heuristic > 0", d[1] > 0, said(d)))
     racing_lines, racing = racing_check()
     checks.append(racing)

@@ -24,13 +24,14 @@ def mean_ci(x: Iterable[float], level: float = 0.95) -> tuple[float, float, floa
     return m, float(ci.low), float(ci.high)
 
 
-def paired(rows: dict[str, list[RunRecord]], a: str, b: str, metric: Callable[[RunRecord], float]):
-    """Mean and 95% CI of ``metric(a) - metric(b)`` over the seeds both rows ran (paired by seed); None when a
-    row is missing."""
+def paired(rows: dict[str, list[RunRecord]], a: str, b: str, metric: Callable[[RunRecord], float],
+           key: Callable[[RunRecord], object] = lambda r: r.seed):
+    """Mean and 95% CI of ``metric(a) - metric(b)`` over the seeds both rows ran (paired by ``key``: the seed, or
+    the env and seed where rows pool several settings); None when a row is missing."""
     if a not in rows or b not in rows:
         return None
-    by_seed = {r.seed: metric(r) for r in rows[b]}
-    diffs = [metric(r) - by_seed[r.seed] for r in rows[a] if r.seed in by_seed]
+    by_key = {key(r): metric(r) for r in rows[b]}
+    diffs = [metric(r) - by_key[key(r)] for r in rows[a] if key(r) in by_key]
     return mean_ci(diffs)
 
 
