@@ -384,6 +384,12 @@ def spent(replicates: list[str], attempt: str = LATEST) -> tuple[list[str], dict
     return lines, total
 
 
+def commands(records: list, op: str) -> float:
+    """How many commands of kind ``op`` (GERMINATE, CULL, ...) a row gave per episode (nan: not recorded)."""
+    given = [sum(a.startswith(op) for a in r.actions) for r in records if r.actions is not None]
+    return float(np.mean(given)) if given else float("nan")
+
+
 def reference_rows(w: Where, best: str) -> list[str]:
     """The rows of a setting that do not depend on training: no growth, both heuristics, the best static plan
     (``best``) and, where the event is hidden, the reveal oracle."""
@@ -440,14 +446,15 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
         body += [f"## {setting(w.setting).doc} (`{setting(w.setting).ledger_env}`, seeds {w.seeds[0]}-{w.seeds[-1]})",
                  "", f"Best static plan: `{best}`.", "",
                  "| row | test acc. % | − best static | − reactive | − heuristic | return − best static | FLOPs × "
-                 "bare |",
-                 "|---|---|---|---|---|---|---|"]
+                 "bare | germinations / culls an episode |",
+                 "|---|---|---|---|---|---|---|---|"]
         ret = lambda r: 100 * r.episode_return  # noqa: E731
         for row in R:
             body.append(f"| {row} | {mean[row]:.2f} | {said(paired(R, row, static, test_points))} | "
                         f"{said(paired(R, row, 'reactive', test_points))} | "
                         f"{said(paired(R, row, 'heuristic', test_points))} | {said(paired(R, row, static, ret))} | "
-                        f"{flops_ratio(R, row):.2f}× |")
+                        f"{flops_ratio(R, row):.2f}× | {commands(R[row], 'GERMINATE'):.2f} / "
+                        f"{commands(R[row], 'CULL'):.2f} |")
         body.append("")
         for name in playing:
             d = paired(R, name, "heuristic", test_points)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,3 +249,14 @@ def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_eno
         assert sum(len(a.evaluations[k].seeds) for k in simic4.POOLED) >= 30
         assert all(min(w.validation) >= 900 for w in a.evaluations.values())
     assert len(evaluation) == len(set(evaluation)) and max(evaluation) < 900
+
+
+def test_simic4_counts_the_commands_a_row_gave_per_episode():
+    """goal.md's germinations / culls column: commands of one kind per episode, over the records that kept them."""
+    from types import SimpleNamespace
+
+    simic4 = load("simic4")
+    records = [SimpleNamespace(actions=("WAIT", "GERMINATE(slot=1, conv_residual)", "CULL(slot=1)", "CULL(slot=2)")),
+               SimpleNamespace(actions=("WAIT", "WAIT")), SimpleNamespace(actions=None)]
+    assert simic4.commands(records, "CULL") == 1.0 and simic4.commands(records, "GERMINATE") == 0.5
+    assert np.isnan(simic4.commands(records[2:], "CULL"))
