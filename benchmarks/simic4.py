@@ -47,9 +47,11 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.simic.critic import seed_view
 from agents.simic.iterate import IterateConfig, iterate
 from esper_env.fileio import atomic_path
-from lab.evaluation import GoalCheck
+from esper_env.leyline import LAYOUT_CODEC
+from lab.evaluation import GoalCheck, said
 from lab.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,6 +158,13 @@ class Attempt:
     focus: str = "all"
     """Which states and commands are branched (agents/simic/branch.py ``focus``): "all" (every other state, every
     candidate) or "growing" (the own command against culling each GERMINATED or TRAINING seed)."""
+    critic_form: str = "report"
+    """The critic's form (agents/simic/critic.py): "report" (the whole observation) or "seed" (a seed's own
+    report)."""
+    critic_hidden: int = 64
+    """Units of each of the critic's hidden layers."""
+    observe: tuple[str, ...] | None = None
+    """What the critic and the clone read (None: the whole observation); the blind ablation reads :data:`BLIND`."""
     summary: str = ""
     """How it differs, for goal.md."""
 
@@ -190,16 +199,18 @@ ATTEMPTS = {
                          "(a paired interval needs >= 42 to clear 0 at a hand rule's +0.94 with 80% power)"),
     "4": Attempt("4", OUT / "attempt4", {"a": 8000, "b": 8100, "c": 8200}, rounds=1, episodes=80,
                  start="reactive", bases={"reactive": REACTIVE_BASE}, critic_margins=CRITIC_MARGINS,
-                 train=("Esper-Faulty-v0", {}), focus="growing",
+                 train=("Esper-Faulty-v0", {}), focus="growing", critic_form="seed", critic_hidden=16,
+                 observe=seed_view(LAYOUT_CODEC.num_slots),
                  evaluations=wheres(range(220, 268), range(268, 278), range(278, 298), range(298, 308),
                                     range(308, 328)),
                  summary="labels where the room above the reactive heuristic is (benchmarks/results/reactive-headroom/"
                          "headroom.md): at every state of a faulty episode where a seed is GERMINATED or TRAINING, "
                          "the reactive heuristic's own command against culling that seed (one branch each, the "
                          "heuristic playing on), 80 `Esper-Faulty-v0` episodes a replicate (sound seeds among them: "
-                         "where culling costs); the critic (margin cross-validated or abstaining) and a clone residual "
-                         "to the reactive heuristic, as in attempt 3; 48 fresh faulty seeds (>= 42: 80% power at a "
-                         "hand rule's +0.94)"),
+                         "where culling costs); a critic of the culled seed's own report (`potential`, own loss, "
+                         "contribution, epochs in stage, stage; and the episode's progress; margin cross-validated or "
+                         "abstaining) and a clone residual to the reactive heuristic that reads the same entries; 48 "
+                         "fresh faulty seeds (>= 42: 80% power at a hand rule's +0.94)"),
 }
 """Every attempt, each on its own fresh evaluation seeds (the ledger holds them); attempt 1 stays as it ran."""
 LATEST = "2"
@@ -216,9 +227,9 @@ def config(replicate: str, blind: bool = False, attempt: str = LATEST, base: str
     return IterateConfig(env_id, dict(overrides), rounds=1 if blind else a.rounds, episodes=a.episodes,
                          first_seed=a.replicates[replicate], start=a.start, rollout="policy",
                          objective="val", max_germinate=a.max_germinate, concurrent=True, stride=2, race=RACE,
-                         focus=a.focus, critic=True,
+                         focus=a.focus, critic=True, critic_form=a.critic_form, critic_hidden=a.critic_hidden,
                          critic_margin=CRITIC_MARGIN, critic_margins=a.critic_margins,
-                         observe=BLIND if blind else None,
+                         observe=BLIND if blind else a.observe,
                          residual=PLAN if blind else a.bases[base], residual_bonus=BONUS,
                          out=a.out / f"{replicate}-blind" if blind else a.folder(replicate, base), workers=2)
 
@@ -382,6 +393,42 @@ def spent(replicates: list[str], attempt: str = LATEST) -> tuple[list[str], dict
                              f"{c.get('states', 0)} / {c.get('realised', float('nan')):+.2f} vs "
                              f"{c.get('realised_branch', float('nan')):+.2f} | {100 * rd['held_out_agreement']:.1f}% |")
     return lines, total
+
+
+POTENTIAL_BINS = ((-np.inf, -3.0), (-3.0, -1.0), (-1.0, np.inf))
+"""What a culled seed's ``potential`` showed (points), as ``reactive-headroom/headroom.md`` reads it."""
+
+
+def critic_story(replicate: str, attempt: str = LATEST) -> list[str]:
+    """What a replicate's critic learned, in the report's terms: at every labelled CULL branch (focus "growing"), by
+    what the culled seed's ``potential`` showed, the branches' mean advantage over the heuristic's own command and
+    how often the critic's label was that cull (and what those culls realised on the training seeds, in sample).
+    A table (markdown lines)."""
+    from agents.simic.critic import branched_states
+    from agents.simic.dataset import load
+    from esper_env.leyline import LAYOUT_CODEC, Op, observation_fields
+    from lab.compare.stats import mean_ci
+
+    cfg = config(replicate, attempt=attempt)
+    raw, labelled = load(cfg.labels(0)), load(cfg.critic_labels(0))
+    where = {f: i for i, f in enumerate(observation_fields())}
+    seen = []  # (potential in points, advantage in points, the critic's label is this cull)
+    for seed, b in branched_states(raw):
+        obs, own = raw.episodes[seed].obs[b["step"]], b["values"][str(b["own"])][0]
+        label = int(labelled.episodes[seed].teacher[b["step"]])
+        for a, v in b["values"].items():
+            command = LAYOUT_CODEC.decode(int(a))
+            if int(a) != b["own"] and command.op == Op.CULL:
+                seen.append((10 * obs[where[f"slot{command.slot}_potential"]], 100 * (v[0] - own), label == int(a)))
+    lines = ["| culled seed's potential (points) | CULL branches | CULL − own command (points) | the critic culls | "
+             "what its culls realised (points, in sample) |", "|---|---|---|---|---|"]
+    for low, high in POTENTIAL_BINS:
+        here = [x for x in seen if low <= x[0] < high]
+        culls = [adv for _, adv, cull in here if cull]
+        name = f"< {high:g}" if low == -np.inf else f">= {low:g}" if high == np.inf else f"{low:g} to {high:g}"
+        lines.append(f"| {name} | {len(here)} | {said(mean_ci([adv for _, adv, _ in here])) if len(here) > 1 else '-'}"
+                     f" | {len(culls)} | {f'{np.mean(culls):+.2f}' if culls else '-'} |")
+    return lines
 
 
 def commands(records: list, op: str) -> float:

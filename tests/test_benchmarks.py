@@ -239,7 +239,7 @@ def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_eno
     for name, a in simic4.ATTEMPTS.items():
         for r in a.replicates:
             blind, full = simic4.config(r, blind=True, attempt=name), simic4.config(r, attempt=name)
-            assert blind.seeds(0) == full.seeds(0) and blind.observe == simic4.BLIND and full.observe is None
+            assert blind.seeds(0) == full.seeds(0) and blind.observe == simic4.BLIND and full.observe == a.observe
             assert blind.rounds == 1 and blind.out != full.out and full.critic and full.race == simic4.RACE
             outs = {simic4.config(r, attempt=name, base=b).out for b in a.bases} | {blind.out}
             assert len(outs) == len(a.bases) + 1  # every base clones into its own folder

@@ -32,7 +32,7 @@ def _rows(n_seeds: int = 40, noise: float = 2.0, seed: int = 0) -> tuple[Rows, i
             act += [0, 3]
             adv += [0.0, effect + rng.normal(0, noise)]
             seeds += [s, s]
-    return Rows(np.stack(obs), np.array(act), np.array(adv, np.float32), np.array(seeds)), k
+    return Rows(np.stack(obs), np.array(act), np.array(adv, np.float32), np.array(seeds), np.array(act) == 0), k
 
 
 def test_the_critic_learns_what_the_report_predicts_not_one_seeds_noise():
@@ -97,6 +97,38 @@ def test_the_margin_is_picked_on_held_out_seeds_and_the_critic_abstains_where_no
     assert margin in (0.25, 1.0)
     assert max(s.realised for s in scores) > 0 and next(s for s in scores if s.margin == 50.0).deviations == 0
     bad = Rows(data.obs, data.action, np.where(data.action == 3, data.advantage - 4.0, 0.0).astype(np.float32),
-               data.seed)  # -2 or -6 points: never worth it
+               data.seed, data.own)  # -2 or -6 points: never worth it
     margin, scores = pick_margin(_scored(bad), bad, 8, cfg)
     assert math.isinf(margin) and all(s.realised <= 0 for s in scores)
+
+
+def test_a_seed_critic_reads_the_culled_seeds_own_report_and_carries_it_to_every_slot():
+    """form="seed": culling a seed pays where *its* potential is low; learned from slot 1's seeds only, it culls a
+    seed in slot 2 whose potential is low and keeps one whose potential is sound, whatever the rest of the report."""
+    from agents.simic.critic import SEED_ENTRIES, seed_view
+    from esper_env.leyline import LAYOUT_CODEC, Command
+
+    rng = np.random.default_rng(0)
+    cull1, cull2 = (LAYOUT_CODEC.encode(Command.cull(k)) for k in (1, 2))
+    pot = FIELDS.index("slot1_potential")
+    obs, act, adv, seeds = [], [], [], []
+    for s in range(40):
+        for _ in range(4):
+            o = rng.uniform(-1, 1, len(FIELDS)).astype(np.float32)  # the rest of the report: noise
+            o[pot] = rng.choice([-0.6, 0.2])  # potential -6 or +2 points
+            obs += [o, o]
+            act += [0, cull1]
+            adv += [0.0, (4.0 if o[pot] < 0 else -2.0) + rng.normal(0, 3.0)]
+            seeds += [s, s]
+    data = Rows(np.stack(obs), np.array(act), np.array(adv, np.float32), np.array(seeds), np.array(act) == 0)
+    n = len(LAYOUT_CODEC.commands)
+    critic = fit(data, n, CriticConfig(epochs=300, ensemble=3, hidden=16, form="seed"))
+    for low in (True, False):
+        o = rng.uniform(-1, 1, len(FIELDS)).astype(np.float32)
+        o[FIELDS.index("slot2_potential")] = -0.6 if low else 0.2
+        for e in SEED_ENTRIES[1:]:
+            o[FIELDS.index(f"slot2_{e}")] = data.obs[:, FIELDS.index(f"slot1_{e}")].mean()
+        assert critic.label(o, own=0, candidates=[0, cull2], margin=0.5) == (cull2 if low else 0)
+    assert len(seed_view(3)) == 1 + 3 * len(SEED_ENTRIES) and set(seed_view(3)) <= set(FIELDS)
+    with pytest.raises(ValueError, match="CULL branches"):
+        fit(_rows()[0], n, CriticConfig(form="seed"))

@@ -15,6 +15,14 @@ realised where they were played to the end; the margin with the largest total wi
 realise a gain the critic *abstains* (every label stays the own command: nothing in the branches says the report
 warrants a deviation).
 
+``form="seed"`` is a critic of one seed's own report: the advantage of culling a seed, predicted from what the
+report shows of *that* seed (:data:`SEED_ENTRIES`: its ``potential``, its own loss, its contribution, how long it
+has been in its stage) and the episode's progress, one small network shared by every slot. Branches that culled a
+seed are its data; it labels only CULL commands (other alternatives keep the own command). Fitted on a faulty
+family's labels (``esper iterate --focus growing``) the full-observation critic, 111 inputs and a few hundred
+noisy labels, realised negative advantages on held-out training seeds at every margin; a seed's own view of the
+same labels realised positive ones (Simic v4 attempt 4, ``docs/simic.md``).
+
 ``observe`` restricts what the critic reads to a few observation fields (the blind ablation reads only ``progress``
 and ``budget_left``: a critic that cannot see the report can only learn a plan). :func:`held_out` fits on all seeds
 but every ``every``-th and reports, on those, how often the critic's label equals the seed's own branch label and
@@ -26,7 +34,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +71,23 @@ class CriticConfig:
     """Observation fields the critic reads (others read as 0); None: all."""
     seed: int = 0
     """Initialisation."""
+    form: str = "report"
+    """"report": every action's advantage from the whole observation; "seed": a CULL's advantage from the culled
+    seed's own entries (:class:`SeedCritic`)."""
+
+
+FORMS = ("report", "seed")
+SEED_ENTRIES = ("potential", "potential_fine", "isolated_loss", "contribution", "epochs_in_stage",
+                "stage_germinated", "stage_training")
+"""What the ``seed`` critic reads of the seed a command acts on (observation entries ``slot<k>_<entry>``)."""
+SEED_GLOBALS = ("progress",)
+"""... and of the episode."""
+
+
+def seed_view(slots: int) -> tuple[str, ...]:
+    """The observation fields a seed critic (and a clone of its labels) reads: :data:`SEED_GLOBALS` and every slot's
+    :data:`SEED_ENTRIES`."""
+    return SEED_GLOBALS + tuple(f"slot{k}_{e}" for k in range(slots) for e in SEED_ENTRIES)
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,8 @@ class Rows:
     action: np.ndarray
     advantage: np.ndarray
     seed: np.ndarray
+    own: np.ndarray
+    """Whether the row is the own command's (advantage 0 by definition)."""
 
 
 def branched_states(demos: Demonstrations) -> list[tuple[int, dict]]:
@@ -86,7 +113,7 @@ def branched_states(demos: Demonstrations) -> list[tuple[int, dict]]:
 
 def rows(files: list[Demonstrations], objective: str = "val") -> Rows:
     k = 0 if objective == "val" else 1
-    obs, act, adv, seeds = [], [], [], []
+    obs, act, adv, seeds, owns = [], [], [], [], []
     for demos in files:
         for seed, b in branched_states(demos):
             o = demos.episodes[seed].obs[b["step"]]
@@ -96,9 +123,11 @@ def rows(files: list[Demonstrations], objective: str = "val") -> Rows:
                 act.append(int(a))
                 adv.append(100.0 * (v[k] - own))
                 seeds.append(seed)
+                owns.append(int(a) == int(b["own"]))
     if not obs:
         raise ValueError("no branched states with branch values: label with `esper improve` (this version) first")
-    return Rows(np.stack(obs).astype(np.float32), np.array(act), np.array(adv, np.float32), np.array(seeds))
+    return Rows(np.stack(obs).astype(np.float32), np.array(act), np.array(adv, np.float32), np.array(seeds),
+                np.array(owns, bool))
 
 
 class Critic:
@@ -118,24 +147,82 @@ class Critic:
         return best if q[best] - q[own] > margin else own
 
 
-def fit(data: Rows, n_actions: int, cfg: CriticConfig) -> Critic:
-    mask = observe_mask(cfg.observe)
-    x = torch.as_tensor(data.obs) * torch.as_tensor(mask)
-    a = torch.as_tensor(data.action, dtype=torch.long)
-    y = torch.as_tensor(data.advantage)
+class SeedCritic:
+    """A critic of one seed's report: observation -> predicted advantage (points) of culling each slot's seed over
+    the own command; 0 for every other command (never a label)."""
+
+    def __init__(self, nets: list[torch.nn.Module], mask: np.ndarray, culls: dict[int, int], n_actions: int):
+        self.nets, self.mask, self.culls, self.n_actions = nets, np.asarray(mask, np.float32), culls, n_actions
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, np.float32) * self.mask
+        q = np.zeros((len(obs), self.n_actions), np.float32)
+        for a, slot in self.culls.items():
+            x = torch.as_tensor(seed_features(obs, slot))
+            q[:, a] = torch.stack([n(x).squeeze(-1) for n in self.nets]).mean(0).numpy()
+        return q
+
+    label = Critic.label
+
+
+def seed_features(obs: np.ndarray, slot: int) -> np.ndarray:
+    """The :data:`SEED_GLOBALS` and slot ``slot``'s :data:`SEED_ENTRIES` of each row of ``obs``."""
+    from esper_env.leyline import observation_fields
+
+    where = {f: i for i, f in enumerate(observation_fields())}
+    cols = [where[g] for g in SEED_GLOBALS] + [where[f"slot{slot}_{e}"] for e in SEED_ENTRIES]
+    return np.asarray(obs, np.float32)[:, cols]
+
+
+def _cull_slots(n_actions: int) -> dict[int, int]:
+    """Action index -> slot of every CULL command."""
+    from esper_env.leyline import LAYOUT_CODEC, Op
+
+    return {a: c.slot for a, c in enumerate(LAYOUT_CODEC.commands[:n_actions]) if c.op == Op.CULL}
+
+
+def _fit_nets(x: torch.Tensor, y_of, n_out: int, cfg: CriticConfig) -> list[torch.nn.Module]:
+    """The ensemble: ``cfg.ensemble`` two-hidden-layer MLPs, full-batch AdamW on ``mse(y_of(net(x)))``."""
     nets = []
     for m in range(cfg.ensemble):
         torch.manual_seed(cfg.seed * 1000 + m)
         net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], cfg.hidden), torch.nn.Tanh(),
                                   torch.nn.Linear(cfg.hidden, cfg.hidden), torch.nn.Tanh(),
-                                  torch.nn.Linear(cfg.hidden, n_actions))
+                                  torch.nn.Linear(cfg.hidden, n_out))
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         for _ in range(cfg.epochs):
-            loss = torch.nn.functional.mse_loss(net(x).gather(1, a[:, None]).squeeze(1), y)
+            loss = y_of(net(x))
             opt.zero_grad()
             loss.backward()
             opt.step()
         nets.append(net.eval())
+    return nets
+
+
+def _fit_seed(data: Rows, n_actions: int, cfg: CriticConfig) -> SeedCritic:
+    mask, culls = observe_mask(cfg.observe), _cull_slots(n_actions)
+    keep = np.isin(data.action, list(culls)) & ~data.own
+    if not keep.any():
+        raise ValueError("a seed critic learns from CULL branches and these labels have none: label with "
+                         "--focus growing (or branch CULL candidates)")
+    obs = data.obs[keep] * mask
+    x = torch.as_tensor(np.concatenate([seed_features(o[None], culls[int(a)])
+                                        for o, a in zip(obs, data.action[keep])]))
+    y = torch.as_tensor(data.advantage[keep])
+    nets = _fit_nets(x, lambda out: torch.nn.functional.mse_loss(out.squeeze(1), y), 1, cfg)
+    return SeedCritic(nets, mask, culls, n_actions)
+
+
+def fit(data: Rows, n_actions: int, cfg: CriticConfig) -> Critic | SeedCritic:
+    if cfg.form == "seed":
+        return _fit_seed(data, n_actions, cfg)
+    mask = observe_mask(cfg.observe)
+    x = torch.as_tensor(data.obs) * torch.as_tensor(mask)
+    a = torch.as_tensor(data.action, dtype=torch.long)
+    y = torch.as_tensor(data.advantage)
+    nets = _fit_nets(x, lambda out: torch.nn.functional.mse_loss(out.gather(1, a[:, None]).squeeze(1), y), n_actions,
+                     cfg)
     return Critic(nets, mask)
 
 
@@ -177,7 +264,7 @@ def scored_states(files: list[Demonstrations], objective: str = "val") -> list[S
 def _fit_without(data: Rows, held: set[int], n_actions: int, cfg: CriticConfig) -> Critic:
     """The critic fitted on every row whose seed is not in ``held``."""
     keep = ~np.isin(data.seed, list(held))
-    return fit(Rows(data.obs[keep], data.action[keep], data.advantage[keep], data.seed[keep]), n_actions, cfg)
+    return fit(Rows(*(getattr(data, f.name)[keep] for f in fields(Rows))), n_actions, cfg)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ..parallel import check_executor
 from ..seeds import TRAINING_START, check_training_seeds
 from .bc import BCConfig, behaviour_clone
 from .branch import OBJECTIVES, ImproveConfig, improve
-from .critic import CriticConfig, write_labels
+from .critic import FORMS, CriticConfig, write_labels
 
 ROLLOUTS_OF_THE_POLICY = "policy"
 """``rollout`` value: each round's branches are played by the policy being improved (``start`` in round 0)."""
@@ -78,6 +78,11 @@ class IterateConfig:
     critic_margins: tuple[float, ...] = ()
     """If given, the critic's margin is picked among these each round by cross-validation over the round's training
     seeds, or the critic abstains (labels = the own command) where no margin's deviations realised a gain."""
+    critic_form: str = "report"
+    """"report" (every action's advantage from the whole observation) or "seed" (a CULL's advantage from the culled
+    seed's own report: agents/simic/critic.py)."""
+    critic_hidden: int = 64
+    """Units of each of the critic's two hidden layers."""
     observe: tuple[str, ...] | None = None
     """Observation fields the critic and the clone read (None: all; the blind ablation: progress, budget_left)."""
     residual: Path | None = None
@@ -126,6 +131,8 @@ class IterateConfig:
         if not all(m >= 0 for m in (self.critic_margin, *self.critic_margins)):
             raise ValueError(f"critic margins must be >= 0 points, got {self.critic_margin} / "
                              f"{list(self.critic_margins)}")
+        if self.critic_form not in FORMS:
+            raise ValueError(f"critic_form must be one of {', '.join(FORMS)}, got {self.critic_form!r}")
         if self.residual is not None:
             from ..residual import load_base
 
@@ -148,7 +155,8 @@ class IterateConfig:
         return Path(self.out) / f"round{k}" / "critic-labels.npz"
 
     def critic_config(self) -> CriticConfig:
-        return CriticConfig(objective=self.objective, margin=self.critic_margin,
+        return CriticConfig(objective=self.objective, margin=self.critic_margin, form=self.critic_form,
+                            hidden=self.critic_hidden,
                             margins=tuple(self.critic_margins), observe=self.observe, seed=self.bc_seed)
 
     def bc_config(self, k: int) -> BCConfig:
