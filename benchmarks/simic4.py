@@ -548,6 +548,10 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
     racing_lines, racing = racing_check()
     checks.append(racing)
     cost_lines, total = spent(replicates, attempt)
+    if a.focus == "growing":  # what each critic learned, in the report's terms
+        for r in replicates:
+            cost_lines += ["", f"What replicate {r}'s critic learned from its CULL branches (training seeds):", "",
+                           *critic_story(r, attempt)]
     header = ["# Simic v4: a learned Tamiyo that reads the report (issue 36)", "",
               f"Command: `{command}` (after `--stage train` and `--stage validate`). Trained on `{a.train[0]}` "
               + "".join(f"`{k}=\"{v}\"` " for k, v in a.train[1].items())
