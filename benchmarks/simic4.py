@@ -445,10 +445,13 @@ def reference_rows(w: Where, best: str) -> list[str]:
     return rows + ([w.reveal] if w.reveal else [])
 
 
-def play_references(settings: list[str], workers: int, allow_dirty: bool, attempt: str = LATEST) -> None:
+def play_references(settings: list[str], workers: int, allow_dirty: bool, attempt: str = LATEST,
+                    trained: tuple[str, ...] = ()) -> None:
     """Claim and play the rows that do not depend on training (:func:`reference_rows`) on the fresh seeds, into the
     evaluation's own folders, so ``--stage evaluate`` plays only the learned rows (its cache holds these): they can
-    run while replicates train. Needs every setting's best static plan known in advance (:class:`Where`)."""
+    run while replicates train. ``trained``: replicates already trained, whose candidate clones (and blind ablation,
+    where it plays) play too -- validation picks among them later, and ``--stage evaluate`` finds them cached.
+    Needs every setting's best static plan known in advance (:class:`Where`)."""
     from lab.evaluation import Evaluation
 
     a = ATTEMPTS[attempt]
@@ -457,7 +460,10 @@ def play_references(settings: list[str], workers: int, allow_dirty: bool, attemp
         if w.best_static is None:
             raise ValueError(f"{where}: the best static plan is picked on validation seeds: run --stage validate "
                              "first")
-        Evaluation("simic4", attempt, w.setting, w.seeds, tuple(reference_rows(w, w.best_static)),
+        learned = [f"{n}=policy:{p}" for r in trained for n, p in policies(r, attempt).items()]
+        learned += [f"blind-{r}=policy:{config(r, blind=True, attempt=attempt).policy(0)}" for r in trained
+                    if w.blind]
+        Evaluation("simic4", attempt, w.setting, w.seeds, tuple(reference_rows(w, w.best_static) + learned),
                    a.out / "evaluate" / where, f"python benchmarks/simic4.py --attempt {attempt} --stage references",
                    workers=workers, allow_dirty=allow_dirty).run()
 
@@ -581,6 +587,8 @@ class Args:
     """Which attempt (each has its own training and fresh evaluation seeds: :data:`ATTEMPTS`)."""
     replicate: tuple[str, ...] = ("a", "b", "c")
     """Which replicates of the whole pipeline."""
+    trained: tuple[str, ...] = ()
+    """references stage: replicates already trained whose clones play with the references."""
     where: tuple[str, ...] = ()
     """Which evaluation settings (evaluate stage; default: every one of the attempt's)."""
     shipped_only: tuple[str, ...] = ()
@@ -597,7 +605,7 @@ def main(argv: list[str] | None = None) -> None:
     replicates = list(args.replicate)
     if "references" in args.stage:
         play_references(list(args.where or ATTEMPTS[args.attempt].evaluations), args.workers, args.allow_dirty,
-                        args.attempt)
+                        args.attempt, tuple(args.trained))
     if "train" in args.stage:
         train(replicates, args.attempt)
     if "validate" in args.stage:
