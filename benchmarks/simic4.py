@@ -551,6 +551,9 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
         for name in simic:
             d = paired(pooled, name, "heuristic", test_points, key)
             checks.append(GoalCheck(f"mixed (pooled): {name} − heuristic > 0", d[1] > 0, said(d)))
+    for where in (w for w in a.evaluations if w not in settings):  # a goal table says what it did not check
+        checks.append(GoalCheck(f"{where}: every check", False, "not played (compute: the evaluation ran on "
+                                f"{', '.join(settings)} only)"))
     racing_lines, racing = racing_check()
     checks.append(racing)
     cost_lines, total = spent(replicates, attempt)
