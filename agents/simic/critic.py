@@ -32,6 +32,7 @@ the advantage (in points) each label realised where it was played.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
@@ -166,13 +167,18 @@ class SeedCritic:
     label = Critic.label
 
 
-def seed_features(obs: np.ndarray, slot: int) -> np.ndarray:
-    """The :data:`SEED_GLOBALS` and slot ``slot``'s :data:`SEED_ENTRIES` of each row of ``obs``."""
+@functools.cache
+def _seed_columns(slot: int) -> tuple[int, ...]:
+    """Observation indices of the :data:`SEED_GLOBALS` and slot ``slot``'s :data:`SEED_ENTRIES` (looked up once)."""
     from esper_env.leyline import observation_fields
 
     where = {f: i for i, f in enumerate(observation_fields())}
-    cols = [where[g] for g in SEED_GLOBALS] + [where[f"slot{slot}_{e}"] for e in SEED_ENTRIES]
-    return np.asarray(obs, np.float32)[:, cols]
+    return tuple([where[g] for g in SEED_GLOBALS] + [where[f"slot{slot}_{e}"] for e in SEED_ENTRIES])
+
+
+def seed_features(obs: np.ndarray, slot: int) -> np.ndarray:
+    """The :data:`SEED_GLOBALS` and slot ``slot``'s :data:`SEED_ENTRIES` of each row of ``obs``."""
+    return np.asarray(obs, np.float32)[:, list(_seed_columns(slot))]
 
 
 def _cull_slots(n_actions: int) -> dict[int, int]:
