@@ -4,6 +4,7 @@
     python benchmarks/simic4.py --stage validate    # picks on validation seeds 900-919 (validation accuracy)
     python benchmarks/simic4.py --stage evaluate    # fresh evaluation seeds (claimed), goal.md
     python benchmarks/simic4.py                     # all three; every stage resumes
+    python benchmarks/simic4.py --attempt 4 --stage confirm  # its picks on a larger fresh sample fixed in advance
     python benchmarks/simic4.py --attempt 1 ...     # an earlier attempt, as it ran (:data:`ATTEMPTS`)
 
 Each attempt (:data:`ATTEMPTS`) has its own training seeds and its own fresh evaluation seeds; every attempt stays
@@ -580,12 +581,59 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
     return write_goal(a.out / "goal.md", header, checks, "Goal (issue 36)")
 
 
+CONFIRM = {"4": (Where("faulty", tuple(range(330, 480)), VALIDATION, STATIC, "no-growth",
+                        "reveal=py:lab.oracles:FaultyRevealFast", blind=False, headroom=True),
+                  "benchmarks/results/simic4/attempt4/confirm/plan.md")}
+"""Confirmatory evaluations: an attempt's picks, unchanged, on a larger fresh sample whose size, rows and analysis
+were written down (the plan file, committed before it played) from a power analysis of the first evaluation."""
+
+
+def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str = LATEST) -> str:
+    """Play an attempt's picks on its confirmatory seeds (:data:`CONFIRM`: claimed as the same attempt, more seeds)
+    beside no growth (the best static plan there), the reactive heuristic and the reveal oracle; ``confirm.md``."""
+    from lab.compare import paired, test_points
+    from lab.evaluation import Evaluation, write_goal
+
+    if attempt not in CONFIRM:
+        raise ValueError(f"attempt {attempt} has no confirmatory evaluation (attempts with one: {sorted(CONFIRM)})")
+    a, (w, plan) = ATTEMPTS[attempt], CONFIRM[attempt]
+    picks = json.loads((a.out / "picks.json").read_text())
+    simic = [f"simic-{r}=policy:{policies(r, attempt)[picks['rounds'][r]]}" for r in replicates]
+    command = f"python benchmarks/simic4.py --attempt {attempt} --stage confirm"
+    R = Evaluation("simic4", attempt, w.setting, w.seeds, ("no-growth", "reactive", w.reveal, *simic),
+                   a.out / "confirm" / w.setting, command, workers=workers, allow_dirty=allow_dirty).run().rows
+    ret = lambda r: 100 * r.episode_return  # noqa: E731
+    body = ["| row | test acc. % | − reactive | − no growth (best static) | return − reactive |",
+            "|---|---|---|---|---|"]
+    for row, rs in R.items():
+        body.append(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | "
+                    + " | ".join(said(paired(R, row, b, m)) for b, m in
+                                 (("reactive", test_points), ("no-growth", test_points), ("reactive", ret))) + " |")
+    checks = []
+    for r in replicates:
+        d = paired(R, f"simic-{r}", "reactive", test_points)
+        primary = " (the shipped pick: the primary test)" if picks["shipped"].startswith(f"{r}-") else ""
+        checks.append(GoalCheck(f"{w.setting}: simic-{r} − reactive > 0{primary}", d[1] > 0, said(d)))
+    room = paired(R, "reveal", "reactive", test_points)
+    checks.append(GoalCheck(f"{w.setting}: room above the reactive heuristic, reveal − reactive > 0", room[1] > 0,
+                            said(room)))
+    header = [f"# Simic v4 attempt {attempt}: confirmatory evaluation where seeds fail", "",
+              f"Command: `{command}`. The picks of `picks.json` (shipped `{picks['shipped']}`), unchanged, on "
+              f"{len(w.seeds)} fresh `{w.setting}` seeds {w.seeds[0]}-{w.seeds[-1]} (claimed in the ledger as simic4 "
+              f"attempt {attempt}); sample size, rows and analysis fixed in advance: [{Path(plan).name}]"
+              f"({Path(plan).name}). Test accuracy in points, paired 95% intervals; `reveal` is privileged (told "
+              "which seeds fail: the room any reader of the report has).", "", *body, ""]
+    return write_goal(a.out / "confirm" / "confirm.md", header, checks, "Confirmatory checks",
+                      "Confirmation")
+
+
 @dataclass
 class Args:
     stage: tuple[str, ...] = field(default=("train", "validate", "evaluate"),
-                                   metadata={"choices": ["references", "train", "validate", "evaluate"]})
+                                   metadata={"choices": ["references", "train", "validate", "evaluate",
+                                                          "confirm"]})
     """Which stages to run (in order; "references": play the rows that do not depend on training on the fresh
-    seeds first, e.g. beside training)."""
+    seeds first, e.g. beside training; "confirm": an attempt's picks on its confirmatory seeds, :data:`CONFIRM`)."""
     attempt: str = field(default=LATEST, metadata={"choices": list(ATTEMPTS)})
     """Which attempt (each has its own training and fresh evaluation seeds: :data:`ATTEMPTS`)."""
     replicate: tuple[str, ...] = ("a", "b", "c")
@@ -616,6 +664,8 @@ def main(argv: list[str] | None = None) -> None:
     if "evaluate" in args.stage:
         where = list(args.where or ATTEMPTS[args.attempt].evaluations)
         print(evaluate(replicates, where, args.workers, args.allow_dirty, tuple(args.shipped_only), args.attempt))
+    if "confirm" in args.stage:
+        print(confirm(replicates, args.workers, args.allow_dirty, args.attempt))
 
 
 if __name__ == "__main__":

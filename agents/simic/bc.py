@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from esper_env.fileio import atomic_path, check_output_file
 from esper_env.leyline import ActionCodec, Op
+from esper_env.training import torch_threads
 
 from ..policy_file import save_policy
 from ..residual import RESIDUAL_ENTRY, observe_mask, residual_entry, residual_logits, with_bonus
@@ -186,23 +187,21 @@ def plan_actions(demos: Demonstrations, plan) -> dict[int, np.ndarray]:
     from ..residual import plan_action
 
     env = gym.make(demos.meta["env_id"], **demos.env_kwargs)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     out = {}
     try:
-        for seed, ep in demos.episodes.items():
-            obs, info = env.reset(seed=seed)
-            base = np.zeros(len(ep.action), dtype=np.int64)
-            for i, a in enumerate(ep.action):
-                if not np.allclose(obs, ep.obs[i], atol=1e-5):
-                    raise DatasetError(f"episode of seed {seed} does not replay at step {i} (recorded with other "
-                                       "code or settings?); relabel it to train a residual policy")
-                base[i] = plan_action(plan, info["report"], np.asarray(info["action_mask"], dtype=bool))
-                obs, _, _, _, info = env.step(int(a))
-            out[seed] = base
+        with torch_threads(1):
+            for seed, ep in demos.episodes.items():
+                obs, info = env.reset(seed=seed)
+                base = np.zeros(len(ep.action), dtype=np.int64)
+                for i, a in enumerate(ep.action):
+                    if not np.allclose(obs, ep.obs[i], atol=1e-5):
+                        raise DatasetError(f"episode of seed {seed} does not replay at step {i} (recorded with other "
+                                           "code or settings?); relabel it to train a residual policy")
+                    base[i] = plan_action(plan, info["report"], np.asarray(info["action_mask"], dtype=bool))
+                    obs, _, _, _, info = env.step(int(a))
+                out[seed] = base
     finally:
         env.close()
-        torch.set_num_threads(threads)
     return out
 
 

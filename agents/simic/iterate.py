@@ -24,6 +24,7 @@ from pathlib import Path
 import esper_env
 from esper_env.fileio import atomic_path, check_output_dir, portable
 from esper_env.leyline import LAYOUT_CODEC
+from esper_env.training import torch_threads
 
 from ..parallel import check_executor
 from ..seeds import TRAINING_START, check_training_seeds
@@ -201,11 +202,13 @@ def iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                                "rerun the same command to try them again")
         labelled = time.perf_counter() - start
         critic = None
-        if cfg.critic:  # the critic of every round's branches so far relabels every round's file
-            critic = write_labels([cfg.labels(j) for j in range(k + 1)], [cfg.critic_labels(j) for j in range(k + 1)],
-                                  cfg.critic_config(), len(LAYOUT_CODEC.commands))
         bc = cfg.bc_config(k)
-        _, held, _ = behaviour_clone(bc, progress=progress)
+        with torch_threads(1):  # small networks: one thread is the fast path, and others may be labelling beside
+            if cfg.critic:  # the critic of every round's branches so far relabels every round's file
+                critic = write_labels([cfg.labels(j) for j in range(k + 1)],
+                                      [cfg.critic_labels(j) for j in range(k + 1)], cfg.critic_config(),
+                                      len(LAYOUT_CODEC.commands))
+            _, held, _ = behaviour_clone(bc, progress=progress)
         budget = demos.meta["budget"]
         max_epochs = {str(seed): len(ep.action) for seed, ep in demos.episodes.items()}  # rows = epochs
         epochs = sum(b["epochs"] for b in budget.values())
