@@ -33,18 +33,6 @@ def set_threads(threads: int = 0) -> int:
     return torch.get_num_threads()
 
 
-@contextmanager
-def torch_threads(threads: int):
-    """Inside, torch uses ``threads`` CPU threads (then the count before): small networks (a critic, a cloned
-    policy) train faster on one thread than on two, and far faster beside busy worker processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
     """"auto" -> "bf16" where the device has fast bfloat16 (CUDA with bf16, CPUs with oneDNN bf16), else "fp32"."""
     if precision not in ("auto", "bf16", "fp32"):

@@ -9,7 +9,7 @@ from esper_env.data import DeviceLoader
 from esper_env.env import train_without_reports
 from esper_env.kasmina import MorphogeneticModel, flops, host_widths
 from esper_env.leyline import Command, Op, SeedStage
-from esper_env.training import evaluate, evaluate_variants, set_threads, torch_threads, train_epoch
+from esper_env.training import evaluate, evaluate_variants, set_threads, train_epoch
 
 
 def _grown_model() -> tuple[MorphogeneticModel, DeviceLoader]:
@@ -86,16 +86,6 @@ def test_env_uses_one_thread_in_a_worker_process():
     assert queue.get(timeout=5) == 1
     before = torch.get_num_threads()
     assert set_threads(0) == before  # the main process keeps its own setting
-
-
-def test_torch_threads_sets_the_count_inside_and_restores_it_after_an_error():
-    before = torch.get_num_threads()
-    other = 1 if before != 1 else 2
-    with pytest.raises(KeyError):
-        with torch_threads(other):
-            assert torch.get_num_threads() == other
-            raise KeyError("inside")
-    assert torch.get_num_threads() == before
 
 
 def test_bare_training_hook_trains_the_same_model_without_reports():

@@ -208,3 +208,17 @@ def test_cli_simic_commands(demos_file, tmp_path, capsys):
                      str(tmp_path / "r")]) == 2
     assert "unknown --ppo setting" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "r").exists()
+
+
+def test_torch_threads_sets_the_count_inside_and_restores_it_after_an_error():
+    import torch
+
+    from agents.simic.threads import torch_threads
+
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with pytest.raises(KeyError):
+        with torch_threads(other):
+            assert torch.get_num_threads() == other
+            raise KeyError("inside")
+    assert torch.get_num_threads() == before

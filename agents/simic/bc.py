@@ -18,13 +18,13 @@ import torch.nn.functional as F
 
 from esper_env.fileio import atomic_path, check_output_file
 from esper_env.leyline import ActionCodec, Op
-from esper_env.training import torch_threads
 
 from ..policy_file import save_policy
 from ..residual import RESIDUAL_ENTRY, observe_mask, residual_entry, residual_logits, with_bonus
 from .dataset import DatasetError, Demonstrations, Episode
 from .dataset import load as load_demonstrations
 from .ppo import PPOConfig
+from .threads import torch_threads
 
 
 @dataclass

@@ -24,13 +24,13 @@ from pathlib import Path
 import esper_env
 from esper_env.fileio import atomic_path, check_output_dir, portable
 from esper_env.leyline import LAYOUT_CODEC
-from esper_env.training import torch_threads
 
 from ..parallel import check_executor
 from ..seeds import TRAINING_START, check_training_seeds
 from .bc import BCConfig, behaviour_clone
 from .branch import OBJECTIVES, ImproveConfig, improve
 from .critic import FORMS, CriticConfig, write_labels
+from .threads import torch_threads
 
 ROLLOUTS_OF_THE_POLICY = "policy"
 """``rollout`` value: each round's branches are played by the policy being improved (``start`` in round 0)."""
