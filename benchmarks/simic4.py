@@ -8,10 +8,11 @@
     python benchmarks/simic4.py --attempt 1 ...     # an earlier attempt, as it ran (:data:`ATTEMPTS`)
 
 Each attempt (:data:`ATTEMPTS`) has its own training seeds and its own fresh evaluation seeds; every attempt stays
-reported (``benchmarks/results/simic4/goal.md`` is attempt 1's, ``attempt2/goal.md`` attempt 2's). Attempt 2 changes
-what attempt 1's diagnosis named: its episodes and branches are played by the reactive heuristic (rollouts that
-regrow after a cull), it labels more episodes, and each replicate is cloned residual to the plan *and* residual to
-the reactive heuristic (:data:`REACTIVE_BASE`) from the same labels; validation picks.
+reported (``benchmarks/results/simic4/goal.md`` indexes them: ``attempt1-goal.md`` is attempt 1's goal table,
+``attempt2/goal.md`` attempt 2's, ...). Attempt 2 changes what attempt 1's diagnosis named: its episodes and
+branches are played by the reactive heuristic (rollouts that regrow after a cull), it labels more episodes, and each
+replicate is cloned residual to the plan *and* residual to the reactive heuristic (:data:`REACTIVE_BASE`) from the
+same labels; validation picks.
 
 Attempt 1's pipeline (one replicate; each replicate labels its own training seeds):
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -79,6 +81,8 @@ surer to overrule the plan: it deviates less); the pick decides."""
 BLIND = ("progress", "budget_left")
 """The blind ablation's observation: the epoch and the budget only."""
 VALIDATION = tuple(range(900, 920))
+GOAL = OUT / "goal.md"
+"""Issue 36's goal file: the index of every attempt's goal table (:func:`write_index`)."""
 SHIPPED = OUT / "simic.zip"
 """The shipped learned Tamiyo: the clone validation picks among every replicate's picked round (latest attempt)."""
 REACTIVE_BASE = OUT / "reactive-base.json"
@@ -168,15 +172,21 @@ class Attempt:
     """What the critic and the clone read (None: the whole observation); the blind ablation reads :data:`BLIND`."""
     summary: str = ""
     """How it differs, for goal.md."""
+    goal_file: str = "goal.md"
+    """Its goal table's name in its folder (attempt 1's folder is :data:`OUT`, whose goal.md is the index)."""
 
     def folder(self, replicate: str, base: str) -> Path:
         return self.out / (f"{replicate}-{base}" if base else replicate)
+
+    @property
+    def goal(self) -> Path:
+        return self.out / self.goal_file
 
 
 ATTEMPTS = {
     "1": Attempt("1", OUT, {"a": 6000, "b": 6100, "c": 6200}, rounds=2, episodes=12, start=f"schedule:{PLAN}",
                  bases={"": PLAN}, evaluations=wheres(range(760, 780), range(780, 790), range(790, 810),
-                                                      range(810, 820)), larger_bonus=True,
+                                                      range(810, 820)), larger_bonus=True, goal_file="attempt1-goal.md",
                  summary="residual to the Fast ceiling plan (+ ADVANCE rules); round 0 played by the plan, round 1 "
                          "(DAgger) by the clone"),
     "2": Attempt("2", OUT / "attempt2", {"a": 6300, "b": 6400, "c": 6500}, rounds=1, episodes=16, start="reactive",
@@ -578,12 +588,14 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
               f"{total['wall_s'] / 60:.0f} min wall on 2 workers (labelling) and one core (cloning).", "",
               *cost_lines, "", "## Racing labels: agreement with full rollouts (item 3)", "", *racing_lines, "",
               *body]
-    return write_goal(a.out / "goal.md", header, checks, "Goal (issue 36)")
+    text = write_goal(a.goal, header, checks, "Goal (issue 36)")
+    write_index()
+    return text
 
 
 CONFIRM = {"4": (Where("faulty", tuple(range(330, 480)), VALIDATION, STATIC, "no-growth",
                         "reveal=py:lab.oracles:FaultyRevealFast", blind=False, headroom=True),
-                  "benchmarks/results/simic4/attempt4/confirm/plan.md")}
+                  OUT / "attempt4" / "confirm" / "plan.md")}
 """Confirmatory evaluations: an attempt's picks, unchanged, on a larger fresh sample whose size, rows and analysis
 were written down (the plan file, committed before it played) from a power analysis of the first evaluation."""
 
@@ -623,8 +635,43 @@ def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str
               f"attempt {attempt}); sample size, rows and analysis fixed in advance: [{Path(plan).name}]"
               f"({Path(plan).name}). Test accuracy in points, paired 95% intervals; `reveal` is privileged (told "
               "which seeds fail: the room any reader of the report has).", "", *body, ""]
-    return write_goal(a.out / "confirm" / "confirm.md", header, checks, "Confirmatory checks",
-                      "Confirmation")
+    text = write_goal(a.out / "confirm" / "confirm.md", header, checks, "Confirmatory checks", "Confirmation")
+    write_index()
+    return text
+
+
+def write_index() -> Path:
+    """``simic4/goal.md`` (:data:`GOAL`): issue 36's goal attempt by attempt, newest first -- each one's verdict on
+    its own fresh seeds, its simic − reactive checks where seeds fail and its confirmation, read from the goal tables
+    the evaluations wrote (an attempt not evaluated says so)."""
+    verdict = re.compile(r"\*\*(?:Goal|Confirmation) (met|not met)\*\* \((\d+) of (\d+) checks\)")
+    check = re.compile(r"^\| (faulty: simic-\w) − reactive > 0[^|]* \| (?:yes|no) \| ([^|]+) \|$", re.M)
+    lines = ["# Simic v4 (issue 36): the goal, attempt by attempt", "",
+             "Written by `python benchmarks/simic4.py --stage evaluate` (and `--stage confirm`) from each attempt's "
+             "goal table. Every attempt was evaluated on its own fresh seeds (`benchmarks/results/ledger.json`) and "
+             "stays reported; a check is met when the lower end of its paired 95% interval clears the bar. The "
+             "design and what each attempt changed: [docs/simic.md](../../../docs/simic.md).", "",
+             "| attempt | fresh seeds where seeds fail | goal checks met | simic − reactive there (per replicate) | "
+             "confirmation | goal table |", "|---|---|---|---|---|---|"]
+    for name, a in reversed(ATTEMPTS.items()):
+        faulty = a.evaluations["faulty"].seeds
+        if not a.goal.is_file():
+            lines.append(f"| {name} | {faulty[0]}-{faulty[-1]} (not played) | not evaluated | | | "
+                         f"[{a.out.relative_to(OUT) / 'README.md'}]({a.out.relative_to(OUT) / 'README.md'}) |")
+            continue
+        text, conf = a.goal.read_text(), a.out / "confirm" / "confirm.md"
+        met = verdict.search(text)
+        said_conf = ""
+        if conf.is_file():
+            c, w = verdict.search(conf.read_text()), CONFIRM[name][0]
+            said_conf = (f"{c.group(2)} of {c.group(3)} on seeds {w.seeds[0]}-{w.seeds[-1]}: "
+                         f"[{conf.relative_to(OUT)}]({conf.relative_to(OUT)})")
+        lines.append(f"| {name} | {faulty[0]}-{faulty[-1]} | {met.group(2)} of {met.group(3)} | "
+                     + "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(text)) + " | "
+                     + f"{said_conf} | [{a.goal.relative_to(OUT)}]({a.goal.relative_to(OUT)}) |")
+    with atomic_path(GOAL, suffix=".md") as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+    return GOAL
 
 
 @dataclass

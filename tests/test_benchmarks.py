@@ -248,7 +248,29 @@ def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_eno
         assert all(len(a.evaluations[k].seeds) >= n for k, n in minimum.items())
         assert sum(len(a.evaluations[k].seeds) for k in simic4.POOLED) >= 30
         assert all(min(w.validation) >= 900 for w in a.evaluations.values())
+    evaluation += [s for w, _ in simic4.CONFIRM.values() for s in w.seeds]  # a confirmation's seeds are fresh too
     assert len(evaluation) == len(set(evaluation)) and max(evaluation) < 900
+    assert all(Path(plan).is_file() for _, plan in simic4.CONFIRM.values())  # its plan is written before it plays
+
+
+def test_simic4_goal_index_reads_every_attempts_verdict_and_says_which_were_not_evaluated(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from lab.evaluation import GoalCheck, write_goal
+
+    simic4 = load("simic4")
+    one, two = (replace(simic4.ATTEMPTS["4"], name=n, out=tmp_path / f"attempt{n}") for n in ("1", "2"))
+    monkeypatch.setattr(simic4, "ATTEMPTS", {"1": one, "2": two})
+    monkeypatch.setattr(simic4, "OUT", tmp_path)
+    monkeypatch.setattr(simic4, "GOAL", tmp_path / "goal.md")
+    checks = [GoalCheck("faulty: simic-a − reactive > 0", False, "-0.50 [-1.00, +0.00]"),
+              GoalCheck("faulty: simic-a − heuristic > 0", True, "+3.00 [+2.00, +4.00]")]
+    two.out.mkdir()
+    write_goal(two.goal, ["# two", ""], checks, "Goal (issue 36)")
+    text = simic4.write_index().read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert rows[0].startswith("| 2 ") and "| 1 of 2 |" in rows[0] and "simic-a -0.50 [-1.00, +0.00]" in rows[0]
+    assert "heuristic" not in rows[0] and "not evaluated" in rows[1]
 
 
 def test_simic4_counts_the_commands_a_row_gave_per_episode():
