@@ -248,9 +248,10 @@ def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_eno
         assert all(len(a.evaluations[k].seeds) >= n for k, n in minimum.items())
         assert sum(len(a.evaluations[k].seeds) for k in simic4.POOLED) >= 30
         assert all(min(w.validation) >= 900 for w in a.evaluations.values())
-    evaluation += [s for w, _ in simic4.CONFIRM.values() for s in w.seeds]  # a confirmation's seeds are fresh too
+    confirmations = [c for cs in simic4.CONFIRM.values() for c in cs]
+    evaluation += [s for c in confirmations for s in c.where.seeds]  # a confirmation's seeds are fresh too
     assert len(evaluation) == len(set(evaluation)) and max(evaluation) < 900
-    assert all(Path(plan).is_file() for _, plan in simic4.CONFIRM.values())  # its plan is written before it plays
+    assert all(c.plan.is_file() for c in confirmations)  # its plan is written before it plays
 
 
 def test_simic4_goal_index_reads_every_attempts_verdict_and_says_which_were_not_evaluated(tmp_path, monkeypatch):
