@@ -172,6 +172,7 @@ def evaluation_folders():
            for name, evs in compare.PRESETS.items() if name != "demo" for ev in evs]
     out += [("compare", "fast", "demo/attempt1")]  # the first demo (500-509)
     out += [("compare", w, f"demo/attempt2/{w}") for w in ("fast", "faulty")]  # the second (510-515)
+    out += [("compare", w, f"demo/attempt3/{w}") for w in ("fast", "faulty")]  # the third (516-521)
     out += [("compare", ev.where, f"demo/{ev.where}") for ev in compare.PRESETS["demo"]]
     simic4 = load("simic4")
     out += [("simic4", w.setting, str(a.out / "evaluate" / name).removeprefix("benchmarks/results/"))
