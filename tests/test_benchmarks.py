@@ -178,6 +178,10 @@ def evaluation_folders():
     out += [("simic4", w.setting, str(a.out / "evaluate" / name).removeprefix("benchmarks/results/"))
             for a in simic4.ATTEMPTS.values() for name, w in a.evaluations.items()
             if (a.out / "evaluate" / name / "runs.jsonl").is_file() or a.name == "1"]
+    out += [("simic4", c.where.setting, str(simic4.ATTEMPTS[n].out / "confirm" / c.where.setting).removeprefix(
+        "benchmarks/results/")) for n, cs in simic4.CONFIRM.items() for c in cs
+        if c.where.best_static == "no-growth"  # (the replay reads the no-growth row)
+        and (simic4.ATTEMPTS[n].out / "confirm" / c.where.setting / "runs.jsonl").is_file()]
     out += [("baselines", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
             for ev in baselines.PRESETS.values()]
     out += [("simic3", w.setting, f"simic3/pi-fast-residual/evaluate/{name}") for name, w in simic3.WHERE.items()]
