@@ -616,7 +616,7 @@ CONFIRM = {"4": (
     Confirmation(Where("faulty", tuple(range(330, 480)), VALIDATION, STATIC, "no-growth",
                        "reveal=py:lab.oracles:FaultyRevealFast", blind=False, headroom=True),
                  OUT / "attempt4" / "confirm" / "plan.md", "where seeds fail: simic − reactive, and the room above "
-                 "the reactive heuristic", added=("reactive-reveal=py:lab.oracles:ReactiveReveal",)),
+                 "the reactive heuristic"),
 )}
 """Confirmatory evaluations by attempt (each claimed as the same attempt, more seeds)."""
 
