@@ -687,7 +687,7 @@ def write_index() -> Path:
              "goal table. Every attempt was evaluated on its own fresh seeds (`benchmarks/results/ledger.json`) and "
              "stays reported; a check is met when the lower end of its paired 95% interval clears the bar. The "
              "design and what each attempt changed: [docs/simic.md](../../../docs/simic.md).", "",
-             "| attempt | fresh seeds where seeds fail | goal checks met | simic − reactive there (per replicate) | "
+             "| attempt | fresh seeds where seeds fail | goal checks met | simic − reactive there, first evaluation | "
              "confirmation | goal table |", "|---|---|---|---|---|---|"]
     for name, a in reversed(ATTEMPTS.items()):
         faulty = a.evaluations["faulty"].seeds
@@ -699,9 +699,12 @@ def write_index() -> Path:
         met = verdict.search(text)
         said_conf = ""
         if conf.is_file():
-            c = verdict.search(conf.read_text())
+            ctext = conf.read_text()
+            c = verdict.search(ctext)
             seeds = ", ".join(f"{x.where.setting} {x.where.seeds[0]}-{x.where.seeds[-1]}" for x in CONFIRM[name])
-            said_conf = f"{c.group(2)} of {c.group(3)} ({seeds}): [{conf.relative_to(OUT)}]({conf.relative_to(OUT)})"
+            said_conf = (f"{c.group(2)} of {c.group(3)} checks ({seeds}); where seeds fail "
+                         + "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(ctext))
+                         + f": [{conf.relative_to(OUT)}]({conf.relative_to(OUT)})")
         lines.append(f"| {name} | {faulty[0]}-{faulty[-1]} | {met.group(2)} of {met.group(3)} | "
                      + "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(text)) + " | "
                      + f"{said_conf} | [{a.goal.relative_to(OUT)}]({a.goal.relative_to(OUT)}) |")
