@@ -454,9 +454,13 @@ def commands(records: list, op: str) -> float:
 def reference_rows(w: Where, best: str) -> list[str]:
     """The rows of a setting that do not depend on training: no growth, both heuristics, the best static plan
     (``best``) and, where the event is hidden, the reveal oracle."""
-    rows = ["no-growth", "heuristic", "reactive"]
-    rows += [] if best == "no-growth" else [w.static[best].replace(best, "best-static", 1)]
+    rows = ["no-growth", "heuristic", "reactive"] + ([] if best == "no-growth" else [static_row(w, best)])
     return rows + ([w.reveal] if w.reveal else [])
+
+
+def static_row(w: Where, best: str) -> str:
+    """The best static plan ``best`` of a setting as a compare row: ``no-growth`` itself, else named ``best-static``."""
+    return "no-growth" if best == "no-growth" else w.static[best].replace(best, "best-static", 1)
 
 
 def play_references(settings: list[str], workers: int, allow_dirty: bool, attempt: str = LATEST,
@@ -605,8 +609,6 @@ class Confirmation:
     plan: Path
     question: str
     """What it confirms, for confirm.md."""
-    added: tuple[str, ...] = ()
-    """Rows added after the planned analysis had run: descriptive only (the plan's addendum says when and why)."""
 
 
 CONFIRM = {"4": (
@@ -638,17 +640,14 @@ def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str
     for c in CONFIRM[attempt]:
         w = c.where
         static = "no-growth" if w.best_static == "no-growth" else "best-static"
-        rows = ["no-growth" if static == "no-growth" else w.static[w.best_static].replace(w.best_static, static, 1),
-                "reactive",
-                *([w.reveal] if w.reveal else []), *c.added, *simic]
+        rows = [static_row(w, w.best_static), "reactive", *([w.reveal] if w.reveal else []), *simic]
         R = Evaluation("simic4", attempt, w.setting, w.seeds, tuple(rows), a.out / "confirm" / w.setting, command,
                        workers=workers, allow_dirty=allow_dirty).run().rows
         body += [f"## {c.question} (`{w.setting}`, {len(w.seeds)} seeds {w.seeds[0]}-{w.seeds[-1]}; plan: "
                  f"[{c.plan.name}]({c.plan.name}))", "",
                  f"| row | test acc. % | − reactive | − {static} | return − reactive |", "|---|---|---|---|---|"]
         for row, rs in R.items():
-            added = " (added after the plan)" if any(x.startswith(f"{row}=") for x in c.added) else ""
-            body.append(f"| {row}{added} | {np.mean([test_points(r) for r in rs]):.2f} | "
+            body.append(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | "
                         + " | ".join(said(paired(R, row, b, m)) for b, m in
                                      (("reactive", test_points), (static, test_points), ("reactive", ret))) + " |")
         body.append("")
@@ -669,8 +668,8 @@ def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str
               f"Command: `{command}`. The picks of `picks.json` (shipped `{picks['shipped']}`), unchanged, on fresh "
               f"seeds claimed in the ledger as simic4 attempt {attempt} (more seeds of the same attempt); each "
               "sample's size, rows and analysis were fixed in advance in its plan. Test accuracy in points, paired "
-              "95% intervals; `reveal` and `reactive-reveal` are privileged (told which seeds fail: the room a "
-              "reader of the report has above the reactive heuristic).", "", *body]
+              "95% intervals; `reveal` is privileged (told which seeds fail: the room a reader of the report has above "
+              "the reactive heuristic).", "", *body]
     text = write_goal(a.out / "confirm" / "confirm.md", header, checks, "Confirmatory checks", "Confirmation")
     write_index()
     return text
@@ -689,6 +688,7 @@ def write_index() -> Path:
              "design and what each attempt changed: [docs/simic.md](../../../docs/simic.md).", "",
              "| attempt | fresh seeds where seeds fail | goal checks met | simic − reactive there, first evaluation | "
              "confirmation | goal table |", "|---|---|---|---|---|---|"]
+    reactive = lambda t: "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(t))  # noqa: E731
     for name, a in reversed(ATTEMPTS.items()):
         faulty = a.evaluations["faulty"].seeds
         if not a.goal.is_file():
@@ -702,12 +702,10 @@ def write_index() -> Path:
             ctext = conf.read_text()
             c = verdict.search(ctext)
             seeds = ", ".join(f"{x.where.setting} {x.where.seeds[0]}-{x.where.seeds[-1]}" for x in CONFIRM[name])
-            said_conf = (f"{c.group(2)} of {c.group(3)} checks ({seeds}); where seeds fail "
-                         + "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(ctext))
-                         + f": [{conf.relative_to(OUT)}]({conf.relative_to(OUT)})")
-        lines.append(f"| {name} | {faulty[0]}-{faulty[-1]} | {met.group(2)} of {met.group(3)} | "
-                     + "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(text)) + " | "
-                     + f"{said_conf} | [{a.goal.relative_to(OUT)}]({a.goal.relative_to(OUT)}) |")
+            said_conf = (f"{c.group(2)} of {c.group(3)} checks ({seeds}); where seeds fail {reactive(ctext)}: "
+                         f"[{conf.relative_to(OUT)}]({conf.relative_to(OUT)})")
+        lines.append(f"| {name} | {faulty[0]}-{faulty[-1]} | {met.group(2)} of {met.group(3)} | {reactive(text)} | "
+                     f"{said_conf} | [{a.goal.relative_to(OUT)}]({a.goal.relative_to(OUT)}) |")
     with atomic_path(GOAL, suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     return GOAL
