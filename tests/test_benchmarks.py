@@ -180,7 +180,7 @@ def evaluation_folders():
             if (a.out / "evaluate" / name / "runs.jsonl").is_file() or a.name == "1"]
     out += [("simic4", c.where.setting, str(simic4.ATTEMPTS[n].out / "confirm" / c.where.setting).removeprefix(
         "benchmarks/results/")) for n, cs in simic4.CONFIRM.items() for c in cs
-        if c.where.best_static == "no-growth"  # (the replay reads the no-growth row)
+        if c.static and c.where.best_static == "no-growth"  # (the replay reads the no-growth row)
         and (simic4.ATTEMPTS[n].out / "confirm" / c.where.setting / "runs.jsonl").is_file()]
     out += [("baselines", ev.where, str(ev.out).removeprefix("benchmarks/results/"))
             for ev in baselines.PRESETS.values()]
