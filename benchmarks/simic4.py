@@ -691,15 +691,15 @@ def write_index() -> Path:
     its own fresh seeds, its simic − reactive checks where seeds fail and its confirmation, read from the goal tables
     the evaluations wrote (an attempt not evaluated says so)."""
     verdict = re.compile(r"\*\*(?:Goal|Confirmation) (met|not met)\*\* \((\d+) of (\d+) checks\)")
-    check = re.compile(r"^\| (faulty: simic-\w) − reactive > 0[^|]* \| (?:yes|no) \| ([^|]+) \|$", re.M)
+    check = re.compile(r"^\| (faulty(?:-real)?: simic-\w) − reactive > 0[^|]* \| (?:yes|no) \| ([^|]+) \|$", re.M)
     lines = ["# Simic v4 (issue 36): the goal, attempt by attempt", "",
              "Written by `python benchmarks/simic4.py --stage evaluate` (and `--stage confirm`) from each attempt's "
              "goal table. Every attempt was evaluated on its own fresh seeds (`benchmarks/results/ledger.json`) and "
              "stays reported; a check is met when the lower end of its paired 95% interval clears the bar. The "
              "design and what each attempt changed: [docs/simic.md](../../../docs/simic.md).", "",
-             "| attempt | fresh seeds where seeds fail | goal checks met | simic − reactive there, first evaluation | "
-             "confirmation | goal table |", "|---|---|---|---|---|---|"]
-    reactive = lambda t: "; ".join(f"{n.split(': ')[1]} {v.strip()}" for n, v in check.findall(t))  # noqa: E731
+             "| attempt | fresh seeds where seeds fail (Fast's task) | goal checks met | simic − reactive where seeds "
+             "fail (faulty, faulty-real), first evaluation | confirmation | goal table |", "|---|---|---|---|---|---|"]
+    reactive = lambda t: "; ".join(f"{n.replace(': ', ' ')} {v.strip()}" for n, v in check.findall(t))  # noqa: E731
     for name, a in reversed(ATTEMPTS.items()):
         faulty = a.evaluations["faulty"].seeds
         if not a.goal.is_file():
@@ -712,11 +712,18 @@ def write_index() -> Path:
         if conf.is_file():
             ctext = conf.read_text()
             c = verdict.search(ctext)
-            seeds = ", ".join(f"{x.where.setting} {x.where.seeds[0]}-{x.where.seeds[-1]}" for x in CONFIRM[name])
+            seeds = ", ".join(f"{x.where.setting} {x.where.seeds[0]}-{x.where.seeds[-1]}" for x in CONFIRM[name]
+                              if (a.out / "confirm" / x.where.setting / "runs.jsonl").is_file())  # (played)
             said_conf = (f"{c.group(2)} of {c.group(3)} checks ({seeds}); where seeds fail {reactive(ctext)}: "
                          f"[{conf.relative_to(OUT)}]({conf.relative_to(OUT)})")
         lines.append(f"| {name} | {faulty[0]}-{faulty[-1]} | {met.group(2)} of {met.group(3)} | {reactive(text)} | "
                      f"{said_conf} | [{a.goal.relative_to(OUT)}]({a.goal.relative_to(OUT)}) |")
+    racing = RESULTS / "truncation" / "racing.md"  # item 3's planned test, after the attempts' own rule
+    found = re.search(r"^\*\*Racing target ([^*]+)\*\*(.*)$", racing.read_text(), re.M) if racing.is_file() else None
+    if found:
+        link = racing.relative_to(RESULTS)
+        lines += ["", f"Racing labels (item 3), the rule fixed in advance and tested on fresh states: "
+                  f"**{found.group(1)}**{found.group(2)} [{link}](../{link})"]
     with atomic_path(GOAL, suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     return GOAL

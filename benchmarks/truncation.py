@@ -68,6 +68,10 @@ TARGETS = {t.name: t for t in (
     Target("faulty-heldout", "Esper-Faulty-v0", {}, tuple(range(1406, 1412)), 2, CEILING_PLUS, True),
     Target("stream-heldout", "Esper-Stream-v0", {}, (1402, 1403), 2, CEILING_PLUS, True),
     Target("shift-heldout", "Esper-Shift-v0", {}, (1402, 1403), 2, CEILING_PLUS, True),
+    # racing by the leader's gap was picked on the six above (2026-12-07); these states, played after, test it
+    Target("faulty-fresh", "Esper-Faulty-v0", {}, tuple(range(1412, 1424)), 2, CEILING_PLUS, True),
+    Target("stream-fresh", "Esper-Stream-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True),
+    Target("shift-fresh", "Esper-Shift-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True),
 )}
 LABELLING = dict(max_germinate=2)
 
@@ -128,20 +132,92 @@ def table(t: Target) -> str:
 RUNGS = (1, 2, 3, 4)
 WINDOWS = (1, 2)
 """Epochs a race ranks by at each rung (agents.simic.racing.ranked_value): the last one, or the mean of the last two."""
+GAPS = (0.01, 0.02, 0.03)
+"""Racing by the leader's gap (validation accuracy, 0.02 = 2 points): at each rung only the alternatives further
+behind the leading one are dropped (window 1)."""
 
 
 def racing_lines(states: list[BranchedState], objective: str = "val") -> list[str]:
     """Racing (successive halving, the own command's branch free: agents/simic/racing.py) against full rollouts."""
     rows = [r for w in WINDOWS for r in racing_agreement(states, RUNGS, objective, window=w)]
+    rows += [r for g in GAPS for r in racing_agreement(states, RUNGS, objective, gap=g)]
     lines = [f"Racing (objective `{objective}`): the alternatives to the rollout's command play r epochs, the worse "
-             "half is dropped, the rest twice as long, ...; the winner plays to the end; the rollout's own command "
-             "costs nothing (its branch is the episode itself). Ranked by the value after the rung's last epoch "
-             "(window 1) or by the mean of its last two (window 2).", "",
-             "| first rung r (epochs) | window | labels equal to full | contested labels equal | cost (branch epochs "
-             "vs full) |", "|---|---|---|---|---|"]
-    lines += [f"| {r.rung} | {r.window} | {100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | "
-              f"{100 * r.cost:.0f}% |" for r in rows]
+             "half is dropped (or, with a gap, those further behind the leading alternative than the gap), the rest "
+             "twice as long, ...; the survivors play to the end; the rollout's own command costs nothing (its "
+             "branch is the episode itself). Ranked by the value after the rung's last epoch (window 1) or by the "
+             "mean of its last two (window 2). Value lost: the full label's final validation accuracy minus the "
+             "raced label's, in points, mean over the states.", "",
+             "| first rung r (epochs) | window | drops | labels equal to full | contested labels equal | cost (branch "
+             "epochs vs full) | value lost (points) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.rung} | {r.window} | {'the worse half' if r.gap is None else f'> {100 * r.gap:g} points behind'} "
+              f"| {100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | {100 * r.cost:.0f}% | {100 * r.lost:.2f} |"
+              for r in rows]
     return lines + [""]
+
+
+@dataclass(frozen=True)
+class RacingTest:
+    """A racing rule fixed in advance (``plan``, committed before the ``test`` states were played) and tested on
+    fresh states against issue 36's target: <= 50% of full branching's epochs, >= 90% of labels equal to full."""
+
+    rung: int
+    gap: float | None
+    picked_on: tuple[str, ...]
+    """The targets the rule was picked on (every state of them seen)."""
+    test: tuple[str, ...]
+    """The targets it is tested on: fresh training seeds, played after the plan."""
+    reference: tuple[int, float | None]
+    """The rule Simic v4's attempts raced with until then (rung, gap), read on the same states."""
+    plan: Path
+
+
+RACING_TEST = RacingTest(2, 0.02, ("faulty", "stream", "shift", "faulty-heldout", "stream-heldout", "shift-heldout"),
+                         ("faulty-fresh", "stream-fresh", "shift-fresh"), (4, None), OUT / "racing-plan.md")
+"""Racing by the leader's gap (first rung 2 epochs; drop what is > 2 points behind the leading alternative), picked
+on the 140 states of the six event-family targets; tested on the fresh targets (racing-plan.md)."""
+
+
+def _states(name: str) -> list[BranchedState]:
+    return [BranchedState.from_dict(d) for f in sorted((OUT / name).glob("*.json"))
+            for d in json.loads(f.read_text())["states"]]
+
+
+def racing_test(t: RacingTest = RACING_TEST) -> str:
+    """``racing.md``: the planned rule and the earlier one on every target of the test, pooled; the target's check on
+    the fresh states (the picked-on states for reference). Returns the text."""
+    said = lambda rung, gap: f"first rung {rung}, " + ("the worse half dropped" if gap is None  # noqa: E731
+                                                        else f"> {100 * gap:g} points behind the leader dropped")
+    lines = ["# Racing labels: the planned rule on fresh states (issue 36, item 3)", "",
+             f"Command: `python benchmarks/truncation.py --target {' '.join(t.test)}` (states on fresh training seeds; "
+             f"the plan: [{t.plan.name}]({t.plan.name})). Rule under test: {said(t.rung, t.gap)}; the earlier rule: "
+             f"{said(*t.reference)}. Full labels: every candidate played to the end (the rollout's own command "
+             "free when racing). Value lost: the full label's final validation accuracy minus the raced label's, "
+             "points, mean over the states.", "",
+             "| states | targets | rule | states (contested) | labels equal to full | contested equal | cost vs full | "
+             "value lost (points) |", "|---|---|---|---|---|---|---|---|"]
+    pooled = {}
+    for group, names in (("picked on", t.picked_on), ("fresh (the test)", t.test)):
+        pooled[group] = states = [s for n in names for s in _states(n)]
+        for rung, gap in ((t.rung, t.gap), t.reference):
+            for names_, st in [*((n, _states(n)) for n in names), (f"**{group}, pooled**", states)]:
+                if not st:
+                    continue
+                (r,) = racing_agreement(st, (rung,), gap=gap)
+                lines.append(f"| {group} | {names_} | {said(rung, gap)} | {r.states} ({r.contested}) | "
+                             f"{100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | {100 * r.cost:.0f}% | "
+                             f"{100 * r.lost:.2f} |")
+    fresh = pooled["fresh (the test)"]
+    if fresh:
+        (r,) = racing_agreement(fresh, (t.rung,), gap=t.gap)
+        met = "met" if r.cost <= 0.5 and r.agree >= 0.9 else "not met"
+        verdict = (f"**Racing target {met}** on the fresh states (≤ 50% of full branch epochs, ≥ 90% of labels "
+                   f"equal): {100 * r.cost:.0f}% of the epochs, {100 * r.agree:.1f}% equal ({r.states} states).")
+    else:
+        verdict = "**Racing target not played yet** (no fresh states)."
+    text = "\n".join([*lines, "", verdict, ""])
+    with atomic_path(OUT / "racing.md", suffix=".md") as tmp:
+        Path(tmp).write_text(text)
+    return text
 
 
 @dataclass
@@ -164,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_path(OUT / "table.md", suffix=".md") as tmp:
         Path(tmp).write_text(text)
     print(text)
+    print(racing_test())
 
 
 if __name__ == "__main__":

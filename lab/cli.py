@@ -55,14 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(improved teacher; DAgger with --behaviour policy:PATH.zip)")
     add_env(imp, ImproveConfig.env_id)
     add_options(imp, ImproveConfig, ("seeds", "behaviour", "rollout", "objective", "max_germinate", "concurrent",
-                                     "stride", "margin", "race", "focus", "out", "workers", "executor"))
+                                     "stride", "margin", "race", "race_gap", "focus", "out", "workers", "executor"))
     add_quiet(imp)
 
     itr = sub.add_parser("iterate", help="policy iteration: label, clone, label the clone's own states with branches "
                                          "it plays (DAgger), clone again; resumable")
     add_env(itr, IterateConfig.env_id)
     add_options(itr, IterateConfig, ("rounds", "episodes", "first_seed", "start", "rollout", "objective",
-                                     "max_germinate", "concurrent", "stride", "margin", "race", "focus", "critic",
+                                     "max_germinate", "concurrent", "stride", "margin", "race", "race_gap", "focus",
+                                     "critic",
                                      "critic_margin", "critic_margins", "critic_form", "critic_hidden", "observe",
                                      "residual", "bc_epochs", "bc_seed",
                                      "out", "workers", "executor"))

@@ -289,3 +289,35 @@ def test_simic4_counts_the_commands_a_row_gave_per_episode():
                SimpleNamespace(actions=("WAIT", "WAIT")), SimpleNamespace(actions=None)]
     assert simic4.commands(records, "CULL") == 1.0 and simic4.commands(records, "GERMINATE") == 0.5
     assert np.isnan(simic4.commands(records[2:], "CULL"))
+
+
+def test_the_racing_test_reads_its_verdict_off_the_fresh_states_only(tmp_path, monkeypatch):
+    """racing.md's verdict is the planned rule on the fresh targets; the states it was picked on are reported, not
+    counted."""
+    import json
+    from dataclasses import replace
+
+    from agents.simic.branch import Branch
+    from agents.simic.truncation import BranchedState
+
+    truncation = load("truncation")
+    monkeypatch.setattr(truncation, "OUT", tmp_path)
+    test = replace(truncation.RACING_TEST, picked_on=("seen",), test=("fresh",))
+
+    def b(action, curve):
+        return Branch(action, curve[-1], 0.0, len(curve), tuple(curve), tuple(0.0 for _ in curve))
+
+    # the winner (2) trails by a point at rung 2 (the gap keeps it: close) or by 21 (dropped: far)
+    close = BranchedState(1000, 0, 0, (b(0, [0.2] * 8), b(1, [0.31] * 8), b(2, [0.30] * 3 + [0.4] * 5)))
+    far = BranchedState(1001, 0, 0, (b(0, [0.2] * 8), b(1, [0.31] * 8), b(2, [0.10] * 3 + [0.4] * 5)))
+    for name, states in (("seen", [close]), ("fresh", [far])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "1.json").write_text(json.dumps(dict(states=[s.to_dict() for s in states])))
+    text = truncation.racing_test(test)
+    assert "**Racing target not met** on the fresh states" in text and "0.0% equal (1 states)" in text
+    assert "| seen | first rung 2, > 2 points behind the leader dropped | 1 (1) | 100.0% |" in text
+    (tmp_path / "fresh" / "1.json").write_text(json.dumps(dict(states=[close.to_dict()])))
+    # 1 dropped at rung 4 (9 points behind), 2 to the end: 12 of 24 epochs, the label right
+    assert "**Racing target met** on the fresh states" in truncation.racing_test(test)
+    assert "50% of the epochs, 100.0% equal (1 states)" in (tmp_path / "racing.md").read_text()
+    assert (tmp_path / "racing.md").read_text().startswith("# Racing labels")

@@ -30,23 +30,24 @@ def _state():
     return env, env.unwrapped.snapshot(), cands, own
 
 
-def test_racing_for_real_equals_racing_read_off_full_branches():
+@pytest.mark.parametrize("gap", [None, 0.02])
+def test_racing_for_real_equals_racing_read_off_full_branches(gap):
     env, snap, cands, own = _state()
     assert len(cands) >= 4
     full = branch(env, snap, cands, HeuristicTamiyo)
     state = BranchedState(1001, 2, own, tuple(full))
     others = [a for a in cands if a != own]
-    survivors, dropped, spent = race(env, snap, others, HeuristicTamiyo, 1, "val")
+    survivors, dropped, spent = race(env, snap, others, HeuristicTamiyo, 1, "val", gap=gap)
     by_action = {b.action: b for b in full}
     for b in survivors:  # a surviving branch resumed from its own snapshots is the full branch, bit for bit
         assert b.val_curve == by_action[b.action].val_curve and b.return_curve == by_action[b.action].return_curve
     for a, v in dropped.items():
         assert v == by_action[a].val_curve[0] or v in by_action[a].val_curve
     own_b = by_action[own]
-    label, cost = race_label(state, 1, "val")
+    label, cost = race_label(state, 1, "val", gap=gap)
     assert best_branch([own_b, *survivors], own, "val", 0.0) == label
     assert cost == spent < sum(b.epochs for b in full) - own_b.epochs  # cheaper than the others in full
-    (row,) = agreement_table([state], (1,))
+    (row,) = agreement_table([state], (1,), gap=gap)
     assert row.cost == pytest.approx(cost / state.epochs())
 
 
@@ -83,3 +84,37 @@ def test_a_race_ranked_on_a_window_averages_the_last_epochs_and_can_keep_a_branc
     assert race_label(state, 2, window=1)[0] == 1  # ranked on epoch 2 alone, the winner is dropped
     assert race_label(state, 2, window=2)[0] == 2  # on the mean of epochs 1-2 it survives
     assert race_label(state, 2, window=2)[1] == race_label(state, 2, window=1)[1]  # at the same cost
+
+
+def test_racing_by_the_leaders_gap_drops_only_the_clearly_beaten_and_lets_near_ties_play_to_the_end():
+    values = {1: 0.10, 2: 0.40, 3: 0.39, 4: 0.30, 5: 0.385}
+    survivors, played = halving(list(values), lambda a, k: values[a], 2, 20, gap=0.02)
+    assert survivors == [2, 3, 5] and played == {1: 2, 4: 2}  # within 2 points of the leader: all play on
+    assert halving(list(values), lambda a, k: values[a], 2, 20, gap=0.5) == ([1, 2, 3, 4, 5], {})
+    assert halving(list(values), lambda a, k: values[a], 2, 20)[0] == [2]  # halving keeps only the leader
+
+
+def test_a_race_by_the_gap_keeps_a_near_tied_winner_halving_drops_and_says_what_a_wrong_label_lost():
+    from agents.simic.branch import Branch
+
+    def b(action, curve):
+        return Branch(action, curve[-1], 0.0, len(curve), tuple(curve), tuple(0.0 for _ in curve))
+
+    # own (0); the eventual winner (2) trails 1 and 4 by a point at epoch 2 (halving keeps the better two); 3 is far
+    # behind
+    winner = b(2, [0.30, 0.30, 0.3, 0.4, 0.4, 0.4, 0.4, 0.4])
+    state = BranchedState(1000, 0, 0, (b(0, [0.2] * 8), b(1, [0.31] * 8), winner, b(3, [0.1] * 8), b(4, [0.305] * 8)))
+    halved, gapped = race_label(state, 2), race_label(state, 2, gap=0.02)
+    assert halved[0] == 1 and gapped[0] == 2 == state.label()
+    assert gapped[1] > halved[1]  # the near tie costs epochs: both play to the end
+    (h,) = agreement_table([state], (2,))
+    (g,) = agreement_table([state], (2,), gap=0.02)
+    assert (h.agree, g.agree) == (0.0, 1.0) and h.lost == pytest.approx(0.09) and g.lost == 0
+    assert g.gap == 0.02 and h.gap is None
+
+
+def test_a_gap_without_a_rung_is_refused_before_any_work():
+    with pytest.raises(ValueError, match="race_gap"):
+        ImproveConfig(env_id="Esper-Tiny-v0", race=0, race_gap=0.02).check()
+    with pytest.raises(ValueError, match="race_gap"):
+        ImproveConfig(env_id="Esper-Tiny-v0", race=2, race_gap=-0.1).check()

@@ -79,6 +79,9 @@ class ImproveConfig:
     worse half is dropped, the survivors twice as long, ...; only the winner plays to the end. When the rollout
     controller plays the episode, its own command's branch is the episode itself and costs nothing. 0: every
     candidate is played to the end."""
+    race_gap: float | None = None
+    """Racing by the leader's gap: at each rung drop only the alternatives more than this behind the leading one (in
+    the objective's units: 0.02 = 2 points of validation accuracy); None: drop the worse half."""
     focus: str = "all"
     """Which states and commands are branched: "all" (every ``stride``-th state, :func:`candidates`) or "growing"
     (:func:`growing_candidates`: every state where a seed is GERMINATED or TRAINING, the rollout's own command
@@ -107,9 +110,7 @@ class ImproveConfig:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.focus not in FOCUS:
             raise ValueError(f"focus must be one of {', '.join(FOCUS)}, got {self.focus!r}")
-        if not isinstance(self.race, int) or isinstance(self.race, bool) or self.race < 0:
-            raise ValueError(f"race must be an integer >= 0 (epochs of the first rung; 0: full branches), got "
-                             f"{self.race!r}")
+        check_race(self.race, self.race_gap)
         for name in ("max_germinate", "stride", "workers"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -118,6 +119,15 @@ class ImproveConfig:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
         check_output_file(self.out, "--out", ("npz",))
         check_executor(self.executor)
+
+
+def check_race(race: int, gap: float | None) -> None:
+    """Refuse a racing setting that cannot run: the first rung an integer >= 0, a leader's gap >= 0 with a rung."""
+    if not isinstance(race, int) or isinstance(race, bool) or race < 0:
+        raise ValueError(f"race must be an integer >= 0 (epochs of the first rung; 0: full branches), got {race!r}")
+    if gap is not None and not (gap >= 0 and race > 0):
+        raise ValueError(f"race_gap must be >= 0 and needs --race > 0 (a first rung), got race_gap={gap} with "
+                         f"race={race}")
 
 
 def candidates(report: TrainingReport, mask: np.ndarray, rollout_action: int, max_germinate: int,
@@ -158,16 +168,17 @@ def growing_candidates(report: TrainingReport, mask: np.ndarray, rollout_action:
 
 
 def halving(actions: list[int], value_at: Callable[[int, int], float], rung: int,
-            horizon: int) -> tuple[list[int], dict[int, int]]:
+            horizon: int, gap: float | None = None) -> tuple[list[int], dict[int, int]]:
     """Successive halving over ``actions``: all play ``rung`` epochs, the better half (ties: smaller index) plays
     twice as long, ... until one is left or the next rung reaches ``horizon`` (the epochs left to the episode).
-    ``value_at(a, k)``: the branch's value after ``k`` epochs. Returns the survivors (to be played to the end) and
-    the epochs each dropped action played."""
+    ``gap``: drop, at each rung, only the actions more than ``gap`` behind the leader (the rest play on, however
+    many) instead of the worse half. ``value_at(a, k)``: the branch's value after ``k`` epochs. Returns the
+    survivors (to be played to the end) and the epochs each dropped action played."""
     alive, played, k = sorted(actions), {}, rung
     while len(alive) > 1 and k < horizon:
         values = {a: value_at(a, k) for a in alive}
         ranked = sorted(alive, key=lambda a: (-values[a], a))
-        keep = math.ceil(len(alive) / 2)
+        keep = math.ceil(len(alive) / 2) if gap is None else sum(values[a] >= values[ranked[0]] - gap for a in ranked)
         for a in ranked[keep:]:
             played[a] = k
         alive, k = sorted(ranked[:keep]), 2 * k
@@ -175,13 +186,14 @@ def halving(actions: list[int], value_at: Callable[[int, int], float], rung: int
 
 
 def race(env, snapshot, actions: list[int], make_rollout: Callable[[], object], rung: int, objective: str,
-         keep: int | None = None, timings: dict[str, float] | None = None
+         keep: int | None = None, timings: dict[str, float] | None = None, gap: float | None = None
          ) -> tuple[list[Branch], dict[int, float], int]:
     """Race ``actions`` from ``snapshot`` for real: each plays ``rung`` epochs (a fresh rollout controller after the
-    command), successive halving drops the worse half, and the survivors play on from their own snapshots to the
-    end; ``keep`` (the rollout's own command, when it is not free) does not race and is played in full. Returns the
-    survivors' full :class:`Branch` es, each dropped action's value where it was dropped, and the branch epochs
-    spent. The same data order for every branch (the snapshot holds the loader's generator)."""
+    command), successive halving drops the worse half (or, with ``gap``, those more than ``gap`` behind the
+    leader: :func:`halving`), and the survivors play on from their own snapshots to the end; ``keep`` (the
+    rollout's own command, when it is not free) does not race and is played in full. Returns the survivors' full
+    :class:`Branch` es, each dropped action's value where it was dropped, and the branch epochs spent. The same
+    data order for every branch (the snapshot holds the loader's generator)."""
     u = env.unwrapped
     state: dict[int, dict] = {}
 
@@ -217,7 +229,7 @@ def race(env, snapshot, actions: list[int], make_rollout: Callable[[], object], 
         return (s["vals"] if objective == "val" else s["rets"])[min(k, len(s["vals"])) - 1]
 
     horizon = u.restore(snapshot)[1]["report"].budget_left
-    survivors, played = halving([a for a in actions if a != keep], value_at, rung, horizon)
+    survivors, played = halving([a for a in actions if a != keep], value_at, rung, horizon, gap)
     if keep is not None and keep in actions:
         survivors = sorted({*survivors, keep})
     for a in survivors:
@@ -384,7 +396,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
     rewards = rows.rows["reward"]
     for i, snap, others, own in deferred:
         own_branch = Branch(own, float(final), float(sum(rewards[i:])), step - i)
-        full, dropped, spent = race(env, snap, others, fresh, cfg["race"], cfg["objective"])
+        full, dropped, spent = race(env, snap, others, fresh, cfg["race"], cfg["objective"], gap=cfg.get("race_gap"))
         for o in OBJECTIVES:
             labels[o][i] = best_branch([own_branch, *full], own, o, cfg["margin"])
         rows.rows["teacher"][i] = labels[cfg["objective"]][i]
@@ -405,7 +417,8 @@ def _branch_state(env, snap, cands: list[int], own: int, fresh, cfg: dict) -> tu
     """Branch ``cands`` at a state (every one to the end, or racing the others with the own command kept): the
     labels by objective, the branches' values and the epochs spent."""
     if cfg.get("race", 0) > 0:
-        full, dropped, spent = race(env, snap, cands, fresh, cfg["race"], cfg["objective"], keep=own)
+        full, dropped, spent = race(env, snap, cands, fresh, cfg["race"], cfg["objective"], keep=own,
+                                    gap=cfg.get("race_gap"))
     else:
         full = branch(env, snap, cands, fresh)
         dropped, spent = {}, sum(b.epochs for b in full)
@@ -437,6 +450,8 @@ def improve(cfg: ImproveConfig, progress: bool = True) -> Demonstrations:
                      concurrent=cfg.concurrent, stride=cfg.stride, margin=cfg.margin, race=cfg.race)
     if cfg.focus != "all":  # files labelled before the option read as "all"
         labelling["focus"] = cfg.focus
+    if cfg.race_gap is not None:  # (likewise: files raced before it halved)
+        labelling["race_gap"] = cfg.race_gap
     kwargs, schema, made = recording(cfg.env_id, cfg.overrides, teacher=f"improved:{cfg.rollout}", explore=0.0,
                                      labelling=labelling)
     demos = open_or_start(out, made, schema, budget={})

@@ -28,7 +28,7 @@ from esper_env.leyline import LAYOUT_CODEC
 from ..parallel import check_executor
 from ..seeds import TRAINING_START, check_training_seeds
 from .bc import BCConfig, behaviour_clone
-from .branch import OBJECTIVES, ImproveConfig, improve
+from .branch import OBJECTIVES, ImproveConfig, check_race, improve
 from .critic import FORMS, CriticConfig, write_labels
 from .threads import torch_threads
 
@@ -68,6 +68,8 @@ class IterateConfig:
     """A branch replaces the rollout's own command only if it is better by more than this."""
     race: int = 0
     """Racing labels (:mod:`agents.simic.racing`): the first rung's epochs; 0: every candidate played to the end."""
+    race_gap: float | None = None
+    """Racing drops the alternatives more than this behind the leading one at each rung; None: the worse half."""
     focus: str = "all"
     """Which states and commands are branched: "all" (every ``stride``-th state, every candidate) or "growing" (the
     own command against culling each GERMINATED or TRAINING seed, at every state with one: agents/simic/branch.py)."""
@@ -129,6 +131,7 @@ class IterateConfig:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
+        check_race(self.race, self.race_gap)
         if not all(m >= 0 for m in (self.critic_margin, *self.critic_margins)):
             raise ValueError(f"critic margins must be >= 0 points, got {self.critic_margin} / "
                              f"{list(self.critic_margins)}")
@@ -174,7 +177,8 @@ class IterateConfig:
         rollout = self.rollout if self.rollout != ROLLOUTS_OF_THE_POLICY else behaviour
         return ImproveConfig(self.env_id, dict(self.overrides), self.seeds(k), behaviour=behaviour, rollout=rollout,
                              objective=self.objective, max_germinate=self.max_germinate, concurrent=self.concurrent,
-                             stride=self.stride, margin=self.margin, race=self.race, focus=self.focus,
+                             stride=self.stride, margin=self.margin, race=self.race, race_gap=self.race_gap,
+                             focus=self.focus,
                              out=self.labels(k),
                              workers=self.workers, executor=self.executor)
 

@@ -3,7 +3,9 @@
 Full branching (:func:`agents.simic.branch.branch`) plays every candidate to the episode's end. A label needs only
 the *winner* to be played in full: every alternative plays ``rung`` epochs, the worse half (by the objective's
 value at that point) is dropped, the survivors play twice as long, and so on until one is left; it plays to the end
-and is compared with the rollout's own command. The own command costs nothing when the episode itself is played by
+and is compared with the rollout's own command. Or, by the leader's *gap*: at each rung only the alternatives
+more than ``gap`` behind the leading one are dropped, the rest play on (a near tie is not decided by one noisy
+epoch; a clearly beaten branch stops early). The own command costs nothing when the episode itself is played by
 the rollout controller (its branch *is* the rest of the episode: the env is deterministic and the controllers that
 roll out are stateless), so only the alternatives race.
 
@@ -34,15 +36,15 @@ def ranked_value(curve, k: int, window: int = 1) -> float:
 
 
 def race_label(state: BranchedState, rung: int, objective: str = "val", margin: float = 0.0,
-               own_free: bool = True, window: int = 1) -> tuple[int, int]:
+               own_free: bool = True, window: int = 1, gap: float | None = None) -> tuple[int, int]:
     """(label, branch epochs) of racing at ``state``, read off its full branches: the alternatives to the rollout's
-    own command race (:func:`halving`, ranked by :func:`ranked_value`), the survivors are compared with the own
-    command's full branch."""
+    own command race (:func:`halving`, ranked by :func:`ranked_value`; ``gap``: by the leader's gap), the survivors
+    are compared with the own command's full branch."""
     by_action = {b.action: b for b in state.branches}
     own = by_action[state.own]
     others = [a for a in by_action if a != state.own]
     survivors, played = halving(others, lambda a, k: ranked_value(_curve(by_action[a], objective), k, window), rung,
-                                own.epochs)
+                                own.epochs, gap)
     cost = sum(played.values()) + sum(by_action[a].epochs for a in survivors) + (0 if own_free else own.epochs)
     return best_branch([own, *(by_action[a] for a in survivors)], state.own, objective, margin), cost
 
@@ -54,25 +56,33 @@ class RaceAgreement:
     rung: int
     window: int
     """Epochs a race ranks by (:func:`ranked_value`)."""
+    gap: float | None
+    """The leader's gap a branch is dropped beyond (None: the worse half is)."""
     states: int
     agree: float
     contested: int
     agree_contested: float
     cost: float
     """Branch epochs of racing / branch epochs of full rollouts (every candidate, the own command included)."""
+    lost: float
+    """Mean over the states of the full label's value minus the raced label's (the objective's units, from the full
+    branches): what the disagreements cost."""
 
 
 def agreement_table(states: list[BranchedState], rungs: tuple[int, ...], objective: str = "val",
-                    margin: float = 0.0, window: int = 1) -> list[RaceAgreement]:
+                    margin: float = 0.0, window: int = 1, gap: float | None = None) -> list[RaceAgreement]:
     """One :class:`RaceAgreement` per rung over ``states``."""
     full = [s.label(objective, None, margin) for s in states]
     contested = [i for i, s in enumerate(states) if full[i] != s.own]
     total = max(sum(s.epochs() for s in states), 1)
     out = []
+    value = lambda s, a: next(b.value(objective) for b in s.branches if b.action == a)  # noqa: E731
     for rung in rungs:
-        raced = [race_label(s, rung, objective, margin, window=window) for s in states]
+        raced = [race_label(s, rung, objective, margin, window=window, gap=gap) for s in states]
         same = [r[0] == f for r, f in zip(raced, full)]
-        out.append(RaceAgreement(rung, window, len(states), sum(same) / max(len(states), 1), len(contested),
+        out.append(RaceAgreement(rung, window, gap, len(states), sum(same) / max(len(states), 1), len(contested),
                                  sum(same[i] for i in contested) / len(contested) if contested else float("nan"),
-                                 sum(r[1] for r in raced) / total))
+                                 sum(r[1] for r in raced) / total,
+                                 sum(value(s, f) - value(s, r[0]) for s, r, f in zip(states, raced, full))
+                                 / max(len(states), 1)))
     return out
