@@ -631,6 +631,41 @@ CONFIRM = {"4": (
 """Confirmatory evaluations by attempt (each claimed as the same attempt, more seeds)."""
 
 
+def first_evaluation(a: Attempt, setting: str) -> dict[str, list]:
+    """The rows of an attempt's first evaluation of ``setting`` (its committed runs.jsonl; {} if not played)."""
+    from lab.records import RunRecord
+
+    name = next((k for k, w in a.evaluations.items() if w.setting == setting), None)
+    runs = a.out / "evaluate" / str(name) / "runs.jsonl"
+    rows: dict[str, list] = {}
+    for line in runs.read_text().splitlines() if name is not None and runs.is_file() else ():
+        r = RunRecord.from_dict(json.loads(line))
+        rows.setdefault(r.row, []).append(r)
+    return rows
+
+
+def described(R: dict[str, list], simic: list[str], first: dict[str, list]) -> list[str]:
+    """Descriptive lines under a confirmation's table (no check reads them): on how many seeds each clone's test
+    accuracy equals the reactive heuristic's, and each clone − reactive pooled with the first evaluation's seeds."""
+    from lab.compare import paired, test_points
+
+    key = lambda r: r.seed  # noqa: E731
+    lines = []
+    for name in simic:
+        same = paired(R, name, "reactive", test_points, key)
+        by_seed = {r.seed: test_points(r) for r in R["reactive"]}
+        equal = sum(test_points(r) == by_seed.get(r.seed) for r in R[name])
+        pooled = {k: [*R.get(k, []), *first.get(k, [])] for k in (name, "reactive")}
+        both = paired(pooled, name, "reactive", test_points, key) if first.get(name) else None
+        text = (f"- {name} scored exactly the reactive heuristic's test accuracy on {equal} of {len(R[name])} seeds "
+                f"(mean difference {same[0]:+.2f})")
+        if both:
+            text += (f"; pooled with the first evaluation's {len(first[name])} seeds (descriptive only): {said(both)} "
+                     f"over {len(pooled[name])} seeds")
+        lines.append(text + ".")
+    return lines
+
+
 def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str = LATEST) -> str:
     """Play an attempt's picks on its confirmatory seeds (:data:`CONFIRM`) beside the setting's best static plan,
     the reactive heuristic and (where seeds fail) the reveal oracle; the checks go to ``confirm/confirm.md``."""
@@ -661,7 +696,7 @@ def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str
         for row, rs in R.items():
             body.append(f"| {row} | {np.mean([test_points(r) for r in rs]):.2f} | "
                         + " | ".join(said(paired(R, row, b, m)) for b, m in versus) + " |")
-        body.append("")
+        body += ["", *described(R, [f"simic-{r}" for r in replicates], first_evaluation(a, w.setting)), ""]
         for r in replicates:
             d = paired(R, f"simic-{r}", "reactive", test_points)
             primary = " (the shipped pick: the primary test)" if picks["shipped"].startswith(f"{r}-") else ""

@@ -321,3 +321,25 @@ def test_the_racing_test_reads_its_verdict_off_the_fresh_states_only(tmp_path, m
     assert "**Racing target met** on the fresh states" in truncation.racing_test(test)
     assert "50% of the epochs, 100.0% equal (1 states)" in (tmp_path / "racing.md").read_text()
     assert (tmp_path / "racing.md").read_text().startswith("# Racing labels")
+
+
+def test_a_confirmation_describes_ties_with_the_reactive_heuristic_and_pools_the_first_evaluation():
+    """The descriptive lines under a confirmation's table, on attempt 4's committed faulty runs: ties counted seed by
+    seed, the pooled sample the confirmation's seeds plus the first evaluation's (none counted twice)."""
+    import json
+
+    from lab.records import RunRecord
+
+    simic4 = load("simic4")
+    a = simic4.ATTEMPTS["4"]
+    R: dict[str, list] = {}
+    for line in (a.out / "confirm" / "faulty" / "runs.jsonl").read_text().splitlines():
+        r = RunRecord.from_dict(json.loads(line))
+        R.setdefault(r.row, []).append(r)
+    first = simic4.first_evaluation(a, "faulty")
+    assert {r.seed for r in first["reactive"]} == set(a.evaluations["faulty"].seeds)
+    assert simic4.first_evaluation(a, "nowhere") == {}
+    (line,) = simic4.described(R, ["simic-b"], first)
+    ties = sum(x.outcome.test_accuracy == y.outcome.test_accuracy for x, y in
+               zip(sorted(R["simic-b"], key=lambda r: r.seed), sorted(R["reactive"], key=lambda r: r.seed)))
+    assert f"on {ties} of 150 seeds" in line and "over 198 seeds" in line and 0 < ties < 150
