@@ -46,6 +46,8 @@ CASES = [
     (lambda p: ["ppo", "--init", str(p["corrupt"]), *TINY, "--timesteps", "0", "--out", str(p["dir"] / "r")],
      "timesteps"),
     (lambda p: ["ppo", *TINY, "--resume", "--out", str(p["dir"] / "r")], "no checkpoint"),
+    (lambda p: ["improve", *TINY, "--race-gap", "0.02", "--out", str(p["dir"] / "i.npz")], "--race > 0"),
+    (lambda p: ["iterate", *TINY, "--race", "2", "--race-gap", "-1", "--out", str(p["dir"] / "pi")], "race_gap"),
 ]
 
 
