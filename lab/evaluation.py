@@ -187,15 +187,42 @@ class Evaluation:
     def run(self, progress: bool = True, ledger_path: str | Path = ledger.LEDGER):
         """Claim, play, record; returns the :class:`~lab.compare.Comparison`."""
         dirty = self.claim(ledger_path)
+        before = _recorded_keys(Path(self.out) / "runs.jsonl")
         comp = run_comparison(self.config(), progress=progress)
-        record = dict(experiment=self.experiment, attempt=self.attempt,
-                      where=self.where if isinstance(self.where, str) else None,
-                      ledger_env=setting(self.where).ledger_env, seeds=list(self.seeds), rows=list(self.rows),
-                      commit=git_commit(), diff_sha256=dirty,
+        claim = dict(experiment=self.experiment, attempt=self.attempt,
+                     where=self.where if isinstance(self.where, str) else None,
+                     ledger_env=setting(self.where).ledger_env, seeds=list(self.seeds), rows=list(self.rows))
+        path = Path(self.out) / "evaluation.json"
+        played = {r.key for rs in comp.rows.values() for r in rs} - before
+        if not played and path.is_file() and _same_claim(path, claim):
+            return comp  # a replay from the record: it keeps the commit and date of the code that played it
+        record = dict(claim, commit=git_commit(), diff_sha256=dirty,
                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-        with atomic_path(Path(self.out) / "evaluation.json", suffix=".json") as tmp:
+        with atomic_path(path, suffix=".json") as tmp:
             Path(tmp).write_text(json.dumps(record, indent=1) + "\n")
         return comp
+
+
+def _recorded_keys(runs_jsonl: Path) -> set[str]:
+    """The cache keys an evaluation's runs.jsonl already records (empty when it has none)."""
+    if not runs_jsonl.is_file():
+        return set()
+    keys = set()
+    for line in runs_jsonl.read_text().splitlines():
+        try:
+            keys.add(json.loads(line)["key"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return keys
+
+
+def _same_claim(path: Path, claim: dict) -> bool:
+    """Whether an evaluation.json records the same claim (experiment, attempt, setting, seeds, rows)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(old, dict) and all(old.get(k) == v for k, v in claim.items())
 
 
 def write_goal(path: str | Path, header: Sequence[str], checks: Sequence[GoalCheck], title: str = "Goal",

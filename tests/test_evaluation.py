@@ -28,7 +28,7 @@ def test_the_registry_names_every_ledger_setting_scripts_used():
 
 
 @pytest.mark.slow
-def test_an_evaluation_claims_its_seeds_then_plays_and_records(tmp_path, tiny):
+def test_an_evaluation_claims_its_seeds_then_plays_and_records(tmp_path, tiny, monkeypatch):
     book = tmp_path / "ledger.json"
     ev = Evaluation("exp", "1", "tiny", (0, 1), ("no-growth", "heuristic"), tmp_path / "cmp")
     comp = ev.run(progress=False, ledger_path=book)
@@ -36,6 +36,13 @@ def test_an_evaluation_claims_its_seeds_then_plays_and_records(tmp_path, tiny):
     assert [(c.experiment, c.env, c.seeds) for c in ledger.load(book)] == [("exp", "Esper-Tiny-v0 test", (0, 1))]
     record = json.loads((tmp_path / "cmp" / "evaluation.json").read_text())
     assert record["commit"] == "0123abcd" and record["diff_sha256"] is None and record["seeds"] == [0, 1]
+    # a replay from the record keeps the commit and date of the code that played it; a new row is a new record
+    monkeypatch.setattr(evaluation, "git_commit", lambda: "4567ef01")
+    ev.run(progress=False, ledger_path=book)
+    assert json.loads((tmp_path / "cmp" / "evaluation.json").read_text()) == record
+    Evaluation("exp", "1", "tiny", (0, 1), ("no-growth",), tmp_path / "cmp").run(progress=False, ledger_path=book)
+    again = json.loads((tmp_path / "cmp" / "evaluation.json").read_text())
+    assert again["commit"] == "4567ef01" and again["rows"] == ["no-growth"]  # another claim: recorded anew
 
 
 def test_a_new_attempt_on_used_seeds_is_refused_before_anything_plays(tmp_path, tiny):
