@@ -459,14 +459,13 @@ def described(R: dict[str, list], simic: list[str], first: dict[str, list]) -> l
     accuracy equals the reactive heuristic's, and each clone − reactive pooled with the first evaluation's seeds."""
     from lab.compare import paired, test_points
 
-    key = lambda r: r.seed  # noqa: E731
+    reactive = {r.seed: test_points(r) for r in R["reactive"]}
     lines = []
     for name in simic:
-        same = paired(R, name, "reactive", test_points, key)
-        by_seed = {r.seed: test_points(r) for r in R["reactive"]}
-        equal = sum(test_points(r) == by_seed.get(r.seed) for r in R[name])
+        same = paired(R, name, "reactive", test_points)
+        equal = sum(test_points(r) == reactive.get(r.seed) for r in R[name])
         pooled = {k: [*R.get(k, []), *first.get(k, [])] for k in (name, "reactive")}
-        both = paired(pooled, name, "reactive", test_points, key) if first.get(name) else None
+        both = paired(pooled, name, "reactive", test_points) if first.get(name) else None
         text = (f"- {name} scored exactly the reactive heuristic's test accuracy on {equal} of {len(R[name])} seeds "
                 f"(mean difference {same[0]:+.2f})")
         if both:
@@ -480,6 +479,7 @@ def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str
     """Play an attempt's picks on its confirmatory seeds (:data:`CONFIRM`) beside the setting's best static plan,
     the reactive heuristic and (where seeds fail) the reveal oracle; the checks go to ``confirm/confirm.md``."""
     from lab.compare import paired, test_points
+    from lab.compare.plan import split_row
     from lab.evaluation import Evaluation, write_goal
 
     if attempt not in CONFIRM:
@@ -493,7 +493,7 @@ def confirm(replicates: list[str], workers: int, allow_dirty: bool, attempt: str
     for c in CONFIRM[attempt]:
         w = c.where
         static = "no-growth" if w.best_static == "no-growth" else "best-static"
-        bound = w.reveal.split("=")[0] if w.reveal else None  # the privileged row's name
+        bound = split_row(w.reveal)[0] if w.reveal else None  # the privileged row's name
         rows = [*([static_row(w, w.best_static)] if c.static else []), "reactive", *([w.reveal] if w.reveal else []),
                 *simic]
         R = Evaluation("simic4", attempt, w.setting, w.seeds, tuple(rows), a.out / "confirm" / w.setting, command,

@@ -197,13 +197,14 @@ def racing_test(t: RacingTest = RACING_TEST) -> str:
              "value lost (points) |", "|---|---|---|---|---|---|---|---|"]
     pooled = {}
     for group, names in (("picked on", t.picked_on), ("fresh (the test)", t.test)):
-        pooled[group] = states = [s for n in names for s in _states(n)]
+        by_name = {n: _states(n) for n in names}  # each target's states read once
+        by_name[f"**{group}, pooled**"] = pooled[group] = [s for n in names for s in by_name[n]]
         for rung, gap in ((t.rung, t.gap), t.reference):
-            for names_, st in [*((n, _states(n)) for n in names), (f"**{group}, pooled**", states)]:
+            for name, st in by_name.items():
                 if not st:
                     continue
                 (r,) = racing_agreement(st, (rung,), gap=gap)
-                lines.append(f"| {group} | {names_} | {said(rung, gap)} | {r.states} ({r.contested}) | "
+                lines.append(f"| {group} | {name} | {said(rung, gap)} | {r.states} ({r.contested}) | "
                              f"{100 * r.agree:.1f}% | {100 * r.agree_contested:.1f}% | {100 * r.cost:.0f}% | "
                              f"{100 * r.lost:.2f} |")
     fresh = pooled["fresh (the test)"]
