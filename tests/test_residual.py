@@ -137,3 +137,77 @@ def commands_on(agent, seed: int, overrides: dict) -> list[int]:
     rec = run_episode(env, agent, seed=seed)
     env.close()
     return [s.action for s in rec.steps]
+
+
+def greedy_agreement(path, cfg) -> tuple[int, int]:
+    """Play ``path``'s residual agent on seed 7 beside the PPO policy built from the same file (the plan in the
+    observation); every greedy command must be equal. Returns (states where the plan was kept, overruled)."""
+    import numpy as np
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.residual import plan_action
+    from agents.simic.ppo import _model_for
+    from agents.simic.residual_ppo import PlanInObservation
+
+    residual = read_residual(path)
+    wrapped = PlanInObservation(gym.make("Esper-Tiny-v0", **SMALL), residual)
+    model = _model_for(path, DummyVecEnv([lambda: wrapped]), cfg, False, residual)
+    agent = make_agent(f"policy:{path}")
+    obs, info = wrapped.reset(seed=7)
+    kept = overruled = 0
+    done = False
+    while not done:
+        ours = int(model.predict(obs, deterministic=True, action_masks=info["action_mask"])[0])
+        assert ours == agent.act(obs[:-1], info)
+        plan = plan_action(residual.plan, info["report"], np.asarray(info["action_mask"], bool))
+        assert obs[-1] == plan
+        kept, overruled = kept + int(ours == plan), overruled + int(ours != plan)
+        obs, _, term, trunc, info = wrapped.step(ours)
+        done = term or trunc
+    return kept, overruled
+
+
+def test_ppo_fine_tunes_a_residual_policy_as_one(no_growth_labels, tmp_path):
+    """During PPO the plan's command travels in the observation: the PPO policy's greedy command is the residual
+    agent's at every state, and the fine-tuned file is a residual policy file again."""
+    import numpy as np
+
+    from agents.policy_file import read_tensors
+    from agents.simic.ppo import PPOConfig, train_ppo
+
+    plan = PLAN.save(tmp_path / "plan.json")
+    untrained, clone = tmp_path / "untrained.zip", tmp_path / "clone.zip"
+    behaviour_clone(BCConfig(data=no_growth_labels, out=untrained, epochs=1, lr=1e-9, holdout_every=3,
+                             residual=plan), progress=False)
+    behaviour_clone(BCConfig(data=no_growth_labels, out=clone, epochs=150, holdout_every=3, residual=plan,
+                             entropy_coef=1.0), progress=False)  # it overrules the plan's germinations
+    cfg = PPOConfig(init=clone, env_id="Esper-Tiny-v0", overrides=dict(SMALL), timesteps=12, out=tmp_path / "ppo",
+                    n_envs=1, n_steps=6, batch_size=6, n_epochs=2, vf_warmup_updates=0, learning_rate=3e-3)
+    assert greedy_agreement(untrained, cfg)[0] == SMALL["max_epochs"]  # the plan at every state
+    assert greedy_agreement(clone, cfg)[1] > 0  # and the network's deviation
+
+    train_ppo(cfg, progress=False)
+    final = cfg.out / "final.zip"
+    assert read_residual(final) == read_residual(clone)
+    assert isinstance(make_agent(f"policy:{final}"), ResidualPolicyAgent)
+    before, after = read_tensors(clone, "policy.pth"), read_tensors(final, "policy.pth")
+    assert before.keys() == after.keys()  # a plain MlpPolicy's weights: the plan lives outside them
+    assert any(not np.array_equal(before[k].numpy(), after[k].numpy()) for k in before if "action_net" in k)
+    kept, overruled = greedy_agreement(final, cfg)  # still the same policy in both forms
+    assert kept + overruled == SMALL["max_epochs"]
+
+
+def test_a_blind_residual_policy_reads_only_its_fields_during_ppo():
+    import numpy as np
+
+    from agents.residual import Residual
+    from agents.simic.residual_ppo import PlanInObservation
+    from esper_env.leyline import observation_fields
+
+    env = PlanInObservation(gym.make("Esper-Tiny-v0", **SMALL), Residual(PLAN, 3.0, ("progress", "budget_left")))
+    obs, _ = env.reset(seed=7)
+    obs, *_ = env.step(0)
+    fields = observation_fields()
+    assert env.observation_space.shape == (len(fields) + 1,) and env.observation_space.contains(obs)
+    seen = {fields[i] for i in np.flatnonzero(obs[:-1])}
+    assert seen and seen <= {"progress", "budget_left"}

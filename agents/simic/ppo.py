@@ -28,6 +28,7 @@ from esper_env.fileio import atomic_path, check_output_dir, portable
 from ..callbacks import ProgressCallback
 from ..parallel import maybe_interrupt
 from ..policy_file import build_policy, check_schema, read_policy_entry, read_policy_schema, read_tensors, save_policy
+from ..residual import RESIDUAL_ENTRY, Residual, read_residual, residual_entry
 from ..seeds import check_training_seeds
 
 PPO_SEEDS_START = 2000
@@ -113,15 +114,20 @@ class SeedSchedule(gym.Wrapper):
         return self.env.unwrapped.action_masks()
 
 
-def _make_env(env_id: str, kwargs: dict, start: int, step: int, done: int, worker: bool):
+def _make_env(env_id: str, kwargs: dict, start: int, step: int, done: int, worker: bool,
+              residual: Residual | None = None):
     def make():
         if worker:  # in SubprocVecEnv workers the main process handles Ctrl-C
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        return SeedSchedule(gym.make(env_id, **kwargs), start, step, done)
+        env = SeedSchedule(gym.make(env_id, **kwargs), start, step, done)
+        if residual is not None:  # the plan's command travels in the observation (agents/simic/residual_ppo.py)
+            from .residual_ppo import PlanInObservation
+            env = PlanInObservation(env, residual)
+        return env
     return make
 
 
-def _callbacks(cfg: PPOConfig, state: PPORunState, schema):
+def _callbacks(cfg: PPOConfig, state: PPORunState, schema, extra: dict | None):
     from stable_baselines3.common.callbacks import BaseCallback
 
     from .. import HeuristicTamiyo
@@ -152,6 +158,9 @@ def _callbacks(cfg: PPOConfig, state: PPORunState, schema):
                     teacher = self.heuristic.act(None, prev)
                     self.logger.record_mean("simic/agreement_sampled", float(int(actions[i]) == teacher))
                     self.logger.record_mean("simic/agreement_greedy", float(int(greedy[i]) == teacher))
+                if extra:  # a residual policy: how often its greedy command is the plan's (the observation's last)
+                    plan = int(round(float(loc["obs_tensor"][i, -1])))
+                    self.logger.record_mean("simic/plan_kept_greedy", float(int(greedy[i]) == plan))
                 self.prev_infos[i] = self.training_env.reset_infos[i] if dones[i] else info
                 state.episodes_done[i] += int(dones[i])
             return True
@@ -165,7 +174,7 @@ def _callbacks(cfg: PPOConfig, state: PPORunState, schema):
                 state.updates += 1
                 state.timesteps = self.num_timesteps
                 if state.updates % cfg.checkpoint_every == 0:
-                    save_checkpoint(cfg, self.model, state, schema)
+                    save_checkpoint(cfg, self.model, state, schema, extra)
 
     return [Simic(), EpisodeSummaryCallback()]
 
@@ -205,14 +214,14 @@ def checkpoint_path(out: Path) -> Path:
     return Path(out) / "checkpoint.zip"
 
 
-def save_checkpoint(cfg: PPOConfig, model, state: PPORunState, schema) -> None:
-    """The model (an SB3 zip with the schema) and the run state, each written atomically; the state file
-    is written last and names the timesteps the model holds."""
+def save_checkpoint(cfg: PPOConfig, model, state: PPORunState, schema, extra: dict | None = None) -> None:
+    """The model (an SB3 zip with the schema, and ``extra`` entries: a residual policy's plan) and the run state,
+    each written atomically; the state file is written last and names the timesteps the model holds."""
     out = Path(cfg.out)
     # Episode counts come from the callback (this process), never from the workers: after an interrupt in
     # the middle of a step their pipes may still hold that step's answer.
     state = replace(state, timesteps=int(model.num_timesteps))
-    save_policy(model, checkpoint_path(out), schema, config=state.config)
+    save_policy(model, checkpoint_path(out), schema, config=state.config, extra=extra)
     with atomic_path(out / "checkpoint.json", suffix=".json") as tmp, open(tmp, "w") as f:
         json.dump(state.to_json(), f, indent=1)
     maybe_interrupt(f"ppo:{state.timesteps}")
@@ -221,6 +230,8 @@ def save_checkpoint(cfg: PPOConfig, model, state: PPORunState, schema) -> None:
 def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     """Fine-tune ``cfg.init`` (or continue ``cfg.out``'s checkpoint with ``resume``); returns the model.
 
+    A residual policy (a plan plus a learned deviation) is fine-tuned as one: the plan's head start is part of the
+    policy PPO samples and updates, and the checkpoints and ``final.zip`` are residual policy files again.
     Ctrl-C or SIGTERM saves a checkpoint first and then raises KeyboardInterrupt."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
@@ -244,10 +255,13 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
                             ppo=_jsonable(asdict(cfg)), episodes_done=[0] * cfg.n_envs)
         init = Path(cfg.init)
     check_schema(read_policy_schema(init), schema, f"policy {init}")
+    residual = read_residual(init)
+    extra = {RESIDUAL_ENTRY: residual_entry(*residual)} if residual is not None else None
     factories = [_make_env(cfg.env_id, kwargs, cfg.seed_start + i, cfg.n_envs,
-                           state.episodes_done[i], worker=cfg.n_envs > 1) for i in range(cfg.n_envs)]
+                           state.episodes_done[i], worker=cfg.n_envs > 1, residual=residual)
+                 for i in range(cfg.n_envs)]
     venv = SubprocVecEnv(factories) if cfg.n_envs > 1 else DummyVecEnv(factories)
-    model = _model_for(init, venv, cfg, resume)
+    model = _model_for(init, venv, cfg, resume, residual)
     if resume:
         model.num_timesteps = state.timesteps
     model.set_random_seed(cfg.seed + state.updates)
@@ -255,17 +269,17 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if remaining > 0:
-            callbacks = _callbacks(cfg, state, schema) + ([ProgressCallback(remaining)] if progress else [])
+            callbacks = _callbacks(cfg, state, schema, extra) + ([ProgressCallback(remaining)] if progress else [])
             model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume, tb_log_name="ppo")
         state.updates += int(model.num_timesteps > state.timesteps)
-        save_checkpoint(cfg, model, state, schema)
-        save_policy(model, out / "final.zip", schema, config=config)
+        save_checkpoint(cfg, model, state, schema, extra)
+        save_policy(model, out / "final.zip", schema, config=config, extra=extra)
         from .curves import plot_training_curves
 
         plot_training_curves(out / "tensorboard", out / "curves.png",
                              title=f"PPO on {cfg.env_id} from {Path(cfg.init).name}")
     except KeyboardInterrupt:
-        save_checkpoint(cfg, model, state, schema)
+        save_checkpoint(cfg, model, state, schema, extra)
         _stop_workers(venv)
         raise
     finally:
@@ -290,9 +304,11 @@ def _stop_workers(venv) -> None:
     venv.closed = True  # nothing left to close
 
 
-def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool):
+def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool, residual: Residual | None = None):
     """A MaskablePPO on ``venv`` with ``path``'s architecture and weights (and, resuming, its optimizer
-    state), built from the file's JSON entry and tensors only: no unpickling (see ``agents.load_policy``)."""
+    state), built from the file's JSON entry and tensors only: no unpickling (see ``agents.load_policy``). With
+    ``residual``, the policy is a :class:`~agents.simic.residual_ppo.ResidualMaskablePolicy` with its bonus (the
+    same weights: the plan travels in the observation's last entry)."""
     import torch
     from sb3_contrib import MaskablePPO
 
@@ -301,7 +317,11 @@ def _model_for(path: Path, venv, cfg: PPOConfig, resume: bool):
     spec = entry.policy
     kwargs = dict(net_arch=spec.net_arch, activation_fn=getattr(torch.nn, spec.activation_fn),
                   share_features_extractor=spec.share_features_extractor)
-    model = MaskablePPO("MlpPolicy", venv, device="cpu", seed=cfg.seed, verbose=0, **cfg.sb3_kwargs(),
+    policy = "MlpPolicy"
+    if residual is not None:
+        from .residual_ppo import ResidualMaskablePolicy
+        policy, kwargs = ResidualMaskablePolicy, dict(kwargs, bonus=residual.bonus)
+    model = MaskablePPO(policy, venv, device="cpu", seed=cfg.seed, verbose=0, **cfg.sb3_kwargs(),
                         tensorboard_log=portable(Path(cfg.out) / "tensorboard"), policy_kwargs=kwargs)
     try:
         model.policy.load_state_dict(read_tensors(path, "policy.pth"))
