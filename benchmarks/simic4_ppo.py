@@ -1,0 +1,190 @@
+"""Simic v4, clone then improve with PPO (issue 36, item 2): MaskablePPO fine-tuning from attempt 4's clones.
+
+Attempt 4 improved on its clones with nothing: one round of labels, cloned. This study runs the other half of item
+2 -- MaskablePPO from each replicate's picked clone, kept residual to the reactive heuristic
+(agents/simic/residual_ppo.py) -- on the family it was trained on, and asks which stage carried the gain: validation
+(seeds 900-919 of the training distribution, validation accuracy) picks clone or fine-tuned clone per replicate,
+and fresh evaluation seeds, claimed in the ledger as ``simic4-ppo`` attempt 1, measure both.
+
+    python benchmarks/simic4_ppo.py --stage train --replicate a   # one PPO run (1 torch thread; resumes)
+    python benchmarks/simic4_ppo.py --stage validate              # clone vs fine-tuned, per replicate
+    python benchmarks/simic4_ppo.py --stage evaluate              # fresh seeds, result.md
+
+The rows, seeds and checks were written down before the evaluation played
+(benchmarks/results/simic4/ppo/plan.md).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from esper_env.fileio import atomic_path  # noqa: E402
+
+RESULTS = Path("benchmarks/results/simic4")
+CLONES = RESULTS / "attempt4"
+"""Attempt 4: its picks.json names each replicate's picked clone (its round 0)."""
+OUT = RESULTS / "ppo"
+RUNS = Path("runs/simic4-ppo")
+"""PPO run folders (checkpoints, TensorBoard); the final policy, its curves and run state are copied to OUT."""
+ENV = "Esper-Faulty-v0"
+"""Where attempt 4 labelled, and where PPO fine-tunes."""
+SEED_START = {"a": 9000, "b": 9400, "c": 9800}
+"""Each replicate's PPO training seeds: 300 from here (training seeds, never evaluated)."""
+TIMESTEPS = 4800
+"""300 episodes of 16 epochs: about the compute of a replicate's labelling in attempt 4 (309 episode-equivalents)."""
+PPO_SEED = {"a": 0, "b": 1, "c": 2}
+"""PPO's own randomness per replicate."""
+VALIDATION = tuple(range(900, 920))
+FAULTY = tuple(range(568, 600))
+"""Fresh seeds where seeds fail (32: globally free in the ledger)."""
+FAST = tuple(range(820, 840))
+"""Fresh stationary seeds (Fast's task): does fine-tuning keep the plan where there is nothing to read?"""
+CEILING = "best-static=schedule:benchmarks/results/ceiling/fast/best.json"
+COMMAND = "python benchmarks/simic4_ppo.py --stage {stage}"
+
+
+def clone(replicate: str) -> Path:
+    """The replicate's clone attempt 4's validation picked."""
+    picks = json.loads((CLONES / "picks.json").read_text())
+    name = picks["rounds"][replicate]  # e.g. b-reactive-round0
+    stem, _, k = name.rpartition("-round")
+    return CLONES / stem / f"round{k}" / "policy.zip"
+
+
+def tuned(replicate: str) -> Path:
+    return OUT / replicate / "final.zip"
+
+
+def rows(replicates: list[str]) -> dict[str, str]:
+    return {**{f"clone-{r}": f"clone-{r}=policy:{clone(r)}" for r in replicates},
+            **{f"ppo-{r}": f"ppo-{r}=policy:{tuned(r)}" for r in replicates}}
+
+
+def train(replicate: str, progress: bool = True) -> dict:
+    """One PPO run from the replicate's clone (resumes its checkpoint); copies what is kept to OUT/<replicate>."""
+    from agents.simic.ppo import PPOConfig, checkpoint_path, train_ppo
+
+    run = RUNS / replicate
+    cfg = PPOConfig(init=clone(replicate), env_id=ENV, timesteps=TIMESTEPS, out=run, n_envs=1,
+                    seed_start=SEED_START[replicate], seed=PPO_SEED[replicate])
+    start = time.time()
+    train_ppo(cfg, resume=checkpoint_path(run).is_file(), progress=progress)
+    dst = OUT / replicate
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("final.zip", "curves.png", "checkpoint.json"):
+        shutil.copyfile(run / name, dst / ("run.json" if name == "checkpoint.json" else name))
+    state = json.loads((dst / "run.json").read_text())
+    summary = dict(replicate=replicate, init=str(clone(replicate)), env_id=ENV, timesteps=TIMESTEPS,
+                   episodes=sum(state["episodes_done"]), seeds=[SEED_START[replicate],
+                                                                SEED_START[replicate] + TIMESTEPS // 16 - 1],
+                   updates=state["updates"], wall_s_this_session=round(time.time() - start, 1))
+    with atomic_path(dst / "summary.json", suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def validate(replicates: list[str], workers: int) -> dict:
+    """Clone or fine-tuned clone per replicate, on validation accuracy of seeds 900-919 of the training
+    distribution (attempt 4's validation seeds; its clones replay from the cache)."""
+    from lab.compare import CompareConfig, run_comparison
+    from lab.compare.stats import pick
+    from lab.evaluation import setting, training_overrides
+
+    s = setting("faulty-fast")
+    rs = rows(replicates)
+    comp = run_comparison(CompareConfig(s.env_id, training_overrides("faulty-fast"), rows=tuple(rs.values()),
+                                        seeds=VALIDATION, scratch=False, workers=workers, out=OUT / "validation",
+                                        command=COMMAND.format(stage="validate")))
+    picks, means = {}, {}
+    for r in replicates:
+        picks[r], m = pick(comp.rows, [f"clone-{r}", f"ppo-{r}"])
+        means.update(m)
+    out = dict(picks=picks, validation_means=means, validation_seeds=[VALIDATION[0], VALIDATION[-1]])
+    with atomic_path(OUT / "picks.json", suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+def evaluate(replicates: list[str], workers: int, allow_dirty: bool) -> str:
+    """Play clones and fine-tuned clones on fresh seeds (claimed), beside the reactive heuristic where seeds fail
+    and the best static plan on stationary Fast; result.md with the checks the plan fixed."""
+    from lab.compare import paired, test_points
+    from lab.evaluation import Evaluation, GoalCheck, said, write_goal
+
+    picks = json.loads((OUT / "picks.json").read_text())["picks"]
+    rs = rows(replicates)
+    ret = lambda r: 100 * r.episode_return  # noqa: E731
+    body, checks = [], []
+    for where, seeds, ref in (("faulty", FAULTY, "reactive"), ("fast", FAST, CEILING)):
+        R = Evaluation("simic4-ppo", "1", where, seeds, (ref, *rs.values()), OUT / "evaluate" / where,
+                       COMMAND.format(stage="evaluate"), workers=workers, allow_dirty=allow_dirty).run().rows
+        base = ref.split("=")[0]
+        body += [f"## `{where}`, {len(seeds)} fresh seeds {seeds[0]}-{seeds[-1]}", "",
+                 f"| row | test acc. % | − {base} | − its clone | return − {base} | return − its clone |",
+                 "|---|---|---|---|---|---|"]
+        for row, runs in R.items():
+            own = f"clone-{row[4:]}" if row.startswith("ppo-") else None
+            cells = [said(paired(R, row, base, test_points)),
+                     said(paired(R, row, own, test_points)) if own else "",
+                     said(paired(R, row, base, ret)), said(paired(R, row, own, ret)) if own else ""]
+            body.append(f"| {row} | {np.mean([test_points(x) for x in runs]):.2f} | " + " | ".join(cells) + " |")
+        body.append("")
+        for r in replicates:
+            d = paired(R, f"ppo-{r}", f"clone-{r}", test_points)
+            checks.append(GoalCheck(f"{where}: ppo-{r} − clone-{r} > 0 (did PPO improve on the clone?)", d[1] > 0,
+                                    said(d)))
+            if where == "faulty":
+                d = paired(R, f"ppo-{r}", "reactive", test_points)
+                checks.append(GoalCheck(f"faulty: ppo-{r} − reactive > 0", d[1] > 0, said(d)))
+            else:
+                d = paired(R, f"ppo-{r}", base, test_points)
+                checks.append(GoalCheck(f"fast (stationary): ppo-{r} ≥ best static − 0.3 (mean)", d[0] >= -0.3,
+                                        f"{d[0]:+.2f} (paired {said(d)})"))
+    spent = [json.loads((OUT / r / "summary.json").read_text()) for r in replicates]
+    header = ["# Simic v4: clone, then improve with MaskablePPO (issue 36, item 2)", "",
+              f"Command: `{COMMAND.format(stage='evaluate')}` (after `--stage train` for each replicate and "
+              f"`--stage validate`). MaskablePPO from each replicate's picked clone of attempt 4, kept residual to "
+              f"the reactive heuristic, on `{ENV}`: {TIMESTEPS} steps ({TIMESTEPS // 16} episodes) a replicate, "
+              "the default PPOConfig (learning rate 1e-4, clip 0.1, target KL 0.03, 2 critic-only updates first), "
+              "one env on one torch thread. Training seeds: "
+              + ", ".join(f"{s['replicate']} {s['seeds'][0]}-{s['seeds'][1]}" for s in spent)
+              + f". Validation (seeds {VALIDATION[0]}-{VALIDATION[-1]} of `faulty-fast`, validation accuracy) picked "
+              + ", ".join(f"{r}: {p}" for r, p in picks.items())
+              + ". Fresh seeds claimed in the ledger as `simic4-ppo` attempt 1. Test accuracy in points, paired 95% "
+              "intervals; return = the env's (validation points net of rent, x100).", "", *body]
+    return write_goal(OUT / "result.md", header, checks, "Checks fixed in the plan", "PPO's improvement")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", choices=("train", "validate", "evaluate"), default="evaluate", help="which stage")
+    p.add_argument("--replicate", nargs="+", choices=tuple(SEED_START), default=list(SEED_START),
+                   help="replicates (train: each in turn in this process)")
+    p.add_argument("--workers", type=int, default=2, help="parallel episodes (validate, evaluate)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="evaluate on a tree with uncommitted changes (the diff's hash is recorded)")
+    a = p.parse_args(argv)
+    if a.stage == "train":
+        from agents.simic.threads import torch_threads
+        for r in a.replicate:
+            with torch_threads(1):
+                print(json.dumps(train(r), indent=1))
+    elif a.stage == "validate":
+        print(json.dumps(validate(a.replicate, a.workers), indent=1))
+    else:
+        print(evaluate(a.replicate, a.workers, a.allow_dirty))
+
+
+if __name__ == "__main__":
+    main()
