@@ -182,7 +182,7 @@ def cull_branches(seed: int, env_id: str = "Esper-Faulty-v0", **overrides) -> li
     import torch
 
     from agents.reactive import ReactiveTamiyo
-    from agents.simic.branch import branch
+    from agents.simic.rollout import branch
     from esper_env.leyline import LAYOUT_CODEC, Command, Op
 
     torch.set_num_threads(1)

@@ -297,7 +297,7 @@ def test_the_racing_test_reads_its_verdict_off_the_fresh_states_only(tmp_path, m
     import json
     from dataclasses import replace
 
-    from agents.simic.branch import Branch
+    from agents.simic.rollout import Branch
     from agents.simic.truncation import BranchedState
 
     truncation = load("truncation")

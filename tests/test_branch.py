@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from agents import HeuristicTamiyo, make_agent
-from agents.simic.branch import Branch, ImproveConfig, best_branch, branch, candidates
+from agents.simic.branch import ImproveConfig, candidates
+from agents.simic.rollout import Branch, best_branch, branch
 from esper_env import leyline as ly
 from esper_env.fileio import portable
 from lab.cli import main

@@ -4,8 +4,9 @@ import gymnasium as gym
 import pytest
 
 from agents import HeuristicTamiyo
-from agents.simic.branch import ImproveConfig, best_branch, branch, candidates, halving, improve, race
+from agents.simic.branch import ImproveConfig, candidates, improve
 from agents.simic.racing import agreement_table, race_label
+from agents.simic.rollout import best_branch, branch, halving, race
 from agents.simic.truncation import BranchedState
 
 SMALL = dict(train_size=96, val_size=32, test_size=32, max_epochs=10, blend_epochs=1, plateau_threshold=1.0)
@@ -67,8 +68,8 @@ def test_racing_labels_with_the_own_command_free_equal_those_with_it_played(tmp_
 
 
 def test_a_race_ranked_on_a_window_averages_the_last_epochs_and_can_keep_a_branch_a_noisy_epoch_would_drop():
-    from agents.simic.branch import Branch
     from agents.simic.racing import ranked_value
+    from agents.simic.rollout import Branch
 
     assert ranked_value((0.1, 0.3, 0.2), 3, 2) == pytest.approx(0.25)
     assert ranked_value((0.1, 0.3, 0.2), 1, 2) == pytest.approx(0.1)  # nothing before the first epoch
@@ -95,7 +96,7 @@ def test_racing_by_the_leaders_gap_drops_only_the_clearly_beaten_and_lets_near_t
 
 
 def test_a_race_by_the_gap_keeps_a_near_tied_winner_halving_drops_and_says_what_a_wrong_label_lost():
-    from agents.simic.branch import Branch
+    from agents.simic.rollout import Branch
 
     def b(action, curve):
         return Branch(action, curve[-1], 0.0, len(curve), tuple(curve), tuple(0.0 for _ in curve))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .branch import Branch, best_branch, halving
+from .rollout import Branch, best_branch, halving
 from .truncation import BranchedState
 
 

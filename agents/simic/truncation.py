@@ -18,7 +18,8 @@ import numpy as np
 
 from esper_env.leyline import ActionCodec
 
-from .branch import Branch, best_branch, branch, branch_here, candidates
+from .branch import branch_here, candidates
+from .rollout import Branch, best_branch, branch
 
 
 @dataclass(frozen=True)
