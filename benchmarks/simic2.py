@@ -205,7 +205,7 @@ def stage_goal(a: Attempt, stages: dict) -> None:
     """The issue's goal, from the evaluation's records: simic − heuristic, simic − tuned and simic − the better of
     the two on each seed (the strictest reading of "simic − max(heuristic, tuned)"), paired by seed -> goal.md."""
     from lab.compare.stats import mean_ci
-    from lab.records import RunRecord
+    from lab.records import read_runs
 
     lines = [f"# Simic v2 attempt {a.number}: the goal on test accuracy (points, paired 95% Student-t CI)", "",
              f"Command: `python benchmarks/simic2.py --attempt {a.number} --only goal` (reads the evaluation's "
@@ -213,8 +213,7 @@ def stage_goal(a: Attempt, stages: dict) -> None:
              "|---|---|---|---|---|---|"]
     for name in ("fast", "mixed", "cifar-subset"):
         runs: dict[str, dict[int, float]] = {}
-        for line in (a.out / name / "runs.jsonl").read_text().splitlines():
-            r = RunRecord.from_dict(json.loads(line))
+        for r in read_runs(a.out / name / "runs.jsonl"):
             runs.setdefault(r.row, {})[r.seed] = 100 * r.outcome.test_accuracy
         for row in ("simic", "simic-rent", *sorted(r for r in runs if r[:-1] in OBJECTIVES)):
             seeds = sorted(set(runs[row]) & set(runs["heuristic"]) & set(runs["tuned"]))

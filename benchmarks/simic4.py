@@ -443,15 +443,11 @@ def evaluate(replicates: list[str], settings: list[str], workers: int, allow_dir
 
 def first_evaluation(a: Attempt, setting: str) -> dict[str, list]:
     """The rows of an attempt's first evaluation of ``setting`` (its committed runs.jsonl; {} if not played)."""
-    from lab.records import RunRecord
+    from lab.records import by_row, read_runs
 
     name = next((k for k, w in a.evaluations.items() if w.setting == setting), None)
     runs = a.out / "evaluate" / str(name) / "runs.jsonl"
-    rows: dict[str, list] = {}
-    for line in runs.read_text().splitlines() if name is not None and runs.is_file() else ():
-        r = RunRecord.from_dict(json.loads(line))
-        rows.setdefault(r.row, []).append(r)
-    return rows
+    return by_row(read_runs(runs)) if name is not None and runs.is_file() else {}
 
 
 def described(R: dict[str, list], simic: list[str], first: dict[str, list]) -> list[str]:

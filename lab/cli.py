@@ -234,20 +234,19 @@ def cmd_bc(args: argparse.Namespace) -> int:
 
 
 def cmd_twin(args: argparse.Namespace) -> int:
-    import json
 
     import esper_env
     from esper_env.fileio import check_output_file
     from esper_env.tasks import TASK_DISTRIBUTIONS, task_distribution
 
-    from .records import RunRecord
+    from .records import read_runs
     from .twin import modal_plan, twin_of, twin_schedule
 
     check_output_file(args.out, "--out")
     if not args.runs.is_file():
         raise FileNotFoundError(f"--runs {args.runs}: not found (relative to {Path.cwd()}); "
                                 f"give a runs.jsonl written by esper compare")
-    records = [RunRecord.from_dict(json.loads(line)) for line in args.runs.read_text().splitlines() if line.strip()]
+    records = read_runs(args.runs)
     rows = sorted({r.row for r in records if r.row})
     mine = [r for r in records if r.row == args.row]
     if not mine:

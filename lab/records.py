@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from agents.base import EpisodeRecord
 from agents.provenance import cpu_model, git_commit, isa_level, run_metadata  # noqa: F401  (re-exported)
@@ -108,3 +109,27 @@ def episode_result(record: EpisodeRecord, config: EsperConfig, precision: str, *
                      val_accuracy=tuple([record.initial_report.val_accuracy] + [s.report.val_accuracy
                                                                                 for s in record.steps]),
                      **{k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
+
+
+def read_runs(path: str | Path) -> list[RunRecord]:
+    """The records of a ``runs.jsonl`` (blank lines skipped); a clear error naming the line that is not a record."""
+    import json
+
+    records = []
+    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(RunRecord.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"{path}:{i} is not a run record ({type(e).__name__}: {e}); runs.jsonl files are "
+                             "written by esper compare") from None
+    return records
+
+
+def by_row(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Records grouped by their comparison row, in the order they come."""
+    rows: dict[str, list[RunRecord]] = {}
+    for r in records:
+        rows.setdefault(r.row, []).append(r)
+    return rows

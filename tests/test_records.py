@@ -60,3 +60,17 @@ def test_episode_state_round_trips_as_plain_data():
     data = json.loads(json.dumps(state.to_dict()))  # plain data only
     again = EpisodeState.from_dict(data)
     assert again == state and again.counts.germinated == 1 and len(again.history) >= 2
+
+
+def test_read_runs_groups_by_row_and_names_a_bad_line(tmp_path):
+    from lab.records import by_row, read_runs
+
+    src = ROOT / "benchmarks/results/simic4/attempt4/evaluate/fast/runs.jsonl"
+    lines = src.read_text().splitlines()
+    rows = by_row(read_runs(src))
+    assert sum(map(len, rows.values())) == len(lines) and len(rows) > 1
+    assert all(r.row == name for name, rs in rows.items() for r in rs)
+    bad = tmp_path / "runs.jsonl"
+    bad.write_text("\n".join([lines[0], "", '{"agent": "x"}']) + "\n")
+    with pytest.raises(ValueError, match=r"runs.jsonl:3 is not a run record"):
+        read_runs(bad)
