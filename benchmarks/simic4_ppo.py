@@ -114,13 +114,25 @@ def validate(replicates: list[str], workers: int) -> dict:
     return out
 
 
+def same_commands(R: dict[str, list], replicates: list[str]) -> list[str]:
+    """Per replicate: on how many seeds the fine-tuned clone gave exactly its clone's commands (where PPO changed
+    nothing it does, the two rows tie by construction)."""
+    out = []
+    for r in replicates:
+        clone_of = {x.seed: x.actions for x in R[f"clone-{r}"]}
+        same = sum(x.actions == clone_of.get(x.seed) for x in R[f"ppo-{r}"])
+        out.append(f"- ppo-{r} gave exactly clone-{r}'s commands on {same} of {len(R[f'ppo-{r}'])} seeds.")
+    return out
+
+
 def evaluate(replicates: list[str], workers: int, allow_dirty: bool) -> str:
     """Play clones and fine-tuned clones on fresh seeds (claimed), beside the reactive heuristic where seeds fail
     and the best static plan on stationary Fast; result.md with the checks the plan fixed."""
     from lab.compare import paired, test_points
     from lab.evaluation import Evaluation, GoalCheck, said, write_goal
 
-    picks = json.loads((OUT / "picks.json").read_text())["picks"]
+    validation = json.loads((OUT / "picks.json").read_text())
+    picks, vmeans = validation["picks"], validation["validation_means"]
     rs = rows(replicates)
     ret = lambda r: 100 * r.episode_return  # noqa: E731
     body, checks = [], []
@@ -137,7 +149,7 @@ def evaluate(replicates: list[str], workers: int, allow_dirty: bool) -> str:
                      said(paired(R, row, own, test_points)) if own else "",
                      said(paired(R, row, base, ret)), said(paired(R, row, own, ret)) if own else ""]
             body.append(f"| {row} | {np.mean([test_points(x) for x in runs]):.2f} | " + " | ".join(cells) + " |")
-        body.append("")
+        body += ["", *same_commands(R, replicates), ""]
         for r in replicates:
             d = paired(R, f"ppo-{r}", f"clone-{r}", test_points)
             checks.append(GoalCheck(f"{where}: ppo-{r} − clone-{r} > 0 (did PPO improve on the clone?)", d[1] > 0,
@@ -158,9 +170,14 @@ def evaluate(replicates: list[str], workers: int, allow_dirty: bool) -> str:
               "one env on one torch thread. Training seeds: "
               + ", ".join(f"{s['replicate']} {s['seeds'][0]}-{s['seeds'][1]}" for s in spent)
               + f". Validation (seeds {VALIDATION[0]}-{VALIDATION[-1]} of `faulty-fast`, validation accuracy) picked "
-              + ", ".join(f"{r}: {p}" for r, p in picks.items())
+              + ", ".join(f"{r}: {p}" for r, p in picks.items()) + " (mean validation accuracy: "
+              + ", ".join(f"{k} {v:.2f}%" for k, v in vmeans.items()) + ")"
               + ". Fresh seeds claimed in the ledger as `simic4-ppo` attempt 1. Test accuracy in points, paired 95% "
-              "intervals; return = the env's (validation points net of rent, x100).", "", *body]
+              "intervals; return = the env's (validation points net of rent, x100).", "",
+              "Compute: " + ", ".join(f"{x['replicate']} {x['episodes']} episodes, {x['updates']} updates, "
+                                      f"{x['wall_s_this_session'] / 60:.0f} min wall" for x in spent)
+              + f" ({sum(x['episodes'] for x in spent)} episode-equivalents in all; the three runs shared 2 cores, "
+              "one torch thread each).", "", *body]
     return write_goal(OUT / "result.md", header, checks, "Checks fixed in the plan", "PPO's improvement")
 
 
