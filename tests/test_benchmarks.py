@@ -343,3 +343,19 @@ def test_a_confirmation_describes_ties_with_the_reactive_heuristic_and_pools_the
     ties = sum(x.outcome.test_accuracy == y.outcome.test_accuracy for x, y in
                zip(sorted(R["simic-b"], key=lambda r: r.seed), sorted(R["reactive"], key=lambda r: r.seed)))
     assert f"on {ties} of 150 seeds" in line and "over 198 seeds" in line and 0 < ties < 150
+
+
+def test_simic4_ppo_trains_on_its_own_seeds_and_evaluates_on_seeds_no_simic4_attempt_used():
+    """The PPO study fine-tunes each replicate on 300 training seeds of its own (none of attempt 4's labelling
+    seeds) and plays fresh evaluation seeds that no Simic v4 attempt or confirmation played; its plan is written."""
+    ppo, simic4 = load("simic4_ppo"), load("simic4")
+    training = [s for r, start in ppo.SEED_START.items() for s in range(start, start + ppo.TIMESTEPS // 16)]
+    labelled = {s for a in simic4.ATTEMPTS for r in simic4.ATTEMPTS[a].replicates
+                for k in range(simic4.ATTEMPTS[a].rounds) for s in simic4.config(r, attempt=a).seeds(k)}
+    assert len(training) == len(set(training)) == 900 and min(training) >= 1000 and not set(training) & labelled
+    used = {s for a in simic4.ATTEMPTS.values() for w in a.evaluations.values() for s in w.seeds}
+    used |= {s for cs in simic4.CONFIRM.values() for c in cs for s in c.where.seeds}
+    fresh = (*ppo.FAULTY, *ppo.FAST)
+    assert len(ppo.FAULTY) >= 20 and len(ppo.FAST) >= 20 and max(fresh) < 900 and not set(fresh) & used
+    assert all((ROOT / ppo.clone(r)).is_file() for r in ppo.SEED_START)  # attempt 4's picked clones, the starting points
+    assert (ROOT / ppo.OUT / "plan.md").is_file()
