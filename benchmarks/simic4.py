@@ -565,6 +565,13 @@ def write_index() -> Path:
         link = racing.relative_to(RESULTS)
         lines += ["", f"Racing labels (item 3), the rule fixed in advance and tested on fresh states: "
                   f"**{found.group(1)}**{found.group(2)} [{link}](../{link})"]
+    ppo = OUT / "ppo" / "result.md"  # item 2's improvement stage: MaskablePPO from attempt 4's clones
+    found = re.search(r"\*\*PPO's improvement (met|not met)\*\* \((\d+) of (\d+) checks\)",
+                      ppo.read_text()) if ppo.is_file() else None
+    if found:
+        lines += ["", f"Clone, then improve (item 2): MaskablePPO fine-tuning of attempt 4's clones on fresh seeds, "
+                  f"**{found.group(1)}** ({found.group(2)} of {found.group(3)} checks): "
+                  f"[{ppo.relative_to(OUT)}]({ppo.relative_to(OUT)})"]
     with atomic_path(GOAL, suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     return GOAL
