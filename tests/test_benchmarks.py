@@ -357,5 +357,5 @@ def test_simic4_ppo_trains_on_its_own_seeds_and_evaluates_on_seeds_no_simic4_att
     used |= {s for cs in simic4.CONFIRM.values() for c in cs for s in c.where.seeds}
     fresh = (*ppo.FAULTY, *ppo.FAST)
     assert len(ppo.FAULTY) >= 20 and len(ppo.FAST) >= 20 and max(fresh) < 900 and not set(fresh) & used
-    assert all((ROOT / ppo.clone(r)).is_file() for r in ppo.SEED_START)  # attempt 4's picked clones, the starting points
+    assert all((ROOT / ppo.clone(r)).is_file() for r in ppo.SEED_START)  # attempt 4's picked clones
     assert (ROOT / ppo.OUT / "plan.md").is_file()

@@ -195,6 +195,9 @@ def test_ppo_fine_tunes_a_residual_policy_as_one(no_growth_labels, tmp_path):
     assert any(not np.array_equal(before[k].numpy(), after[k].numpy()) for k in before if "action_net" in k)
     kept, overruled = greedy_agreement(final, cfg)  # still the same policy in both forms
     assert kept + overruled == SMALL["max_epochs"]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(next((cfg.out / "tensorboard").glob("ppo_1")))).Reload()
+    assert {"rollout/ep_rew_mean", "simic/plan_kept_greedy"} <= set(events.Tags()["scalars"])  # what PPO maximises
 
 
 def test_a_blind_residual_policy_reads_only_its_fields_during_ppo():

@@ -233,7 +233,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     A residual policy (a plan plus a learned deviation) is fine-tuned as one: the plan's head start is part of the
     policy PPO samples and updates, and the checkpoints and ``final.zip`` are residual policy files again.
     Ctrl-C or SIGTERM saves a checkpoint first and then raises KeyboardInterrupt."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     cfg.check()
     out = Path(cfg.out)
@@ -260,7 +260,8 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
     factories = [_make_env(cfg.env_id, kwargs, cfg.seed_start + i, cfg.n_envs,
                            state.episodes_done[i], worker=cfg.n_envs > 1, residual=residual)
                  for i in range(cfg.n_envs)]
-    venv = SubprocVecEnv(factories) if cfg.n_envs > 1 else DummyVecEnv(factories)
+    # VecMonitor: SB3 logs the episodes' return (rollout/ep_rew_mean), what PPO maximises, beside the losses
+    venv = VecMonitor(SubprocVecEnv(factories) if cfg.n_envs > 1 else DummyVecEnv(factories))
     model = _model_for(init, venv, cfg, resume, residual)
     if resume:
         model.num_timesteps = state.timesteps
@@ -294,6 +295,7 @@ def train_ppo(cfg: PPOConfig, resume: bool = False, progress: bool = True):
 def _stop_workers(venv) -> None:
     """After an interrupt in the middle of a step, a SubprocVecEnv's pipes may be out of step (some workers have
     answered, some not), and its close() would wait for answers that never come: end the workers instead."""
+    venv = getattr(venv, "unwrapped", venv)  # the SubprocVecEnv under VecMonitor
     processes = getattr(venv, "processes", None)
     if not processes:
         return
