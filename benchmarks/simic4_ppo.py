@@ -147,13 +147,18 @@ def evaluate(replicates: list[str], workers: int, allow_dirty: bool) -> str:
                        COMMAND.format(stage="evaluate"), workers=workers, allow_dirty=allow_dirty).run().rows
         base = ref.split("=")[0]
         body += [f"## `{where}`, {len(seeds)} fresh seeds {seeds[0]}-{seeds[-1]}", "",
-                 f"| row | test acc. % | − {base} | − its clone | return − {base} | return − its clone |",
-                 "|---|---|---|---|---|---|"]
+                 f"| row | test acc. % | − {base} | − its clone | return − {base} | return − its clone | "
+                 "germinated / culled / fossilized an episode | parameters added |",
+                 "|---|---|---|---|---|---|---|---|"]
         for row, runs in R.items():
             own = f"clone-{row[4:]}" if row.startswith("ppo-") else None
             cells = [said(paired(R, row, base, test_points)),
                      said(paired(R, row, own, test_points)) if own else "",
                      said(paired(R, row, base, ret)), said(paired(R, row, own, ret)) if own else ""]
+            o = [x.outcome for x in runs]
+            cells += [" / ".join(f"{np.mean([getattr(y, k) for y in o]):.2f}" for k in
+                                 ("seeds_germinated", "seeds_culled", "seeds_fossilized")),
+                      f"{np.mean([y.fossilized_params for y in o]):,.0f}"]
             body.append(f"| {row} | {np.mean([test_points(x) for x in runs]):.2f} | " + " | ".join(cells) + " |")
         body += ["", *same_commands(R, replicates), ""]
         for r in replicates:
