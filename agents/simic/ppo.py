@@ -40,7 +40,8 @@ class PPOConfig:
     """A PPO fine-tuning run."""
 
     init: Path = Path("runs/bc.zip")
-    """The policy to start from (``esper bc`` output); its schema must match the env."""
+    """The policy to start from (``esper bc`` output); its schema must match the env; a residual clone stays
+    residual (the plan's head start is part of the policy PPO trains)."""
     env_id: str = "Esper-Fast-v0"
     """Registered env id."""
     overrides: dict = field(default_factory=dict)
