@@ -20,6 +20,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,58 +67,87 @@ def clone(replicate: str) -> Path:
     return CLONES / stem / f"round{k}" / "policy.zip"
 
 
-def tuned(replicate: str) -> Path:
-    return OUT / replicate / "final.zip"
+@dataclass(frozen=True)
+class Variant:
+    """A PPO run's reward and length: the study's own, or a diagnostic beside it (validation seeds only)."""
+
+    name: str
+    overrides: dict
+    """EsperConfig fields of PPO's training env."""
+    timesteps: int
+    doc: str
+
+    @property
+    def out(self) -> Path:
+        return OUT if self.name == "main" else OUT / self.name
 
 
-def rows(replicates: list[str]) -> dict[str, str]:
+VARIANTS = {
+    "main": Variant("main", {}, TIMESTEPS, "the env's reward (validation gain net of rent)"),
+    "rent0": Variant("rent0", {"rent_coef": 0.0}, 2400, "a diagnostic after the study: the reward without rent "
+                     "(validation gain only: the accuracy objective), 150 episodes a replicate on the same "
+                     "training seeds; validation seeds only, no evaluation seeds"),
+}
+
+
+def tuned(replicate: str, variant: str = "main") -> Path:
+    return VARIANTS[variant].out / replicate / "final.zip"
+
+
+def rows(replicates: list[str], variant: str = "main") -> dict[str, str]:
     return {**{f"clone-{r}": f"clone-{r}=policy:{clone(r)}" for r in replicates},
-            **{f"ppo-{r}": f"ppo-{r}=policy:{tuned(r)}" for r in replicates}}
+            **{f"ppo-{r}": f"ppo-{r}=policy:{tuned(r, variant)}" for r in replicates}}
 
 
-def train(replicate: str, progress: bool = True) -> dict:
-    """One PPO run from the replicate's clone (resumes its checkpoint); copies what is kept to OUT/<replicate>."""
+def train(replicate: str, variant: str = "main", progress: bool = True) -> dict:
+    """One PPO run from the replicate's clone (resumes its checkpoint); copies what is kept to the variant's
+    folder (OUT/<replicate> for the study's own runs)."""
     from agents.simic.ppo import PPOConfig, checkpoint_path, train_ppo
 
-    run = RUNS / replicate
-    cfg = PPOConfig(init=clone(replicate), env_id=ENV, timesteps=TIMESTEPS, out=run, n_envs=1,
-                    seed_start=SEED_START[replicate], seed=PPO_SEED[replicate], **PPO)
+    v = VARIANTS[variant]
+    run = RUNS / replicate if variant == "main" else RUNS / variant / replicate
+    cfg = PPOConfig(init=clone(replicate), env_id=ENV, overrides=dict(v.overrides), timesteps=v.timesteps, out=run,
+                    n_envs=1, seed_start=SEED_START[replicate], seed=PPO_SEED[replicate], **PPO)
     start = time.time()
     train_ppo(cfg, resume=checkpoint_path(run).is_file(), progress=progress)
-    dst = OUT / replicate
+    dst = v.out / replicate
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("final.zip", "curves.png", "checkpoint.json"):
         shutil.copyfile(run / name, dst / ("run.json" if name == "checkpoint.json" else name))
     state = json.loads((dst / "run.json").read_text())
-    summary = dict(replicate=replicate, init=str(clone(replicate)), env_id=ENV, timesteps=TIMESTEPS,
-                   episodes=sum(state["episodes_done"]), seeds=[SEED_START[replicate],
-                                                                SEED_START[replicate] + TIMESTEPS // 16 - 1],
+    summary = dict(replicate=replicate, init=str(clone(replicate)), env_id=ENV, overrides=v.overrides,
+                   timesteps=v.timesteps, episodes=sum(state["episodes_done"]),
+                   seeds=[SEED_START[replicate], SEED_START[replicate] + v.timesteps // 16 - 1],
                    updates=state["updates"], wall_s_this_session=round(time.time() - start, 1))
     with atomic_path(dst / "summary.json", suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 
-def validate(replicates: list[str], workers: int) -> dict:
+def validate(replicates: list[str], workers: int, variant: str = "main") -> dict:
     """Clone or fine-tuned clone per replicate, on validation accuracy of seeds 900-919 of the training
-    distribution (attempt 4's validation seeds; its clones replay from the cache)."""
+    distribution (attempt 4's validation seeds; a variant's clones replay from the study's records)."""
     from lab.compare import CompareConfig, run_comparison
     from lab.compare.stats import pick
     from lab.evaluation import setting, training_overrides
 
-    s = setting("faulty-fast")
-    rs = rows(replicates)
+    s, v = setting("faulty-fast"), VARIANTS[variant]
+    rs = rows(replicates, variant)
+    out = v.out / "validation"
+    if variant != "main" and not (out / "runs.jsonl").is_file() and (OUT / "validation/runs.jsonl").is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(OUT / "validation/runs.jsonl", out / "runs.jsonl")  # the clones' episodes: the cache
+    command = COMMAND.format(stage="validate") + ("" if variant == "main" else f" --variant {variant}")
     comp = run_comparison(CompareConfig(s.env_id, training_overrides("faulty-fast"), rows=tuple(rs.values()),
-                                        seeds=VALIDATION, scratch=False, workers=workers, out=OUT / "validation",
-                                        command=COMMAND.format(stage="validate")))
+                                        seeds=VALIDATION, scratch=False, workers=workers, out=out, command=command))
     picks, means = {}, {}
     for r in replicates:
         picks[r], m = pick(comp.rows, [f"clone-{r}", f"ppo-{r}"])
         means.update(m)
-    out = dict(picks=picks, validation_means=means, validation_seeds=[VALIDATION[0], VALIDATION[-1]])
-    with atomic_path(OUT / "picks.json", suffix=".json") as tmp:
-        Path(tmp).write_text(json.dumps(out, indent=1) + "\n")
-    return out
+    result = dict(picks=picks, validation_means=means, validation_seeds=[VALIDATION[0], VALIDATION[-1]])
+    with atomic_path(v.out / "picks.json", suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 def same_commands(R: dict[str, list], replicates: list[str]) -> list[str]:
@@ -201,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--replicate", nargs="+", choices=tuple(SEED_START), default=list(SEED_START),
                    help="replicates (train: each in turn in this process)")
     p.add_argument("--workers", type=int, default=2, help="parallel episodes (validate, evaluate)")
+    p.add_argument("--variant", choices=tuple(VARIANTS), default="main",
+                   help="; ".join(f"{k}: {v.doc}" for k, v in VARIANTS.items()) + " (train, validate)")
     p.add_argument("--allow-dirty", action="store_true",
                    help="evaluate on a tree with uncommitted changes (the diff's hash is recorded)")
     a = p.parse_args(argv)
@@ -208,9 +240,11 @@ def main(argv: list[str] | None = None) -> None:
         from agents.simic.threads import torch_threads
         for r in a.replicate:
             with torch_threads(1):
-                print(json.dumps(train(r), indent=1))
+                print(json.dumps(train(r, a.variant), indent=1))
     elif a.stage == "validate":
-        print(json.dumps(validate(a.replicate, a.workers), indent=1))
+        print(json.dumps(validate(a.replicate, a.workers, a.variant), indent=1))
+    elif a.variant != "main":
+        p.error(f"--variant {a.variant} is a diagnostic on validation seeds: it has no evaluate stage")
     else:
         print(evaluate(a.replicate, a.workers, a.allow_dirty))
 
