@@ -359,3 +359,7 @@ def test_simic4_ppo_trains_on_its_own_seeds_and_evaluates_on_seeds_no_simic4_att
     assert len(ppo.FAULTY) >= 20 and len(ppo.FAST) >= 20 and max(fresh) < 900 and not set(fresh) & used
     assert all((ROOT / ppo.clone(r)).is_file() for r in ppo.SEED_START)  # attempt 4's picked clones
     assert (ROOT / ppo.OUT / "plan.md").is_file()
+    rent0 = ppo.VARIANTS["rent0"]  # the diagnostic: the same clones and seeds, the reward without rent
+    assert rent0.overrides == {"rent_coef": 0.0} and rent0.timesteps <= ppo.TIMESTEPS and rent0.out != ppo.OUT
+    with pytest.raises(SystemExit):  # validation seeds only: no evaluate stage
+        ppo.main(["--stage", "evaluate", "--variant", "rent0"])
