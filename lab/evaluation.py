@@ -31,6 +31,7 @@ from esper_env.fileio import atomic_path
 from . import ledger
 from .compare import CompareConfig, run_comparison
 from .compare.stats import flops_ratio, fmt_ci  # noqa: F401  (flops_ratio: re-exported, the one definition)
+from .records import raw_runs
 from .settings import SUBSET_ROOT, subset_overrides
 
 
@@ -205,15 +206,7 @@ class Evaluation:
 
 def _recorded_keys(runs_jsonl: Path) -> set[str]:
     """The cache keys an evaluation's runs.jsonl already records (empty when it has none)."""
-    if not runs_jsonl.is_file():
-        return set()
-    keys = set()
-    for line in runs_jsonl.read_text().splitlines():
-        try:
-            keys.add(json.loads(line)["key"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue
-    return keys
+    return {d["key"] for d in raw_runs(runs_jsonl) if isinstance(d.get("key"), str)}
 
 
 def _same_claim(path: Path, claim: dict) -> bool:

@@ -111,6 +111,25 @@ def episode_result(record: EpisodeRecord, config: EsperConfig, precision: str, *
                      **{k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
 
 
+def raw_runs(path: str | Path) -> list[dict]:
+    """The JSON objects of a ``runs.jsonl`` as plain dicts, lines that are not one skipped (none if no file): for
+    readers that only need a field or two (cache keys) and must not stop at a damaged line."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(d, dict):
+            out.append(d)
+    return out
+
+
 def read_runs(path: str | Path) -> list[RunRecord]:
     """The records of a ``runs.jsonl`` (blank lines skipped); a clear error naming the line that is not a record."""
     import json

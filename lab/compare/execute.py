@@ -12,7 +12,7 @@ from agents.parallel import WorkerDied, maybe_interrupt, run_tasks
 from esper_env.config import EsperConfig
 from esper_env.fileio import atomic_path
 
-from ..records import RunRecord
+from ..records import RunRecord, raw_runs
 from .plan import RunSpec
 
 
@@ -58,14 +58,8 @@ class Executor:
     def _seed_cache(self, runs_jsonl: Path) -> None:
         """Put the records of an earlier invocation's ``runs.jsonl`` (a committed comparison, say) in the cache, so
         that adding a row to a comparison runs only the new row's episodes."""
-        if not runs_jsonl.is_file():
-            return
-        for line in runs_jsonl.read_text().splitlines():
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            key = d.get("key") if isinstance(d, dict) else None
+        for d in raw_runs(runs_jsonl):
+            key = d.get("key")
             if isinstance(key, str) and key.isalnum() and not (self.runs / f"{key}.json").exists():
                 self.runs.mkdir(parents=True, exist_ok=True)
                 with atomic_path(self.runs / f"{key}.json", suffix=".json") as tmp, open(tmp, "w") as f:
