@@ -53,6 +53,9 @@ class Target:
     """Who plays the episode and every branch (Simic v4's labels are rolled out by the Fast ceiling plan)."""
     concurrent: bool = False
     """Also branch GERMINATE while a seed grows (Simic v4's labelling does)."""
+    redraw: int = 0
+    """0: the branches share the episode's data order; k > 0: a retest -- the same states, every branch on a data
+    order drawn anew (agents.simic.truncation.redraw_data_order)."""
 
 
 TARGETS = {t.name: t for t in (
@@ -72,6 +75,10 @@ TARGETS = {t.name: t for t in (
     Target("faulty-fresh", "Esper-Faulty-v0", {}, tuple(range(1412, 1424)), 2, CEILING_PLUS, True),
     Target("stream-fresh", "Esper-Stream-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True),
     Target("shift-fresh", "Esper-Shift-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True),
+    # the fresh states again, every branch on another data order: how far the full label repeats (retest-plan.md)
+    Target("faulty-retest", "Esper-Faulty-v0", {}, tuple(range(1412, 1424)), 2, CEILING_PLUS, True, 1),
+    Target("stream-retest", "Esper-Stream-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 1),
+    Target("shift-retest", "Esper-Shift-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 1),
 )}
 LABELLING = dict(max_germinate=2)
 
@@ -83,7 +90,7 @@ def run(t: Target, workers: int) -> None:
     if not todo:
         return
     print(f"{t.name}: branching {len(todo)} episodes on {workers} workers ...", file=sys.stderr)
-    labelling = dict(LABELLING, stride=t.stride, rollout=t.rollout, concurrent=t.concurrent)
+    labelling = dict(LABELLING, stride=t.stride, rollout=t.rollout, concurrent=t.concurrent, redraw=t.redraw)
     job = partial(record_episode, t.env_id, env_kwargs(t.env_id, **t.overrides), labelling)
     for seed, result in run_tasks(job, todo, workers):
         if isinstance(result, WorkerDied):
@@ -221,6 +228,72 @@ def racing_test(t: RacingTest = RACING_TEST) -> str:
     return text
 
 
+RETEST = (("faulty-fresh", "faulty-retest"), ("stream-fresh", "stream-retest"), ("shift-fresh", "shift-retest"))
+"""The racing test's fresh states and the same states branched again on another data order (retest-plan.md)."""
+
+
+def _by_episode(states, values) -> list[float]:
+    """Per-episode means of per-state ``values``: the states of one episode are not independent, so intervals are
+    taken over episodes."""
+    groups: dict[int, list[float]] = {}
+    for s, v in zip(states, values):
+        groups.setdefault(s.seed, []).append(float(v))
+    return [sum(g) / len(g) for g in groups.values()]
+
+
+def retest_report(t: RacingTest = RACING_TEST) -> str | None:
+    """``retest.md``: do the full labels of the racing test repeat on another data order, and are racing's labels
+    worth less than the full ones when both are valued on it? Returns the text (None before the retest played)."""
+    from agents.simic.racing import race_label, retest
+    from lab.compare.stats import mean_ci
+
+    pairs = [(f, r, _states(f), _states(r)) for f, r in RETEST]
+    pairs = [p for p in pairs if p[3]]
+    if not pairs:
+        return None
+    ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*(100 * v for v in mean_ci(xs)))  # noqa: E731
+    share = lambda xs: "{:.1f}% [{:.1f}, {:.1f}]".format(*(100 * v for v in mean_ci(xs)))  # noqa: E731
+    lines = ["# Racing labels, retested: does the full label repeat on another data order? (issue 36, item 3)", "",
+             "Command: `python benchmarks/truncation.py --target " + " ".join(r for _, r, _, _ in pairs) + "` (plan: "
+             "[retest-plan.md](retest-plan.md)). The racing test's fresh states ([racing.md](racing.md)), every "
+             "candidate branched to the end again with the training data order (and augmentation) after the branch "
+             "point drawn anew; weights, events and the episode itself unchanged. Labels are read on the first data "
+             f"order (full branches; racing: first rung {t.rung}, > {100 * t.gap:g} points behind the leader dropped) "
+             "and valued on the second: final validation accuracy, points, minus the rollout's own command's. "
+             "Intervals: Student-t over episodes (the per-episode mean of the states), 95%.", "",
+             "| family | states (contested) | episodes | full label repeats | raced label = the retest's full | "
+             "raced = full (same order: the racing test) | on the retest: full label − own | raced label − own | "
+             "raced − full | the retest's own best − own (in sample) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    pooled = ([], [])
+    for first_name, _, first, second in pairs + [("**pooled**", None, None, None)]:
+        if first is None:
+            first, second = pooled
+        else:
+            pooled[0].extend(first)
+            pooled[1].extend(second)
+        r = retest(first, second, t.rung, t.gap)
+        full_label = [a.label() for a in first]
+        again = [b.label() for b in second]
+        raced = [race_label(a, t.rung, gap=t.gap)[0] for a in first]
+        eps = len({s.seed for s in first})
+        lines.append(
+            f"| {first_name.replace('-fresh', '')} | {r.states} ({r.contested}) | {eps} | "
+            f"{share(_by_episode(first, [f == g for f, g in zip(full_label, again)]))} | "
+            f"{share(_by_episode(first, [x == g for x, g in zip(raced, again)]))} | "
+            f"{share(_by_episode(first, [x == f for x, f in zip(raced, full_label)]))} | "
+            f"{ci(_by_episode(first, r.full_value))} | {ci(_by_episode(first, r.raced_value))} | "
+            f"{ci(_by_episode(first, [x - f for x, f in zip(r.raced_value, r.full_value)]))} | "
+            f"{ci(_by_episode(first, r.best_value))} |")
+    (again_row,) = racing_agreement(pooled[1], (t.rung,), gap=t.gap)
+    lines += ["", f"The racing test replayed on the retest's own branches (a second draw of the same states): "
+              f"{100 * again_row.agree:.1f}% of labels equal to full at {100 * again_row.cost:.0f}% of the epochs "
+              f"({again_row.states} states, {again_row.contested} contested; the first draw: racing.md).", ""]
+    text = "\n".join(lines)
+    with atomic_path(OUT / "retest.md", suffix=".md") as tmp:
+        Path(tmp).write_text(text)
+    return text
+
+
 @dataclass
 class Args:
     target: tuple[str, ...] = field(default=tuple(TARGETS), metadata={"choices": list(TARGETS)})
@@ -242,6 +315,9 @@ def main(argv: list[str] | None = None) -> None:
         Path(tmp).write_text(text)
     print(text)
     print(racing_test())
+    retested = retest_report()
+    if retested:
+        print(retested)
 
 
 if __name__ == "__main__":

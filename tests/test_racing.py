@@ -119,3 +119,24 @@ def test_a_gap_without_a_rung_is_refused_before_any_work():
         ImproveConfig(env_id="Esper-Tiny-v0", race=0, race_gap=0.02).check()
     with pytest.raises(ValueError, match="race_gap"):
         ImproveConfig(env_id="Esper-Tiny-v0", race=2, race_gap=-0.1).check()
+
+
+def test_a_retest_branches_the_same_states_on_another_data_order_and_reads_labels_across_them():
+    from agents.simic.racing import retest
+    from agents.simic.truncation import record_episode
+
+    cfg = dict(rollout="heuristic", max_germinate=2, stride=3, concurrent=False)
+    first, _ = record_episode("Esper-Tiny-v0", SMALL, cfg, 1003)
+    second, _ = record_episode("Esper-Tiny-v0", SMALL, dict(cfg, redraw=1), 1003)
+    again, _ = record_episode("Esper-Tiny-v0", SMALL, dict(cfg, redraw=1), 1003)
+    assert len(first) == len(second) >= 2
+    assert [(s.epoch, s.own) for s in first] == [(s.epoch, s.own) for s in second]  # the episode is unchanged
+    assert [b.val_curve for s in second for b in s.branches] == [b.val_curve for s in again for b in s.branches]
+    assert any(a.val_curve != b.val_curve for s, t in zip(first, second) for a, b in zip(s.branches, t.branches))
+    r = retest(first, second, rung=1, gap=None)
+    assert r.states == len(first) and 0 <= r.full_repeats <= 1
+    assert retest(first, first, rung=1, gap=None).full_repeats == 1.0  # a label repeats on its own branches
+    for values in (r.full_value, r.raced_value):
+        assert all(v <= best + 1e-12 for v, best in zip(values, r.best_value))  # the second order's best bounds them
+    with pytest.raises(ValueError, match="retest states differ"):
+        retest(first, second[::-1], rung=1, gap=None)

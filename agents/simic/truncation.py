@@ -11,7 +11,7 @@ counts how often it equals the full label, against the branch epochs it would ha
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -86,11 +86,23 @@ def agreement(states: list[BranchedState], horizons: tuple[int, ...], objective:
     return out
 
 
+def redraw_data_order(snapshot, seed: int, epoch: int, draw: int):
+    """``snapshot`` with the training loader's generator (data order and augmentation from here on) drawn anew from
+    (``seed``, ``epoch``, ``draw``); everything else -- weights, events, the variant's draws -- unchanged. Branches
+    from it are a *retest* of the same state: what the label owes to the data order the branches happened to
+    share."""
+    import torch
+
+    rng = np.random.SeedSequence([int(seed), int(epoch), int(draw)]).generate_state(1)[0]
+    return replace(snapshot, loader_rng=torch.Generator().manual_seed(int(rng)).get_state())
+
+
 def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[list[BranchedState], dict]:
     """Play ``seed`` with the rollout controller (``cfg["rollout"]``), branching every candidate to the end at
     the states :func:`~agents.simic.branch.improve_episode` would branch (``max_germinate``, ``concurrent``,
     ``stride``); the states and the time spent (``snapshot_s``, ``restore_s``, ``play_s``, ``wall_s``,
-    ``branch_epochs``)."""
+    ``branch_epochs``). ``cfg["redraw"]`` (optional, > 0): the branches train on a data order drawn anew at each
+    state (:func:`redraw_data_order`); the episode itself, and so the states, are unchanged."""
     import gymnasium as gym
     import torch
 
@@ -114,7 +126,8 @@ def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[lis
             t0 = time.perf_counter()
             snap = env.unwrapped.snapshot()
             timings["snapshot_s"] += time.perf_counter() - t0
-            branches = branch(env, snap, cands, partial(make_agent, cfg["rollout"]), timings=timings)
+            origin = redraw_data_order(snap, seed, epoch, cfg["redraw"]) if cfg.get("redraw") else snap
+            branches = branch(env, origin, cands, partial(make_agent, cfg["rollout"]), timings=timings)
             t0 = time.perf_counter()
             obs, info = env.unwrapped.restore(snap)
             timings["restore_s"] += time.perf_counter() - t0
