@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.simic.critic import seed_view
+from agents.simic.iterate import IterateConfig
 from esper_env.leyline import LAYOUT_CODEC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,6 +221,22 @@ CONFIRM = {"4": (
                  static=False),
 )}
 """Confirmatory evaluations by attempt (each claimed as the same attempt, more seeds)."""
+
+
+def config(replicate: str, blind: bool = False, attempt: str = LATEST, base: str | None = None) -> IterateConfig:
+    """One replicate's pipeline with one residual base (default: the attempt's first, whose run labels); its blind
+    ablation: one round on the same labels, residual to the plan, critic and clone masked."""
+    a = ATTEMPTS[attempt]
+    base = next(iter(a.bases)) if base is None else base
+    env_id, overrides = a.train
+    return IterateConfig(env_id, dict(overrides), rounds=1 if blind else a.rounds, episodes=a.episodes,
+                         first_seed=a.replicates[replicate], start=a.start, rollout="policy",
+                         objective="val", max_germinate=a.max_germinate, concurrent=True, stride=2, race=RACE,
+                         focus=a.focus, critic=True, critic_form=a.critic_form, critic_hidden=a.critic_hidden,
+                         critic_margin=CRITIC_MARGIN, critic_margins=a.critic_margins,
+                         observe=BLIND if blind else a.observe,
+                         residual=PLAN if blind else a.bases[base], residual_bonus=BONUS,
+                         out=a.out / f"{replicate}-blind" if blind else a.folder(replicate, base), workers=2)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -237,7 +237,7 @@ def test_simic4_replicates_learn_on_their_own_training_seeds_and_evaluate_on_eno
     blind ablation share round 0 (its labels do not depend on the learner) and the blind one masks the report; fresh
     evaluation seeds are disjoint across settings and attempts, and as many as the issue asks (>= 20 per family,
     >= 10 on the real subset, >= 30 on the mixed distribution: its two families pooled)."""
-    simic4 = load("simic4")
+    simic4 = load("simic4_attempts")  # the attempts as data
     seeds = [s for a in simic4.ATTEMPTS for r in simic4.ATTEMPTS[a].replicates
              for k in range(simic4.ATTEMPTS[a].rounds) for s in simic4.config(r, attempt=a).seeds(k)]
     assert len(seeds) == len(set(seeds)) and min(seeds) >= 1000
@@ -265,16 +265,16 @@ def test_simic4_goal_index_reads_every_attempts_verdict_and_says_which_were_not_
 
     from lab.evaluation import GoalCheck, write_goal
 
-    simic4 = load("simic4")
-    one, two = (replace(simic4.ATTEMPTS["4"], name=n, out=tmp_path / f"attempt{n}") for n in ("1", "2"))
-    monkeypatch.setattr(simic4, "ATTEMPTS", {"1": one, "2": two})
-    monkeypatch.setattr(simic4, "OUT", tmp_path)
-    monkeypatch.setattr(simic4, "GOAL", tmp_path / "goal.md")
+    report = load("simic4_report")
+    one, two = (replace(report.ATTEMPTS["4"], name=n, out=tmp_path / f"attempt{n}") for n in ("1", "2"))
+    monkeypatch.setattr(report, "ATTEMPTS", {"1": one, "2": two})
+    monkeypatch.setattr(report, "OUT", tmp_path)
+    monkeypatch.setattr(report, "GOAL", tmp_path / "goal.md")
     checks = [GoalCheck("faulty: simic-a − reactive > 0", False, "-0.50 [-1.00, +0.00]"),
               GoalCheck("faulty: simic-a − heuristic > 0", True, "+3.00 [+2.00, +4.00]")]
     two.out.mkdir()
     write_goal(two.goal, ["# two", ""], checks, "Goal (issue 36)")
-    text = simic4.write_index().read_text()
+    text = report.write_index().read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
     assert rows[0].startswith("| 2 ") and "| 1 of 2 |" in rows[0] and "simic-a -0.50 [-1.00, +0.00]" in rows[0]
     assert "heuristic" not in rows[0] and "not evaluated" in rows[1]
