@@ -232,12 +232,12 @@ RETEST = (("faulty-fresh", "faulty-retest"), ("stream-fresh", "stream-retest"), 
 """The racing test's fresh states and the same states branched again on another data order (retest-plan.md)."""
 
 
-def _by_episode(states, values) -> list[float]:
-    """Per-episode means of per-state ``values``: the states of one episode are not independent, so intervals are
-    taken over episodes."""
-    groups: dict[int, list[float]] = {}
-    for s, v in zip(states, values):
-        groups.setdefault(s.seed, []).append(float(v))
+def _by_episode(episodes: list, values) -> list[float]:
+    """Per-episode means of per-state ``values`` (``episodes``: each state's episode key): the states of one episode
+    are not independent, so intervals are taken over episodes."""
+    groups: dict[object, list[float]] = {}
+    for e, v in zip(episodes, values):
+        groups.setdefault(e, []).append(float(v))
     return [sum(g) / len(g) for g in groups.values()]
 
 
@@ -264,26 +264,28 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
              "| family | states (contested) | episodes | full label repeats | raced label = the retest's full | "
              "raced = full (same order: the racing test) | on the retest: full label − own | raced label − own | "
              "raced − full | the retest's own best − own (in sample) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    pooled = ([], [])
+    pooled = ([], [], [])
     for first_name, _, first, second in pairs + [("**pooled**", None, None, None)]:
         if first is None:
-            first, second = pooled
-        else:
-            pooled[0].extend(first)
-            pooled[1].extend(second)
+            first, second, episodes = pooled
+        else:  # an episode is a target's seed (stream and shift share seeds)
+            episodes = [(first_name, s.seed) for s in first]
+            for into, what in zip(pooled, (first, second, episodes)):
+                into.extend(what)
         r = retest(first, second, t.rung, t.gap)
         full_label = [a.label() for a in first]
         again = [b.label() for b in second]
         raced = [race_label(a, t.rung, gap=t.gap)[0] for a in first]
-        eps = len({s.seed for s in first})
+        eps = len(set(episodes))
+        by_episode = partial(_by_episode, episodes)
         lines.append(
             f"| {first_name.replace('-fresh', '')} | {r.states} ({r.contested}) | {eps} | "
-            f"{share(_by_episode(first, [f == g for f, g in zip(full_label, again)]))} | "
-            f"{share(_by_episode(first, [x == g for x, g in zip(raced, again)]))} | "
-            f"{share(_by_episode(first, [x == f for x, f in zip(raced, full_label)]))} | "
-            f"{ci(_by_episode(first, r.full_value))} | {ci(_by_episode(first, r.raced_value))} | "
-            f"{ci(_by_episode(first, [x - f for x, f in zip(r.raced_value, r.full_value)]))} | "
-            f"{ci(_by_episode(first, r.best_value))} |")
+            f"{share(by_episode([f == g for f, g in zip(full_label, again)]))} | "
+            f"{share(by_episode([x == g for x, g in zip(raced, again)]))} | "
+            f"{share(by_episode([x == f for x, f in zip(raced, full_label)]))} | "
+            f"{ci(by_episode(r.full_value))} | {ci(by_episode(r.raced_value))} | "
+            f"{ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))} | "
+            f"{ci(by_episode(r.best_value))} |")
     (again_row,) = racing_agreement(pooled[1], (t.rung,), gap=t.gap)
     lines += ["", f"The racing test replayed on the retest's own branches (a second draw of the same states): "
               f"{100 * again_row.agree:.1f}% of labels equal to full at {100 * again_row.cost:.0f}% of the epochs "

@@ -323,6 +323,38 @@ def test_the_racing_test_reads_its_verdict_off_the_fresh_states_only(tmp_path, m
     assert (tmp_path / "racing.md").read_text().startswith("# Racing labels")
 
 
+def test_the_retest_values_first_draw_labels_on_the_second_and_counts_episodes_per_target(tmp_path, monkeypatch):
+    """retest.md: a label read on the first data order is valued on the second; two targets that share a seed are two
+    episodes (the intervals are over episodes)."""
+    import json
+
+    from agents.simic.rollout import Branch
+    from agents.simic.truncation import BranchedState
+
+    truncation = load("truncation")
+    monkeypatch.setattr(truncation, "OUT", tmp_path)
+    monkeypatch.setattr(truncation, "RETEST", (("a-fresh", "a-retest"), ("b-fresh", "b-retest")))
+
+    def state(seed, final):  # the own command 0; 1 and 2 end at final[1], final[2]
+        return BranchedState(seed, 0, 0, tuple(Branch(a, v, 0.0, 4, (0.3, 0.3, 0.3, v), (0.0,) * 4)
+                                               for a, v in enumerate(final)))
+
+    first = [state(1000, (0.30, 0.35, 0.33)), state(1001, (0.30, 0.35, 0.33))]  # full label 1 at both
+    second = [state(1000, (0.30, 0.31, 0.34)), state(1001, (0.30, 0.36, 0.32))]  # label 2, then 1 again
+    for name, states in (("a-fresh", first), ("a-retest", second), ("b-fresh", first), ("b-retest", second)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "1.json").write_text(json.dumps(dict(states=[s.to_dict() for s in states])))
+    text = truncation.retest_report()
+    pooled = next(line for line in text.splitlines() if line.startswith("| **pooled**"))
+    cells = [c.strip() for c in pooled.split("|")[1:-1]]
+    assert cells[1] == "4 (4)" and cells[2] == "4"  # 2 targets x 2 seeds: four episodes, not two
+    assert cells[3].startswith("50.0%")  # the full label repeats at one state of two
+    assert cells[6].startswith("+3.50")  # label 1 on the second draw: +1 and +6 points over the own command
+    assert (tmp_path / "retest.md").is_file()
+    monkeypatch.setattr(truncation, "RETEST", (("a-fresh", "nowhere"),))
+    assert truncation.retest_report() is None  # before the retest played
+
+
 def test_a_confirmation_describes_ties_with_the_reactive_heuristic_and_pools_the_first_evaluation():
     """The descriptive lines under a confirmation's table, on attempt 4's committed faulty runs: ties counted seed by
     seed, the pooled sample the confirmation's seeds plus the first evaluation's (none counted twice)."""
