@@ -79,6 +79,10 @@ TARGETS = {t.name: t for t in (
     Target("faulty-retest", "Esper-Faulty-v0", {}, tuple(range(1412, 1424)), 2, CEILING_PLUS, True, 1),
     Target("stream-retest", "Esper-Stream-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 1),
     Target("shift-retest", "Esper-Shift-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 1),
+    # and a third data order, to value labels read on the first two (draws-plan.md)
+    Target("faulty-retest2", "Esper-Faulty-v0", {}, tuple(range(1412, 1424)), 2, CEILING_PLUS, True, 2),
+    Target("stream-retest2", "Esper-Stream-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 2),
+    Target("shift-retest2", "Esper-Shift-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 2),
 )}
 LABELLING = dict(max_germinate=2)
 
@@ -296,6 +300,74 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
     return text
 
 
+DRAWS = tuple((f"{f}-fresh", f"{f}-retest", f"{f}-retest2") for f in ("faulty", "stream", "shift"))
+"""Three data orders of the racing test's fresh states: labels read on the first one or two, valued on the third."""
+
+
+def draws_report(t: RacingTest = RACING_TEST) -> str | None:
+    """``draws.md``: at equal labelling cost, is racing on two data orders (the branches' curves averaged) worth more
+    than one full draw? And averaging two full draws? Labels read on draws A and B, valued on draw C. Returns the
+    text (None before the third draw played)."""
+    from agents.simic.racing import race_label
+    from agents.simic.truncation import mean_of_draws
+    from lab.compare.stats import mean_ci
+
+    sets = [(names, [_states(n) for n in names]) for names in DRAWS]
+    sets = [(names, d) for names, d in sets if d[2]]
+    if not sets:
+        return None
+    episodes, a_states, b_states, c_states = [], [], [], []
+    for names, (a, b, c) in sets:
+        if not len(a) == len(b) == len(c):
+            raise ValueError(f"{names}: the draws hold {len(a)}, {len(b)}, {len(c)} states: branch every seed of each")
+        episodes += [(names[0], s.seed) for s in a]
+        a_states += a
+        b_states += b
+        c_states += c
+    labels: dict[str, tuple[list[int], list]] = {}  # name: (label per state, (its branch epochs, one full draw's))
+    for a, b in zip(a_states, b_states):
+        ab = mean_of_draws([a, b])
+        own = next(x.epochs for x in a.branches if x.action == a.own)
+        one = a.epochs()
+        raced_a, cost_a = race_label(a, t.rung, gap=t.gap)
+        raced_ab, alt = race_label(ab, t.rung, gap=t.gap)
+        for name, label, cost in (("full, draw A", a.label(), one - own), ("raced, draw A", raced_a, cost_a),
+                                  ("raced, draws A and B averaged", raced_ab, 2 * alt + own),
+                                  ("full, draws A and B averaged", ab.label(), 2 * one - own)):
+            labels.setdefault(name, ([], []))[0].append(label)
+            labels[name][1].append((cost, one))
+    value = lambda s, act: 100 * next(x.val_accuracy for x in s.branches if x.action == act)  # noqa: E731
+    on_c = {n: [value(c, x) - value(c, c.own) for c, x in zip(c_states, ls)] for n, (ls, _) in labels.items()}
+    c_full = [c.label() for c in c_states]
+    by_episode = partial(_by_episode, episodes)
+    said_ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*mean_ci(by_episode(xs)))  # noqa: E731
+    lines = ["# Labels from one or two data orders, valued on a third (issue 36, items 1 and 3)", "",
+             "Command: `python benchmarks/truncation.py --target " + " ".join(n[2] for n, _ in sets) + "` (plan: "
+             "[draws-plan.md](draws-plan.md)). The racing test's fresh states, branched on three data orders: A (the "
+             "episode's own: `*-fresh`), B (`*-retest`), C (`*-retest2`). Each label is read on A or on A and B "
+             "(their curves averaged epoch by epoch) and valued on C: final validation accuracy, points, minus the "
+             "rollout's own command's. Cost: branch epochs per state against one full draw of every candidate "
+             f"(the own command free on A, where the episode plays it). Racing: first rung {t.rung}, > "
+             f"{100 * t.gap:g} points behind the leader dropped. Intervals: Student-t over the {len(set(episodes))} "
+             "episodes (per-episode means), 95%.", "",
+             "| label | cost vs one full draw | equal to C's full label | on C: − own command | − full, draw A |",
+             "|---|---|---|---|---|"]
+    base = on_c["full, draw A"]
+    for name, (ls, costs) in labels.items():
+        versus = "—" if name == "full, draw A" else said_ci([x - y for x, y in zip(on_c[name], base)])
+        same = sum(x == y for x, y in zip(ls, c_full)) / len(ls)
+        cost = sum(c for c, _ in costs) / sum(o for _, o in costs)
+        lines.append(f"| {name} | {100 * cost:.0f}% | {100 * same:.1f}% | {said_ci(on_c[name])} | "
+                     f"{versus} |")
+    best = [value(c, x) - value(c, c.own) for c, x in zip(c_states, c_full)]
+    lines += ["", f"C's own full label, in sample there (a bound, not a label): {said_ci(best)} points over the own "
+              f"command; {len(c_states)} states.", ""]
+    text = "\n".join(lines)
+    with atomic_path(OUT / "draws.md", suffix=".md") as tmp:
+        Path(tmp).write_text(text)
+    return text
+
+
 @dataclass
 class Args:
     target: tuple[str, ...] = field(default=tuple(TARGETS), metadata={"choices": list(TARGETS)})
@@ -317,9 +389,9 @@ def main(argv: list[str] | None = None) -> None:
         Path(tmp).write_text(text)
     print(text)
     print(racing_test())
-    retested = retest_report()
-    if retested:
-        print(retested)
+    for report in (retest_report(), draws_report()):
+        if report:
+            print(report)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,24 @@ class BranchedState:
         return cls(int(d["seed"]), int(d["epoch"]), int(d["own"]), bs)
 
 
+def mean_of_draws(draws: list[BranchedState]) -> BranchedState:
+    """One state's branches averaged over several draws of its data order (:func:`redraw_data_order`): each
+    candidate's validation and return curves, epoch by epoch. Its label is the command best *on average* over the
+    draws -- what the state warrants rather than what one data order rewarded."""
+    first = draws[0]
+    for d in draws[1:]:
+        if (d.seed, d.epoch, d.own, [b.action for b in d.branches]) != \
+                (first.seed, first.epoch, first.own, [b.action for b in first.branches]):
+            raise ValueError(f"draws of different states (seed {first.seed} epoch {first.epoch} / seed {d.seed} "
+                             f"epoch {d.epoch}): average the same state's draws only")
+    out = []
+    for i, b in enumerate(first.branches):
+        val = tuple(float(np.mean([d.branches[i].val_curve[k] for d in draws])) for k in range(b.epochs))
+        ret = tuple(float(np.mean([d.branches[i].return_curve[k] for d in draws])) for k in range(b.epochs))
+        out.append(Branch(b.action, val[-1], ret[-1], b.epochs, val, ret))
+    return BranchedState(first.seed, first.epoch, first.own, tuple(out))
+
+
 @dataclass(frozen=True)
 class Agreement:
     """How often the label at ``horizon`` equals the full label, and what it costs."""
