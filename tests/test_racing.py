@@ -140,3 +140,20 @@ def test_a_retest_branches_the_same_states_on_another_data_order_and_reads_label
         assert all(v <= best + 1e-12 for v, best in zip(values, r.best_value))  # the second order's best bounds them
     with pytest.raises(ValueError, match="retest states differ"):
         retest(first, second[::-1], rung=1, gap=None)
+
+
+def test_a_label_averaged_over_draws_reads_each_candidates_mean_curve_and_refuses_other_states():
+    from agents.simic.rollout import Branch
+    from agents.simic.truncation import mean_of_draws
+
+    def b(action, curve):
+        return Branch(action, curve[-1], 0.0, len(curve), tuple(curve), tuple(0.0 for _ in curve))
+
+    one = BranchedState(1000, 2, 0, (b(0, [0.30, 0.30]), b(1, [0.30, 0.36])))  # 1 wins by 6 points on this order
+    two = BranchedState(1000, 2, 0, (b(0, [0.30, 0.34]), b(1, [0.30, 0.30])))  # 0 by 4 on that one
+    mean = mean_of_draws([one, two])
+    assert [x.val_curve[-1] for x in mean.branches] == pytest.approx([0.32, 0.33])
+    assert (one.label(), two.label(), mean.label()) == (1, 0, 1)
+    assert mean_of_draws([one]).branches == one.branches
+    with pytest.raises(ValueError, match="different states"):
+        mean_of_draws([one, BranchedState(1001, 2, 0, two.branches)])
