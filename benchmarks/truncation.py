@@ -268,7 +268,7 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
              "| family | states (contested) | episodes | full label repeats | raced label = the retest's full | "
              "raced = full (same order: the racing test) | on the retest: full label − own | raced label − own | "
              "raced − full | the retest's own best − own (in sample) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    pooled = ([], [], [])
+    pooled, verdict = ([], [], []), ""
     for first_name, _, first, second in pairs + [("**pooled**", None, None, None)]:
         if first is None:
             first, second, episodes = pooled
@@ -290,10 +290,19 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
             f"{ci(by_episode(r.full_value))} | {ci(by_episode(r.raced_value))} | "
             f"{ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))} | "
             f"{ci(by_episode(r.best_value))} |")
+        if first_name == "**pooled**":  # the plan's reading: as good if > -0.25 points, worse if < 0
+            repeats = mean_ci(by_episode([f == g for f, g in zip(full_label, again)]))
+            lost = mean_ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))
+            worth = "as good as full ones" if lost[1] > -0.0025 else "worse" if lost[2] < 0 else "undecided"
+            verdict = (f"**Retest**: the full label repeats on {100 * repeats[0]:.1f}% [{100 * repeats[1]:.1f}, "
+                       f"{100 * repeats[2]:.1f}] of the {r.states} states on another data order; there racing's "
+                       f"labels are worth {ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))} "
+                       f"points against the full label's (racing's labels {worth}).")
     (again_row,) = racing_agreement(pooled[1], (t.rung,), gap=t.gap)
     lines += ["", f"The racing test replayed on the retest's own branches (a second draw of the same states): "
               f"{100 * again_row.agree:.1f}% of labels equal to full at {100 * again_row.cost:.0f}% of the epochs "
-              f"({again_row.states} states, {again_row.contested} contested; the first draw: racing.md).", ""]
+              f"({again_row.states} states, {again_row.contested} contested; the first draw: racing.md).", "",
+              verdict, ""]
     text = "\n".join(lines)
     with atomic_path(OUT / "retest.md", suffix=".md") as tmp:
         Path(tmp).write_text(text)
@@ -353,15 +362,25 @@ def draws_report(t: RacingTest = RACING_TEST) -> str | None:
              "| label | cost vs one full draw | equal to C's full label | on C: − own command | − full, draw A |",
              "|---|---|---|---|---|"]
     base = on_c["full, draw A"]
-    for name, (ls, costs) in labels.items():
+    cost_of = {name: sum(c for c, _ in costs) / sum(o for _, o in costs) for name, (_, costs) in labels.items()}
+    for name, (ls, _) in labels.items():
         versus = "—" if name == "full, draw A" else said_ci([x - y for x, y in zip(on_c[name], base)])
         same = sum(x == y for x, y in zip(ls, c_full)) / len(ls)
-        cost = sum(c for c, _ in costs) / sum(o for _, o in costs)
-        lines.append(f"| {name} | {100 * cost:.0f}% | {100 * same:.1f}% | {said_ci(on_c[name])} | "
+        lines.append(f"| {name} | {100 * cost_of[name]:.0f}% | {100 * same:.1f}% | {said_ci(on_c[name])} | "
                      f"{versus} |")
     best = [value(c, x) - value(c, c.own) for c, x in zip(c_states, c_full)]
+    averaged = [x - y for x, y in zip(on_c["full, draws A and B averaged"], base)]
+    raced_two = [x - y for x, y in zip(on_c["raced, draws A and B averaged"], base)]
+    low, high = mean_ci(by_episode(averaged))[1:]
+    pays = "pays" if low > 0 else "does not pay" if high < 0.25 else "undecided"  # the plan's reading
     lines += ["", f"C's own full label, in sample there (a bound, not a label): {said_ci(best)} points over the own "
-              f"command; {len(c_states)} states.", ""]
+              f"command; {len(c_states)} states.", "",
+              f"**Draws**: on a third data order, the full label of two orders averaged is worth {said_ci(averaged)} "
+              f"points against one order's (averaging {pays}, at "
+              f"{cost_of['full, draws A and B averaged'] / cost_of['full, draw A']:.1f}x its branch epochs); racing "
+              f"on the two orders ({cost_of['raced, draws A and B averaged'] / cost_of['full, draw A']:.1f}x) "
+              f"{said_ci(raced_two)}.",
+              ""]
     text = "\n".join(lines)
     with atomic_path(OUT / "draws.md", suffix=".md") as tmp:
         Path(tmp).write_text(text)
