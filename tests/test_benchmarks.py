@@ -300,9 +300,9 @@ def test_the_racing_test_reads_its_verdict_off_the_fresh_states_only(tmp_path, m
     from agents.simic.rollout import Branch
     from agents.simic.truncation import BranchedState
 
-    truncation = load("truncation")
-    monkeypatch.setattr(truncation, "OUT", tmp_path)
-    test = replace(truncation.RACING_TEST, picked_on=("seen",), test=("fresh",))
+    racing = load("racing_report")
+    monkeypatch.setattr(racing, "OUT", tmp_path)
+    test = replace(racing.RACING_TEST, picked_on=("seen",), test=("fresh",))
 
     def b(action, curve):
         return Branch(action, curve[-1], 0.0, len(curve), tuple(curve), tuple(0.0 for _ in curve))
@@ -313,12 +313,12 @@ def test_the_racing_test_reads_its_verdict_off_the_fresh_states_only(tmp_path, m
     for name, states in (("seen", [close]), ("fresh", [far])):
         (tmp_path / name).mkdir()
         (tmp_path / name / "1.json").write_text(json.dumps(dict(states=[s.to_dict() for s in states])))
-    text = truncation.racing_test(test)
+    text = racing.racing_test(test)
     assert "**Racing target not met** on the fresh states" in text and "0.0% equal (1 states)" in text
     assert "| seen | first rung 2, > 2 points behind the leader dropped | 1 (1) | 100.0% |" in text
     (tmp_path / "fresh" / "1.json").write_text(json.dumps(dict(states=[close.to_dict()])))
     # 1 dropped at rung 4 (9 points behind), 2 to the end: 12 of 24 epochs, the label right
-    assert "**Racing target met** on the fresh states" in truncation.racing_test(test)
+    assert "**Racing target met** on the fresh states" in racing.racing_test(test)
     assert "50% of the epochs, 100.0% equal (1 states)" in (tmp_path / "racing.md").read_text()
     assert (tmp_path / "racing.md").read_text().startswith("# Racing labels")
 
@@ -331,9 +331,9 @@ def test_the_retest_values_first_draw_labels_on_the_second_and_counts_episodes_p
     from agents.simic.rollout import Branch
     from agents.simic.truncation import BranchedState
 
-    truncation = load("truncation")
-    monkeypatch.setattr(truncation, "OUT", tmp_path)
-    monkeypatch.setattr(truncation, "RETEST", (("a-fresh", "a-retest"), ("b-fresh", "b-retest")))
+    racing = load("racing_report")
+    monkeypatch.setattr(racing, "OUT", tmp_path)
+    monkeypatch.setattr(racing, "RETEST", (("a-fresh", "a-retest"), ("b-fresh", "b-retest")))
 
     def state(seed, final):  # the own command 0; 1 and 2 end at final[1], final[2]
         return BranchedState(seed, 0, 0, tuple(Branch(a, v, 0.0, 4, (0.3, 0.3, 0.3, v), (0.0,) * 4)
@@ -344,15 +344,15 @@ def test_the_retest_values_first_draw_labels_on_the_second_and_counts_episodes_p
     for name, states in (("a-fresh", first), ("a-retest", second), ("b-fresh", first), ("b-retest", second)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "1.json").write_text(json.dumps(dict(states=[s.to_dict() for s in states])))
-    text = truncation.retest_report()
+    text = racing.retest_report()
     pooled = next(line for line in text.splitlines() if line.startswith("| **pooled**"))
     cells = [c.strip() for c in pooled.split("|")[1:-1]]
     assert cells[1] == "4 (4)" and cells[2] == "4"  # 2 targets x 2 seeds: four episodes, not two
     assert cells[3].startswith("50.0%")  # the full label repeats at one state of two
     assert cells[6].startswith("+3.50")  # label 1 on the second draw: +1 and +6 points over the own command
     assert (tmp_path / "retest.md").is_file()
-    monkeypatch.setattr(truncation, "RETEST", (("a-fresh", "nowhere"),))
-    assert truncation.retest_report() is None  # before the retest played
+    monkeypatch.setattr(racing, "RETEST", (("a-fresh", "nowhere"),))
+    assert racing.retest_report() is None  # before the retest played
 
 
 def test_a_confirmation_describes_ties_with_the_reactive_heuristic_and_pools_the_first_evaluation():
