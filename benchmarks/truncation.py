@@ -58,6 +58,10 @@ class Target:
     redraw: int = 0
     """0: the branches share the episode's data order; k > 0: a retest -- the same states, every branch on a data
     order drawn anew (agents.simic.truncation.redraw_data_order)."""
+    focus: str = "all"
+    """Which states and commands are branched (``esper improve --focus``): "all", or "growing" (the own command
+    against culling each GERMINATED or TRAINING seed, wherever one grows; each state's observation is kept for a
+    critic of the report to label)."""
 
 
 TARGETS = {t.name: t for t in (
@@ -85,6 +89,11 @@ TARGETS = {t.name: t for t in (
     Target("faulty-retest2", "Esper-Faulty-v0", {}, tuple(range(1412, 1424)), 2, CEILING_PLUS, True, 2),
     Target("stream-retest2", "Esper-Stream-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 2),
     Target("shift-retest2", "Esper-Shift-v0", {}, tuple(range(1404, 1408)), 2, CEILING_PLUS, True, 2),
+    # Simic v4 attempt 4's labelling on fresh training seeds, on two data orders: are the critic's labels worth more
+    # than one draw's branch labels on data neither was read on? (critic-plan.md)
+    Target("faulty-growing", "Esper-Faulty-v0", {}, tuple(range(11000, 11030)), 2, "reactive", True, 0, "growing"),
+    Target("faulty-growing-retest", "Esper-Faulty-v0", {}, tuple(range(11000, 11030)), 2, "reactive", True, 1,
+           "growing"),
 )}
 LABELLING = dict(max_germinate=2)
 
@@ -96,7 +105,8 @@ def run(t: Target, workers: int) -> None:
     if not todo:
         return
     print(f"{t.name}: branching {len(todo)} episodes on {workers} workers ...", file=sys.stderr)
-    labelling = dict(LABELLING, stride=t.stride, rollout=t.rollout, concurrent=t.concurrent, redraw=t.redraw)
+    labelling = dict(LABELLING, stride=t.stride, rollout=t.rollout, concurrent=t.concurrent, redraw=t.redraw,
+                     focus=t.focus, keep_obs=t.focus == "growing")
     job = partial(record_episode, t.env_id, env_kwargs(t.env_id, **t.overrides), labelling)
     for seed, result in run_tasks(job, todo, workers):
         if isinstance(result, WorkerDied):

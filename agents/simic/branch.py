@@ -165,6 +165,17 @@ def branch_here(cands: list[int], epoch: int, own: int, stride: int, codec: Acti
     return len(cands) > 1 and (epoch % stride == 0 or codec.decode(own).op != Op.WAIT)
 
 
+def state_candidates(report: TrainingReport, mask: np.ndarray, own: int, cfg: dict,
+                     codec: ActionCodec) -> tuple[list[int], bool]:
+    """The commands branched at a state and whether it is branched, as labelling ``cfg`` says (``focus``:
+    :func:`growing_candidates` wherever a seed grows, else :func:`candidates` at :func:`branch_here`'s states)."""
+    if cfg.get("focus", "all") == "growing":
+        cands = growing_candidates(report, mask, own, codec)
+        return cands, len(cands) > 1
+    cands = candidates(report, mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
+    return cands, branch_here(cands, report.epoch, own, cfg["stride"], codec)
+
+
 @dataclass(frozen=True)
 class BranchStats:
     """The branching budget one episode spent."""
@@ -216,12 +227,7 @@ def improve_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[Ep
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
         owns.append(own)
-        if cfg.get("focus", "all") == "growing":
-            cands = growing_candidates(info["report"], mask, own, codec)
-            here = len(cands) > 1
-        else:
-            cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
-            here = branch_here(cands, info["report"].epoch, own, cfg["stride"], codec)
+        cands, here = state_candidates(info["report"], mask, own, cfg, codec)
         by_objective = dict.fromkeys(OBJECTIVES, own)
         if here:
             snap = env.unwrapped.snapshot()

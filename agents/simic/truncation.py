@@ -18,7 +18,7 @@ import numpy as np
 
 from esper_env.leyline import ActionCodec
 
-from .branch import branch_here, candidates
+from .branch import state_candidates
 from .rollout import Branch, best_branch, branch
 
 
@@ -32,6 +32,8 @@ class BranchedState:
     own: int
     """The rollout controller's command there."""
     branches: tuple[Branch, ...]
+    obs: tuple[float, ...] = ()
+    """The observation at the state, where it was kept (``keep_obs``: a critic of the report can label it later)."""
 
     def label(self, objective: str = "val", horizon: int | None = None, margin: float = 0.0) -> int:
         """The improved teacher's label, from full branches or from branches cut ``horizon`` epochs on."""
@@ -45,13 +47,13 @@ class BranchedState:
     def to_dict(self) -> dict:
         return dict(seed=self.seed, epoch=self.epoch, own=self.own, branches=[
             dict(action=b.action, val_curve=list(b.val_curve), return_curve=list(b.return_curve))
-            for b in self.branches])
+            for b in self.branches], **({"obs": list(self.obs)} if self.obs else {}))
 
     @classmethod
     def from_dict(cls, d: dict) -> BranchedState:
         bs = tuple(Branch(b["action"], b["val_curve"][-1], b["return_curve"][-1], len(b["val_curve"]),
                           tuple(b["val_curve"]), tuple(b["return_curve"])) for b in d["branches"])
-        return cls(int(d["seed"]), int(d["epoch"]), int(d["own"]), bs)
+        return cls(int(d["seed"]), int(d["epoch"]), int(d["own"]), bs, tuple(d.get("obs", ())))
 
 
 def mean_of_draws(draws: list[BranchedState]) -> BranchedState:
@@ -69,7 +71,7 @@ def mean_of_draws(draws: list[BranchedState]) -> BranchedState:
         val = tuple(float(np.mean([d.branches[i].val_curve[k] for d in draws])) for k in range(b.epochs))
         ret = tuple(float(np.mean([d.branches[i].return_curve[k] for d in draws])) for k in range(b.epochs))
         out.append(Branch(b.action, val[-1], ret[-1], b.epochs, val, ret))
-    return BranchedState(first.seed, first.epoch, first.own, tuple(out))
+    return BranchedState(first.seed, first.epoch, first.own, tuple(out), first.obs)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[lis
     """Play ``seed`` with the rollout controller (``cfg["rollout"]``), branching every candidate to the end at
     the states :func:`~agents.simic.branch.improve_episode` would branch (``max_germinate``, ``concurrent``,
     ``stride``); the states and the time spent (``snapshot_s``, ``restore_s``, ``play_s``, ``wall_s``,
-    ``branch_epochs``). ``cfg["redraw"]`` (optional, > 0): the branches train on a data order drawn anew at each
+    ``branch_epochs``). ``cfg["focus"]`` "growing": :func:`~agents.simic.branch.growing_candidates` at every state
+where a seed grows (as ``esper improve --focus growing``); ``cfg["keep_obs"]``: keep each state's observation.
+``cfg["redraw"]`` (optional, > 0): the branches train on a data order drawn anew at each
     state (:func:`redraw_data_order`); the episode itself, and so the states, are unchanged."""
     import gymnasium as gym
     import torch
@@ -138,9 +142,9 @@ def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[lis
     while not done:
         mask = np.asarray(info["action_mask"], dtype=bool)
         own = int(rollout.act(obs, info))
-        cands = candidates(info["report"], mask, own, cfg["max_germinate"], codec, cfg["concurrent"])
+        cands, here = state_candidates(info["report"], mask, own, cfg, codec)
         epoch = info["report"].epoch
-        if branch_here(cands, epoch, own, cfg["stride"], codec):
+        if here:
             t0 = time.perf_counter()
             snap = env.unwrapped.snapshot()
             timings["snapshot_s"] += time.perf_counter() - t0
@@ -149,7 +153,8 @@ def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[lis
             t0 = time.perf_counter()
             obs, info = env.unwrapped.restore(snap)
             timings["restore_s"] += time.perf_counter() - t0
-            states.append(BranchedState(seed, epoch, own, tuple(branches)))
+            states.append(BranchedState(seed, epoch, own, tuple(branches),
+                                        tuple(map(float, obs)) if cfg.get("keep_obs") else ()))
             timings["branch_epochs"] += sum(b.epochs for b in branches)
         obs, _, done, _, info = env.step(own)
     env.close()
