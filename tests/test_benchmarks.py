@@ -355,6 +355,36 @@ def test_the_retest_values_first_draw_labels_on_the_second_and_counts_episodes_p
     assert racing.retest_report() is None  # before the retest played
 
 
+def test_critic_labels_are_valued_on_the_other_data_order_against_draw_as_branch_label(tmp_path, monkeypatch):
+    """critic.md: draw A's branch label and each critic's label, both valued on draw B, paired by episode."""
+    from types import SimpleNamespace
+
+    from agents.simic.rollout import Branch
+    from agents.simic.truncation import BranchedState
+
+    critic_retest = load("critic_retest")
+    monkeypatch.setattr(critic_retest, "OUT", tmp_path)
+    monkeypatch.setattr(critic_retest, "_states", lambda name: states[name])
+
+    def state(seed, own_final, cull_final, obs):  # own command 0, CULL 20
+        return BranchedState(seed, 3, 0, (Branch(0, own_final, 0.0, 1, (own_final,), (0.0,)),
+                                          Branch(20, cull_final, 0.0, 1, (cull_final,), (0.0,))), (obs,))
+
+    # A: culling looks better at both seeds; B: it is at seed 1000 only. The critic culls where obs[0] > 0.5 (1000).
+    states = {"faulty-growing": [state(1000, 0.30, 0.33, 0.9), state(1001, 0.30, 0.32, 0.1)],
+              "faulty-growing-retest": [state(1000, 0.30, 0.34, 0.9), state(1001, 0.30, 0.28, 0.1)]}
+    cull_if = SimpleNamespace(label=lambda obs, own, cands, margin: 20 if obs[0] > 0.5 else own)
+    monkeypatch.setattr(critic_retest, "critic_of", lambda r: (cull_if, 0.5))
+    text = critic_retest.report(tmp_path / "critic.md")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
+            if line.startswith("| draw A") or line.startswith("| critic b")}
+    assert rows["draw A's branch label (margin 0)"][0] == "2 of 2"
+    assert rows["draw A's branch label (margin 0)"][1].startswith("+1.00")  # (+4 - 2) / 2 on B
+    assert rows["critic b (margin 0.5) (shipped)"][1].startswith("+2.00")  # +4 at 1000, the own command at 1001
+    assert rows["critic b (margin 0.5) (shipped)"][2].startswith("+1.00")  # paired: 0 and +2
+    assert "**Critic**" in text and "at 1 of 2 states against 2" in text
+
+
 def test_a_confirmation_describes_ties_with_the_reactive_heuristic_and_pools_the_first_evaluation():
     """The descriptive lines under a confirmation's table, on attempt 4's committed faulty runs: ties counted seed by
     seed, the pooled sample the confirmation's seeds plus the first evaluation's (none counted twice)."""
