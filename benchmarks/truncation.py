@@ -12,6 +12,10 @@ validation accuracy h epochs after the branch, or by the return up to then) is r
 Agreement is counted over all branched states and over the *contested* ones (the full label is not the
 heuristic's own command: the states where labelling changes anything). Cost: branch epochs at h / full.
 
+Since issue 36 a target can name its rollout controller, branch where a seed grows (``focus="growing"``, keeping
+each state's observation for a critic), and *redraw* the data order of every branch (the same states again: what a
+label owes to one data order). ``racing_report.py`` and ``critic_retest.py`` read those states.
+
 Each seed's states are saved as they finish (``benchmarks/results/truncation/<target>/<seed>.json``), so a
 rerun continues; ``table.md`` is written from all of them. Training seeds only (>= 1000).
 """
