@@ -183,13 +183,13 @@ def write_index() -> Path:
         link = racing.relative_to(RESULTS)
         lines += ["", f"Racing labels (item 3), the rule fixed in advance and tested on fresh states: "
                   f"**{found.group(1)}**{found.group(2)} [{link}](../{link})"]
-    for name in ("retest", "draws"):  # what the target measures: the same states on other data orders
+    items = {"retest": "item 3", "draws": "items 1 and 3", "critic": "item 1"}
+    for name, item in items.items():  # labels valued on data orders they were not read on
         path = RESULTS / "truncation" / f"{name}.md"
-        found = re.search(r"^\*\*(Retest|Draws)\*\*: (.*)$", path.read_text(), re.M) if path.is_file() else None
+        found = re.search(r"^\*\*(Retest|Draws|Critic)\*\*: (.*)$", path.read_text(), re.M) if path.is_file() else None
         if found:
             link = path.relative_to(RESULTS)
-            lines += ["", f"{found.group(1)} ({'item 3' if name == 'retest' else 'items 1 and 3'}): {found.group(2)} "
-                      f"[{link}](../{link})"]
+            lines += ["", f"{found.group(1)} ({item}): {found.group(2)} [{link}](../{link})"]
     ppo = OUT / "ppo" / "result.md"  # item 2's improvement stage: MaskablePPO from attempt 4's clones
     found = re.search(r"\*\*PPO's improvement (met|not met)\*\* \((\d+) of (\d+) checks\)",
                       ppo.read_text()) if ppo.is_file() else None
