@@ -122,9 +122,9 @@ def record_episode(env_id: str, kwargs: dict, cfg: dict, seed: int) -> tuple[lis
     the states :func:`~agents.simic.branch.improve_episode` would branch (``max_germinate``, ``concurrent``,
     ``stride``); the states and the time spent (``snapshot_s``, ``restore_s``, ``play_s``, ``wall_s``,
     ``branch_epochs``). ``cfg["focus"]`` "growing": :func:`~agents.simic.branch.growing_candidates` at every state
-where a seed grows (as ``esper improve --focus growing``); ``cfg["keep_obs"]``: keep each state's observation.
-``cfg["redraw"]`` (optional, > 0): the branches train on a data order drawn anew at each
-    state (:func:`redraw_data_order`); the episode itself, and so the states, are unchanged."""
+    where a seed grows (as ``esper improve --focus growing``); ``cfg["keep_obs"]``: keep each state's observation;
+    ``cfg["redraw"]`` (optional, > 0): the branches train on a data order drawn anew at each state
+    (:func:`redraw_data_order`), the episode itself, and so the states, unchanged."""
     import gymnasium as gym
     import torch
 
