@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from racing_report import OUT, _by_episode, _states
+from racing_report import OUT, episode_means, read_states
 
 from agents.simic.critic import CriticConfig, fit, relabel, rows
 from agents.simic.dataset import load
@@ -57,7 +57,7 @@ class Label:
 def report(out: Path = OUT / "critic.md") -> str | None:
     from lab.compare.stats import mean_ci
 
-    a_states, b_states = (_states(t) for t in TARGETS)
+    a_states, b_states = (read_states(t) for t in TARGETS)
     if not b_states:
         return None
     if [(s.seed, s.epoch, s.own) for s in a_states] != [(s.seed, s.epoch, s.own) for s in b_states]:
@@ -76,7 +76,7 @@ def report(out: Path = OUT / "critic.md") -> str | None:
     def on(states, label):
         return [value(s, x) - value(s, s.own) for s, x in zip(states, label.actions)]
 
-    ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*mean_ci(_by_episode(episodes, xs)))  # noqa: E731
+    ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*mean_ci(episode_means(episodes, xs)))  # noqa: E731
     base = on(b_states, labels[0])
     lines = ["# Critic labels against one draw's branch labels, on a data order neither was read on (issue 36, "
              "item 1)", "",
@@ -99,7 +99,7 @@ def report(out: Path = OUT / "critic.md") -> str | None:
                      f"{'—' if label is labels[0] else ci(diff)} | {ci(on(a_states, label))}"
                      f"{' (in sample)' if label is labels[0] else ''} | {ci(mean_ab)} |")
         if f"critic {SHIPPED} " in label.name:
-            low, high = mean_ci(_by_episode(episodes, diff))[1:]
+            low, high = mean_ci(episode_means(episodes, diff))[1:]
             worth = "worth more" if low > 0 else "worth less" if high < 0 else "neither worth more nor less, measurably"
             verdict = (f"**Critic**: on a data order neither was read on, the shipped critic's labels are worth "
                        f"{ci(diff)} points a state against one draw's branch labels ({worth}), deviating from the "

@@ -43,7 +43,8 @@ RACING_TEST = RacingTest(2, 0.02, ("faulty", "stream", "shift", "faulty-heldout"
 on the 140 states of the six event-family targets; tested on the fresh targets (racing-plan.md)."""
 
 
-def _states(name: str) -> list[BranchedState]:
+def read_states(name: str) -> list[BranchedState]:
+    """Every branched state ``truncation.py`` saved for target ``name``, seed by seed ([] before it played)."""
     return [BranchedState.from_dict(d) for f in sorted((OUT / name).glob("*.json"))
             for d in json.loads(f.read_text())["states"]]
 
@@ -63,7 +64,7 @@ def racing_test(t: RacingTest = RACING_TEST) -> str:
              "value lost (points) |", "|---|---|---|---|---|---|---|---|"]
     pooled = {}
     for group, names in (("picked on", t.picked_on), ("fresh (the test)", t.test)):
-        by_name = {n: _states(n) for n in names}  # each target's states read once
+        by_name = {n: read_states(n) for n in names}  # each target's states read once
         by_name[f"**{group}, pooled**"] = pooled[group] = [s for n in names for s in by_name[n]]
         for rung, gap in ((t.rung, t.gap), t.reference):
             for name, st in by_name.items():
@@ -91,7 +92,7 @@ RETEST = (("faulty-fresh", "faulty-retest"), ("stream-fresh", "stream-retest"), 
 """The racing test's fresh states and the same states branched again on another data order (retest-plan.md)."""
 
 
-def _by_episode(episodes: list, values) -> list[float]:
+def episode_means(episodes: list, values) -> list[float]:
     """Per-episode means of per-state ``values`` (``episodes``: each state's episode key): the states of one episode
     are not independent, so intervals are taken over episodes."""
     groups: dict[object, list[float]] = {}
@@ -106,7 +107,7 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
     from agents.simic.racing import race_label, retest
     from lab.compare.stats import mean_ci
 
-    pairs = [(f, r, _states(f), _states(r)) for f, r in RETEST]
+    pairs = [(f, r, read_states(f), read_states(r)) for f, r in RETEST]
     pairs = [p for p in pairs if p[3]]
     if not pairs:
         return None
@@ -136,7 +137,7 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
         again = [b.label() for b in second]
         raced = [race_label(a, t.rung, gap=t.gap)[0] for a in first]
         eps = len(set(episodes))
-        by_episode = partial(_by_episode, episodes)
+        by_episode = partial(episode_means, episodes)
         lines.append(
             f"| {first_name.replace('-fresh', '')} | {r.states} ({r.contested}) | {eps} | "
             f"{share(by_episode([f == g for f, g in zip(full_label, again)]))} | "
@@ -176,7 +177,7 @@ def draws_report(t: RacingTest = RACING_TEST) -> str | None:
     from agents.simic.truncation import mean_of_draws
     from lab.compare.stats import mean_ci
 
-    sets = [(names, [_states(n) for n in names]) for names in DRAWS]
+    sets = [(names, [read_states(n) for n in names]) for names in DRAWS]
     sets = [(names, d) for names, d in sets if d[2]]
     if not sets:
         return None
@@ -203,7 +204,7 @@ def draws_report(t: RacingTest = RACING_TEST) -> str | None:
     value = lambda s, act: 100 * next(x.val_accuracy for x in s.branches if x.action == act)  # noqa: E731
     on_c = {n: [value(c, x) - value(c, c.own) for c, x in zip(c_states, ls)] for n, (ls, _) in labels.items()}
     c_full = [c.label() for c in c_states]
-    by_episode = partial(_by_episode, episodes)
+    by_episode = partial(episode_means, episodes)
     said_ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*mean_ci(by_episode(xs)))  # noqa: E731
     lines = ["# Labels from one or two data orders, valued on a third (issue 36, items 1 and 3)", "",
              "Command: `python benchmarks/truncation.py --target " + " ".join(n[2] for n, _ in sets) + "` (plan: "

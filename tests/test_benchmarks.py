@@ -364,7 +364,7 @@ def test_critic_labels_are_valued_on_the_other_data_order_against_draw_as_branch
 
     critic_retest = load("critic_retest")
     monkeypatch.setattr(critic_retest, "OUT", tmp_path)
-    monkeypatch.setattr(critic_retest, "_states", lambda name: states[name])
+    monkeypatch.setattr(critic_retest, "read_states", lambda name: states[name])
 
     def state(seed, own_final, cull_final, obs):  # own command 0, CULL 20
         return BranchedState(seed, 3, 0, (Branch(0, own_final, 0.0, 1, (own_final,), (0.0,)),
