@@ -48,6 +48,23 @@ def critic_of(replicate: str):
     return critic, cfg.margin
 
 
+def pooled_critic():
+    """A critic with attempt 4's config fitted on every replicate's round-0 labels together, its margin picked by the
+    same cross-validation over their training seeds (critic-plan.md's addendum); (critic, margin)."""
+    from dataclasses import replace
+
+    from agents.simic.critic import pick_margin, scored_states
+
+    folders = [ATTEMPT / f"{r}-reactive" / "round0" for r in REPLICATES]
+    saved = json.loads((folders[0] / "critic-labels.critic.json").read_text())["config"]
+    names = {f.name for f in fields(CriticConfig)}
+    cfg = CriticConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names})
+    demos = [load(f / "labels.npz") for f in folders]
+    data, n = rows(demos, cfg.objective), len(LAYOUT_CODEC.commands)
+    margin, _ = pick_margin(scored_states(demos, cfg.objective), data, n, cfg)
+    return fit(data, n, replace(cfg, margin=margin)), margin
+
+
 @dataclass(frozen=True)
 class Label:
     name: str
@@ -69,6 +86,13 @@ def report(out: Path = OUT / "critic.md") -> str | None:
         labels.append(Label(f"critic {r} (margin {margin:g}){' (shipped)' if r == SHIPPED else ''}",
                             [critic.label(np.asarray(s.obs, np.float32), s.own, [b.action for b in s.branches],
                                           margin) for s in a_states]))
+    critic, margin = pooled_critic()
+    if margin != float("inf"):  # an abstaining critic labels nothing but the own command
+        labels.append(Label(f"critic of a, b and c's labels pooled (margin {margin:g}; addendum)",
+                            [critic.label(np.asarray(s.obs, np.float32), s.own, [b.action for b in s.branches],
+                                          margin) for s in a_states]))
+    else:
+        labels.append(Label("critic of a, b and c's labels pooled (abstains; addendum)", [s.own for s in a_states]))
 
     def value(s, act):  # points
         return 100 * next(b.val_accuracy for b in s.branches if b.action == act)
