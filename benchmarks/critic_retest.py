@@ -128,7 +128,12 @@ def report(out: Path = OUT / "critic.md") -> str | None:
             verdict = (f"**Critic**: on a data order neither was read on, the shipped critic's labels are worth "
                        f"{ci(diff)} points a state against one draw's branch labels ({worth}), deviating from the "
                        f"reactive heuristic at {dev} of {len(a_states)} states against {branch_dev}.")
-    text = "\n".join([*lines, "", verdict, ""])
+    shipped = next(label for label in labels if f"critic {SHIPPED} " in label.name)
+    pooled = labels[-1]
+    lead = [x - y for x, y in zip(on(b_states, pooled), on(b_states, shipped))]
+    addendum = (f"Addendum (a lead, decided after the rows above): the pooled critic − the shipped critic, on draw B: "
+                f"{ci(lead)} points a state.")
+    text = "\n".join([*lines, "", verdict, "", addendum, ""])
     with atomic_path(out, suffix=".md") as tmp:
         Path(tmp).write_text(text)
     return text
