@@ -375,6 +375,7 @@ def test_critic_labels_are_valued_on_the_other_data_order_against_draw_as_branch
               "faulty-growing-retest": [state(1000, 0.30, 0.34, 0.9), state(1001, 0.30, 0.28, 0.1)]}
     cull_if = SimpleNamespace(label=lambda obs, own, cands, margin: 20 if obs[0] > 0.5 else own)
     monkeypatch.setattr(critic_retest, "critic_of", lambda r: (cull_if, 0.5))
+    monkeypatch.setattr(critic_retest, "pooled_critic", lambda: (cull_if, 0.25))
     text = critic_retest.report(tmp_path / "critic.md")
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
             if line.startswith("| draw A") or line.startswith("| critic b")}
@@ -383,6 +384,7 @@ def test_critic_labels_are_valued_on_the_other_data_order_against_draw_as_branch
     assert rows["critic b (margin 0.5) (shipped)"][1].startswith("+2.00")  # +4 at 1000, the own command at 1001
     assert rows["critic b (margin 0.5) (shipped)"][2].startswith("+1.00")  # paired: 0 and +2
     assert "**Critic**" in text and "at 1 of 2 states against 2" in text
+    assert "the pooled critic − the shipped critic, on draw B: +0.00" in text  # the same rule: no difference
 
 
 def test_a_confirmation_describes_ties_with_the_reactive_heuristic_and_pools_the_first_evaluation():
