@@ -13,7 +13,7 @@ same states, a redrawn data order). The plan: ``benchmarks/results/truncation/cr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from agents.simic.critic import CriticConfig, fit, relabel, rows
 from agents.simic.dataset import load
 from esper_env.fileio import atomic_path
 from esper_env.leyline import LAYOUT_CODEC
+from lab.compare.stats import fmt_ci, mean_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTEMPT = ROOT / "benchmarks/results/simic4/attempt4"
@@ -32,13 +33,19 @@ SHIPPED = "b"
 TARGETS = ("faulty-growing", "faulty-growing-retest")
 
 
+def round0(replicate: str) -> Path:
+    return ATTEMPT / f"{replicate}-reactive" / "round0"
+
+
+def saved_config(replicate: str) -> CriticConfig:
+    """The critic config replicate ``replicate`` ran with (margin: the one its cross-validation picked)."""
+    return CriticConfig.from_json(json.loads((round0(replicate) / "critic-labels.critic.json").read_text())["config"])
+
+
 def critic_of(replicate: str):
     """Attempt 4's critic of ``replicate``, refitted from its round-0 labels and config; (critic, margin). Refuses a
     refit that does not relabel the committed file as it was relabelled."""
-    folder = ATTEMPT / f"{replicate}-reactive" / "round0"
-    saved = json.loads((folder / "critic-labels.critic.json").read_text())["config"]
-    names = {f.name for f in fields(CriticConfig)}
-    cfg = CriticConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names})
+    cfg, folder = saved_config(replicate), round0(replicate)
     labels = load(folder / "labels.npz")
     critic = fit(rows([labels], cfg.objective), len(LAYOUT_CODEC.commands), cfg)
     again, committed = relabel(labels, critic, cfg.margin), load(folder / "critic-labels.npz")
@@ -55,14 +62,17 @@ def pooled_critic():
 
     from agents.simic.critic import pick_margin, scored_states
 
-    folders = [ATTEMPT / f"{r}-reactive" / "round0" for r in REPLICATES]
-    saved = json.loads((folders[0] / "critic-labels.critic.json").read_text())["config"]
-    names = {f.name for f in fields(CriticConfig)}
-    cfg = CriticConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names})
-    demos = [load(f / "labels.npz") for f in folders]
+    cfg = saved_config(REPLICATES[0])
+    demos = [load(round0(r) / "labels.npz") for r in REPLICATES]
     data, n = rows(demos, cfg.objective), len(LAYOUT_CODEC.commands)
     margin, _ = pick_margin(scored_states(demos, cfg.objective), data, n, cfg)
     return fit(data, n, replace(cfg, margin=margin)), margin
+
+
+def critic_labels(critic, margin: float, states: list) -> list[int]:
+    """The critic's label at each state, from the observation kept there (inf margin: the own command)."""
+    return [critic.label(np.asarray(s.obs, np.float32), s.own, [b.action for b in s.branches], margin)
+            for s in states]
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,6 @@ class Label:
 
 
 def report(out: Path = OUT / "critic.md") -> str | None:
-    from lab.compare.stats import mean_ci
-
     a_states, b_states = (read_states(t) for t in TARGETS)
     if not b_states:
         return None
@@ -84,23 +92,15 @@ def report(out: Path = OUT / "critic.md") -> str | None:
     for r in REPLICATES:
         critic, margin = critic_of(r)
         labels.append(Label(f"critic {r} (margin {margin:g}){' (shipped)' if r == SHIPPED else ''}",
-                            [critic.label(np.asarray(s.obs, np.float32), s.own, [b.action for b in s.branches],
-                                          margin) for s in a_states]))
+                            critic_labels(critic, margin, a_states)))
     critic, margin = pooled_critic()
-    if margin != float("inf"):  # an abstaining critic labels nothing but the own command
-        labels.append(Label(f"critic of a, b and c's labels pooled (margin {margin:g}; addendum)",
-                            [critic.label(np.asarray(s.obs, np.float32), s.own, [b.action for b in s.branches],
-                                          margin) for s in a_states]))
-    else:
-        labels.append(Label("critic of a, b and c's labels pooled (abstains; addendum)", [s.own for s in a_states]))
+    labels.append(Label(f"critic of a, b and c's labels pooled (margin {margin:g}; addendum)",
+                        critic_labels(critic, margin, a_states)))
 
-    def value(s, act):  # points
-        return 100 * next(b.val_accuracy for b in s.branches if b.action == act)
+    def on(states, label):  # points over the own command
+        return [100 * (s.value(x) - s.value(s.own)) for s, x in zip(states, label.actions)]
 
-    def on(states, label):
-        return [value(s, x) - value(s, s.own) for s, x in zip(states, label.actions)]
-
-    ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*mean_ci(episode_means(episodes, xs)))  # noqa: E731
+    ci = lambda xs: fmt_ci(*mean_ci(episode_means(episodes, xs)), signed=True)  # noqa: E731
     base = on(b_states, labels[0])
     lines = ["# Critic labels against one draw's branch labels, on a data order neither was read on (issue 36, "
              "item 1)", "",

@@ -14,8 +14,10 @@ from functools import partial
 from pathlib import Path
 
 from agents.simic.racing import agreement_table as racing_agreement
-from agents.simic.truncation import BranchedState
+from agents.simic.racing import race_label, retest
+from agents.simic.truncation import BranchedState, mean_of_draws
 from esper_env.fileio import atomic_path
+from lab.compare.stats import fmt_ci, mean_ci
 
 OUT = Path(__file__).resolve().parents[1] / "benchmarks/results/truncation"
 """Where ``truncation.py`` saves each target's branched states (``<target>/<seed>.json``)."""
@@ -104,14 +106,12 @@ def episode_means(episodes: list, values) -> list[float]:
 def retest_report(t: RacingTest = RACING_TEST) -> str | None:
     """``retest.md``: do the full labels of the racing test repeat on another data order, and are racing's labels
     worth less than the full ones when both are valued on it? Returns the text (None before the retest played)."""
-    from agents.simic.racing import race_label, retest
-    from lab.compare.stats import mean_ci
 
     pairs = [(f, r, read_states(f), read_states(r)) for f, r in RETEST]
     pairs = [p for p in pairs if p[3]]
     if not pairs:
         return None
-    ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*(100 * v for v in mean_ci(xs)))  # noqa: E731
+    ci = lambda xs: fmt_ci(*(100 * v for v in mean_ci(xs)), signed=True)  # noqa: E731
     share = lambda xs: "{:.1f}% [{:.1f}, {:.1f}]".format(*(100 * v for v in mean_ci(xs)))  # noqa: E731
     lines = ["# Racing labels, retested: does the full label repeat on another data order? (issue 36, item 3)", "",
              "Command: `python benchmarks/truncation.py --target " + " ".join(r for _, r, _, _ in pairs) + "` (plan: "
@@ -133,27 +133,21 @@ def retest_report(t: RacingTest = RACING_TEST) -> str | None:
             for into, what in zip(pooled, (first, second, episodes)):
                 into.extend(what)
         r = retest(first, second, t.rung, t.gap)
-        full_label = [a.label() for a in first]
-        again = [b.label() for b in second]
-        raced = [race_label(a, t.rung, gap=t.gap)[0] for a in first]
-        eps = len(set(episodes))
         by_episode = partial(episode_means, episodes)
+        repeats = by_episode([f == g for f, g in zip(r.full, r.again)])
+        lost = by_episode([x - f for x, f in zip(r.raced_value, r.full_value)])
         lines.append(
-            f"| {first_name.replace('-fresh', '')} | {r.states} ({r.contested}) | {eps} | "
-            f"{share(by_episode([f == g for f, g in zip(full_label, again)]))} | "
-            f"{share(by_episode([x == g for x, g in zip(raced, again)]))} | "
-            f"{share(by_episode([x == f for x, f in zip(raced, full_label)]))} | "
-            f"{ci(by_episode(r.full_value))} | {ci(by_episode(r.raced_value))} | "
-            f"{ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))} | "
+            f"| {first_name.replace('-fresh', '')} | {r.states} ({r.contested}) | {len(set(episodes))} | "
+            f"{share(repeats)} | {share(by_episode([x == g for x, g in zip(r.raced, r.again)]))} | "
+            f"{share(by_episode([x == f for x, f in zip(r.raced, r.full)]))} | "
+            f"{ci(by_episode(r.full_value))} | {ci(by_episode(r.raced_value))} | {ci(lost)} | "
             f"{ci(by_episode(r.best_value))} |")
         if first_name == "**pooled**":  # the plan's reading: as good if > -0.25 points, worse if < 0
-            repeats = mean_ci(by_episode([f == g for f, g in zip(full_label, again)]))
-            lost = mean_ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))
-            worth = "as good as full ones" if lost[1] > -0.0025 else "worse" if lost[2] < 0 else "undecided"
-            verdict = (f"**Retest**: the full label repeats on {100 * repeats[0]:.1f}% [{100 * repeats[1]:.1f}, "
-                       f"{100 * repeats[2]:.1f}] of the {r.states} states on another data order; there racing's "
-                       f"labels are worth {ci(by_episode([x - f for x, f in zip(r.raced_value, r.full_value)]))} "
-                       f"points against the full label's (racing's labels {worth}).")
+            low, high = mean_ci(lost)[1:]
+            worth = "as good as full ones" if low > -0.0025 else "worse" if high < 0 else "undecided"
+            verdict = (f"**Retest**: the full label repeats on {share(repeats)} of the {r.states} states on another "
+                       f"data order; there racing's labels are worth {ci(lost)} points against the full label's "
+                       f"(racing's labels {worth}).")
     (again_row,) = racing_agreement(pooled[1], (t.rung,), gap=t.gap)
     lines += ["", f"The racing test replayed on the retest's own branches (a second draw of the same states): "
               f"{100 * again_row.agree:.1f}% of labels equal to full at {100 * again_row.cost:.0f}% of the epochs "
@@ -173,9 +167,6 @@ def draws_report(t: RacingTest = RACING_TEST) -> str | None:
     """``draws.md``: at equal labelling cost, is racing on two data orders (the branches' curves averaged) worth more
     than one full draw? And averaging two full draws? Labels read on draws A and B, valued on draw C. Returns the
     text (None before the third draw played)."""
-    from agents.simic.racing import race_label
-    from agents.simic.truncation import mean_of_draws
-    from lab.compare.stats import mean_ci
 
     sets = [(names, [read_states(n) for n in names]) for names in DRAWS]
     sets = [(names, d) for names, d in sets if d[2]]
@@ -201,11 +192,10 @@ def draws_report(t: RacingTest = RACING_TEST) -> str | None:
                                   ("full, draws A and B averaged", ab.label(), 2 * one - own)):
             labels.setdefault(name, ([], []))[0].append(label)
             labels[name][1].append((cost, one))
-    value = lambda s, act: 100 * next(x.val_accuracy for x in s.branches if x.action == act)  # noqa: E731
-    on_c = {n: [value(c, x) - value(c, c.own) for c, x in zip(c_states, ls)] for n, (ls, _) in labels.items()}
+    on_c = {n: [100 * (c.value(x) - c.value(c.own)) for c, x in zip(c_states, ls)] for n, (ls, _) in labels.items()}
     c_full = [c.label() for c in c_states]
     by_episode = partial(episode_means, episodes)
-    said_ci = lambda xs: "{:+.2f} [{:+.2f}, {:+.2f}]".format(*mean_ci(by_episode(xs)))  # noqa: E731
+    said_ci = lambda xs: fmt_ci(*mean_ci(by_episode(xs)), signed=True)  # noqa: E731
     lines = ["# Labels from one or two data orders, valued on a third (issue 36, items 1 and 3)", "",
              "Command: `python benchmarks/truncation.py --target " + " ".join(n[2] for n, _ in sets) + "` (plan: "
              "[draws-plan.md](draws-plan.md)). The racing test's fresh states, branched on three data orders: A (the "
@@ -224,7 +214,7 @@ def draws_report(t: RacingTest = RACING_TEST) -> str | None:
         same = sum(x == y for x, y in zip(ls, c_full)) / len(ls)
         lines.append(f"| {name} | {100 * cost_of[name]:.0f}% | {100 * same:.1f}% | {said_ci(on_c[name])} | "
                      f"{versus} |")
-    best = [value(c, x) - value(c, c.own) for c, x in zip(c_states, c_full)]
+    best = [100 * (c.value(x) - c.value(c.own)) for c, x in zip(c_states, c_full)]
     averaged = [x - y for x, y in zip(on_c["full, draws A and B averaged"], base)]
     raced_two = [x - y for x, y in zip(on_c["raced, draws A and B averaged"], base)]
     low, high = mean_ci(by_episode(averaged))[1:]

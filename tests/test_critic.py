@@ -132,3 +132,15 @@ def test_a_seed_critic_reads_the_culled_seeds_own_report_and_carries_it_to_every
     assert len(seed_view(3)) == 1 + 3 * len(SEED_ENTRIES) and set(seed_view(3)) <= set(FIELDS)
     with pytest.raises(ValueError, match="CULL branches"):
         fit(_rows()[0], n, CriticConfig(form="seed"))
+
+
+def test_a_critic_config_reads_back_from_the_summary_it_wrote_an_abstaining_margin_as_inf():
+    import json
+    import math
+
+    from agents.simic.critic import CriticConfig, _config_json
+
+    cfg = CriticConfig(hidden=16, margins=(0.25, 0.5), observe=("progress",), form="seed", margin=0.5)
+    assert CriticConfig.from_json(json.loads(json.dumps(_config_json(cfg)))) == cfg
+    abstained = CriticConfig.from_json(json.loads(json.dumps(_config_json(CriticConfig(margin=math.inf)))))
+    assert math.isinf(abstained.margin)

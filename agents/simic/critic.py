@@ -76,6 +76,14 @@ class CriticConfig:
     """"report": every action's advantage from the whole observation; "seed": a CULL's advantage from the culled
     seed's own entries (:class:`SeedCritic`)."""
 
+    @classmethod
+    def from_json(cls, d: dict) -> CriticConfig:
+        """The config a ``*.critic.json`` summary recorded (:func:`write_labels`): lists as tuples, an abstaining
+        critic's null margin as inf."""
+        names = {f.name for f in fields(cls)}
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
+        return cls(**{**d, "margin": math.inf if d.get("margin", 0.25) is None else d.get("margin", 0.25)})
+
 
 FORMS = ("report", "seed")
 SEED_ENTRIES = ("potential", "potential_fine", "isolated_loss", "contribution", "epochs_in_stage",

@@ -76,38 +76,46 @@ def agreement_table(states: list[BranchedState], rungs: tuple[int, ...], objecti
     contested = [i for i, s in enumerate(states) if full[i] != s.own]
     total = max(sum(s.epochs() for s in states), 1)
     out = []
-    value = lambda s, a: next(b.value(objective) for b in s.branches if b.action == a)  # noqa: E731
     for rung in rungs:
         raced = [race_label(s, rung, objective, margin, window=window, gap=gap) for s in states]
         same = [r[0] == f for r, f in zip(raced, full)]
         out.append(RaceAgreement(rung, window, gap, len(states), sum(same) / max(len(states), 1), len(contested),
                                  sum(same[i] for i in contested) / len(contested) if contested else float("nan"),
                                  sum(r[1] for r in raced) / total,
-                                 sum(value(s, f) - value(s, r[0]) for s, r, f in zip(states, raced, full))
+                                 sum(s.value(f, objective) - s.value(r[0], objective)
+                                     for s, r, f in zip(states, raced, full))
                                  / max(len(states), 1)))
     return out
 
 
 @dataclass(frozen=True)
 class Retest:
-    """Labels of the same states read on one data order and valued on another (:func:`retest`)."""
+    """Labels of the same states read on one data order and valued on another (:func:`retest`), state by state."""
 
-    states: int
+    full: tuple[int, ...]
+    """The full label on the first data order."""
+    again: tuple[int, ...]
+    """The full label on the second."""
+    raced: tuple[int, ...]
+    """Racing's label on the first."""
     contested: int
     """States whose full label on the first data order is not the rollout's own command."""
-    full_repeats: float
-    """Share of states whose full label on the second data order equals the first's: the full label's own
-    reproducibility, the ceiling of any cheaper label's agreement with it."""
-    raced_repeats: float
-    """Share of states whose raced label (first order) equals the full label on the second."""
-    raced_vs_full: float
-    """Share of states whose raced label equals the full label, both on the first order (the racing test)."""
     full_value: tuple[float, ...]
     """Per state: the second order's value of the first order's full label minus the second's own command's."""
     raced_value: tuple[float, ...]
     """The same for racing's label."""
     best_value: tuple[float, ...]
     """The same for the second order's own best branch (in sample there: a bound, not a label)."""
+
+    @property
+    def states(self) -> int:
+        return len(self.full)
+
+    @property
+    def full_repeats(self) -> float:
+        """Share of states whose full label on the second data order equals the first's: the full label's own
+        reproducibility, the ceiling of any cheaper label's agreement with it."""
+        return sum(f == g for f, g in zip(self.full, self.again)) / max(self.states, 1)
 
 
 def retest(first: list[BranchedState], second: list[BranchedState], rung: int, gap: float | None,
@@ -121,14 +129,12 @@ def retest(first: list[BranchedState], second: list[BranchedState], rung: int, g
                 (b.seed, b.epoch, b.own, sorted(x.action for x in b.branches)):
             raise ValueError(f"retest states differ at seed {a.seed} epoch {a.epoch} / seed {b.seed} epoch {b.epoch}: "
                              "branch the same targets' seeds with the same labelling settings")
-    full = [a.label(objective) for a, _ in pairs]
-    again = [b.label(objective) for _, b in pairs]
-    raced = [race_label(a, rung, objective, gap=gap)[0] for a, _ in pairs]
-    value = lambda s, act: next(x.value(objective) for x in s.branches if x.action == act)  # noqa: E731
-    n = max(len(pairs), 1)
-    return Retest(len(pairs), sum(f != a.own for f, (a, _) in zip(full, pairs)),
-                  sum(f == g for f, g in zip(full, again)) / n, sum(r == g for r, g in zip(raced, again)) / n,
-                  sum(r == f for r, f in zip(raced, full)) / n,
-                  tuple(value(b, f) - value(b, b.own) for f, (_, b) in zip(full, pairs)),
-                  tuple(value(b, r) - value(b, b.own) for r, (_, b) in zip(raced, pairs)),
-                  tuple(value(b, g) - value(b, b.own) for g, (_, b) in zip(again, pairs)))
+    full = tuple(a.label(objective) for a, _ in pairs)
+    again = tuple(b.label(objective) for _, b in pairs)
+    raced = tuple(race_label(a, rung, objective, gap=gap)[0] for a, _ in pairs)
+
+    def on_second(labels):
+        return tuple(b.value(x, objective) - b.value(b.own, objective) for x, (_, b) in zip(labels, pairs))
+
+    return Retest(full, again, raced, sum(f != a.own for f, (a, _) in zip(full, pairs)), on_second(full),
+                  on_second(raced), on_second(again))

@@ -40,6 +40,10 @@ class BranchedState:
         bs = list(self.branches) if horizon is None else [b.truncated(horizon) for b in self.branches]
         return best_branch(bs, self.own, objective, margin)
 
+    def value(self, action: int, objective: str = "val") -> float:
+        """What ``action``'s full branch is worth under ``objective`` (it must have been branched here)."""
+        return next(b.value(objective) for b in self.branches if b.action == action)
+
     def epochs(self, horizon: int | None = None) -> int:
         """Branch epochs the label costs at ``horizon`` (None: full rollouts)."""
         return sum(b.epochs if horizon is None else min(horizon, b.epochs) for b in self.branches)
